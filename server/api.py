@@ -134,6 +134,7 @@ def create_app(settings: ServerSettings, *, ingest: bool = True) -> FastAPI:
 
     app = FastAPI(
         title="CCCD check-in server", version="0.2.0", lifespan=lifespan,
+        docs_url=None, redoc_url=None, openapi_url=None,
         description="Chip-ID check-in usage and reader coverage of health facilities, against the 100% target.",
     )
     app.state.settings = settings
@@ -247,6 +248,16 @@ def create_app(settings: ServerSettings, *, ingest: bool = True) -> FastAPI:
             return csv_response(rows, "citizens")
         return {"from": u["from"], "to": u["to"], "group_by": u["group_by"], "periods": rows,
                 "distinct_citizens": u["distinct_citizens"]}
+
+    @app.get("/api/v1/openapi.json", dependencies=read, include_in_schema=False)
+    def openapi() -> dict:
+        return app.openapi()
+
+    @app.get("/api/v1/docs", dependencies=read, include_in_schema=False)
+    def docs() -> HTMLResponse:
+        from fastapi.openapi.docs import get_redoc_html
+
+        return get_redoc_html(openapi_url="/api/v1/openapi.json", title="CCCD API")
 
     @app.get("/metrics", dependencies=read, include_in_schema=False)
     def prometheus() -> Response:

@@ -288,7 +288,7 @@ class EventStore:
                 )
         return len(rows)
 
-    def add_reader(self, facility: str, reader: str, username: str, password_hash: str) -> None:
+    def add_reader(self, facility: str, reader: str, username: str | None = None, password_hash: str | None = None) -> None:
         with self.engine.begin() as conn:
             if conn.execute(select(FACILITY.c.code).where(FACILITY.c.code == facility)).first() is None:
                 raise RegistryError(f"facility {facility} is not registered: import it first")
