@@ -15,8 +15,8 @@ from datetime import date, timedelta
 from enum import Enum
 from typing import Annotated, AsyncIterator
 
-from fastapi import Body, Depends, FastAPI, Form, HTTPException, Query, Request, Response, status
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request, Response, status
+from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -161,7 +161,7 @@ def create_app(settings: ServerSettings, *, ingest: bool = True) -> FastAPI:
         try:
             return {"imported": store.import_facilities(body)}
         except RegistryError as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
 
     @app.get("/api/v1/readers", dependencies=read, response_model=None)
     def readers(
@@ -210,9 +210,9 @@ def create_app(settings: ServerSettings, *, ingest: bool = True) -> FastAPI:
         ``breakdown=facility|district`` adds the totals per facility or district.
         """
         if to < from_:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "'to' is before 'from'")
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "'to' is before 'from'")
         if (to - from_).days > 3660:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "at most ten years at once")
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "at most ten years at once")
         if breakdown is not None:
             rows = (
                 store.usage_by_facility(from_, to, district, province)
@@ -241,7 +241,7 @@ def create_app(settings: ServerSettings, *, ingest: bool = True) -> FastAPI:
     ) -> Response | dict:
         """Distinct citizens (by pseudonym) per period."""
         if to < from_:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "'to' is before 'from'")
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "'to' is before 'from'")
         u = store.usage(facility, from_, to, group_by=group_by.value, district=district, province=province)
         rows = [{"period": p["period"], "distinct_citizens": p["distinct_citizens"]} for p in u["periods"]]
         if format == Format.csv:
