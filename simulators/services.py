@@ -102,6 +102,7 @@ class Mosquitto:
 
     def _write_config(self) -> Path:
         # mosquitto drops to user "mosquitto" when started as root: it must read/write here.
+        self.workdir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.workdir, 0o777)
         conf = self.workdir / "mosquitto.conf"
         passwd, acl = self._copy_auth_files()
