@@ -88,6 +88,8 @@ def mount_dashboard(app: FastAPI, store: EventStore, settings: ServerSettings, o
         start = today - timedelta(days=days - 1)
         window = settings.registry.coverage_days
         coverage = store.coverage("district", window, province)
+        # the districts furthest from the target first
+        coverage["areas"].sort(key=lambda a: (a["ratio"], a["province"], a["district"]))
         totals = store.coverage("province", window, province)
         usage = store.usage(None, start, today, province=province, distinct=False)
         per_day = {p["period"]: p["checkins"] for p in usage["periods"]}
