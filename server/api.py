@@ -113,7 +113,7 @@ def create_app(settings: ServerSettings, *, ingest: bool = True) -> FastAPI:
     ingestor = (
         Ingestor(
             store, settings.mqtt, batch_size=settings.batch_size,
-            receive_maximum=settings.ingest.receive_maximum,
+            receive_maximum=settings.ingest.receive_maximum, linger=settings.ingest.linger_ms / 1000,
             auto_register=settings.registry.auto_register, metrics=metrics,
         )
         if ingest

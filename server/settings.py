@@ -48,8 +48,9 @@ class BrokerFilesSettings(Section):
 class IngestSettings(Section):
     batch_size: int = Field(2000, ge=1, le=50_000, description="most events per transaction")
     receive_maximum: int = Field(
-        2000, ge=1, le=65_535, description="unacknowledged QoS 1 messages the broker may send the server at once"
+        10_000, ge=1, le=65_535, description="unacknowledged QoS 1 messages the broker may send the server at once"
     )
+    linger_ms: int = Field(50, ge=0, le=2000, description="how long a batch may wait to fill before its commit")
 
 
 class ServerSettings(TomlSettings):
