@@ -100,6 +100,24 @@ class DailyCitizen(Base):
     citizen_pseudonym: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
+class AreaDailyUsage(Base):
+    """Check-ins per district (within its province), day, method and trust level.
+
+    A facility's events count in the district it belonged to when they were stored.
+    """
+
+    __tablename__ = "area_daily_usage"
+
+    province: Mapped[str] = mapped_column(String(100), primary_key=True)
+    district: Mapped[str] = mapped_column(String(100), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    method: Mapped[str] = mapped_column(String(8), primary_key=True)
+    trust_level: Mapped[str] = mapped_column(String(32), primary_key=True)
+    checkins: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (Index("ix_area_daily_usage_day", "day"),)
+
+
 class RefusedDaily(Base):
     """Refused messages per day and reason (never their payload)."""
 

@@ -22,10 +22,11 @@ from sqlalchemy import Connection, Engine, and_, bindparam, case, func, or_, sel
 from sqlalchemy.dialects import postgresql, sqlite
 
 from edge.events import CheckInEvent
-from server.db import FACILITY_TYPES, CheckInRow, DailyCitizen, DailyUsage, Facility, Reader, RefusedDaily
+from server.db import FACILITY_TYPES, AreaDailyUsage, CheckInRow, DailyCitizen, DailyUsage, Facility, Reader, RefusedDaily
 
 EVENTS = CheckInRow.__table__
 USAGE = DailyUsage.__table__
+AREA = AreaDailyUsage.__table__
 CITIZEN = DailyCitizen.__table__
 REFUSED = RefusedDaily.__table__
 FACILITY = Facility.__table__
@@ -206,6 +207,15 @@ class EventStore:
             f"SELECT {col(0)}, {col(1, dt)}, {col(2)}, {col(3)}, {col(4, num)} {src} WHERE true "
             "ON CONFLICT (facility_code, day, method, trust_level) "
             "DO UPDATE SET checkins = daily_usage.checkins + excluded.checkins",
+            (json.dumps([[f, d, m, t, n] for (f, d, m, t), n in usage.items()]),),
+        )
+        j = "e" if is_pg else "j.value"
+        conn.exec_driver_sql(
+            "INSERT INTO area_daily_usage (province, district, day, method, trust_level, checkins) "
+            f"SELECT f.province, f.district, {col(1, dt)}, {col(2)}, {col(3)}, SUM({col(4, num)}) {src} "
+            f"JOIN facility f ON f.code = ({j}->>0) WHERE true GROUP BY 1, 2, 3, 4, 5 "
+            "ON CONFLICT (province, district, day, method, trust_level) "
+            "DO UPDATE SET checkins = area_daily_usage.checkins + excluded.checkins",
             (json.dumps([[f, d, m, t, n] for (f, d, m, t), n in usage.items()]),),
         )
         conn.exec_driver_sql(
@@ -451,13 +461,20 @@ class EventStore:
     ) -> dict:
         """Check-ins (by method and trust level) and distinct citizens per period, from the rollups."""
         where = self._facility_filter(facility_code, district, province)
-        conds = [USAGE.c.day.between(start, end)]
-        if where is not None:
-            conds.append(where(USAGE.c.facility_code))
+        # one facility: its daily rollup; an area or everything: the per-district rollup
+        table = USAGE if facility_code else AREA
+        conds = [table.c.day.between(start, end)]
+        if facility_code:
+            conds.append(USAGE.c.facility_code == facility_code)
+        else:
+            if province:
+                conds.append(AREA.c.province == province)
+            if district:
+                conds.append(AREA.c.district == district)
         query = (
-            select(USAGE.c.day, USAGE.c.method, USAGE.c.trust_level, func.sum(USAGE.c.checkins))
+            select(table.c.day, table.c.method, table.c.trust_level, func.sum(table.c.checkins))
             .where(*conds)
-            .group_by(USAGE.c.day, USAGE.c.method, USAGE.c.trust_level)
+            .group_by(table.c.day, table.c.method, table.c.trust_level)
         )
         periods: dict[date, dict] = {}
         by_method: Counter[str] = Counter()
@@ -536,14 +553,13 @@ class EventStore:
 
     def usage_by_district(self, start: date, end: date, province: str | None = None) -> list[dict]:
         query = (
-            select(FACILITY.c.province, FACILITY.c.district, func.coalesce(func.sum(USAGE.c.checkins), 0).label("checkins"))
-            .select_from(FACILITY.outerjoin(USAGE, and_(USAGE.c.facility_code == FACILITY.c.code,
-                                                        USAGE.c.day.between(start, end))))
-            .group_by(FACILITY.c.province, FACILITY.c.district)
-            .order_by(FACILITY.c.province, FACILITY.c.district)
+            select(AREA.c.province, AREA.c.district, func.sum(AREA.c.checkins).label("checkins"))
+            .where(AREA.c.day.between(start, end))
+            .group_by(AREA.c.province, AREA.c.district)
+            .order_by(AREA.c.province, AREA.c.district)
         )
         if province:
-            query = query.where(FACILITY.c.province == province)
+            query = query.where(AREA.c.province == province)
         with self.engine.connect() as conn:
             return [dict(r._mapping) | {"checkins": int(r.checkins)} for r in conn.execute(query)]
 

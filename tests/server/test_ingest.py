@@ -99,3 +99,24 @@ def test_auto_register_setting_lets_unknown_demo_readers_in(broker, tmp_path):
         run_checkins(broker.url, 2, 20, seed=3, state_dir=tmp_path / "fleet")
         wait_until(lambda: ingestor.counters["stored"] >= 20, 20, "ingest")
     assert {r["facility_code"] for r in app.state.store.readers(timedelta(minutes=5))} == {"34001", "34002"}
+
+
+def test_status_and_heartbeats_mark_readers_online_and_the_last_will_offline(broker, tmp_path):
+    settings = make_settings(f"sqlite:///{tmp_path / 's.sqlite'}", broker.url)
+    app = create_app(settings)
+    register_fleet(app.state.store, 1)
+    with TestClient(app) as client:
+        ingestor = app.state.ingestor
+        wait_until(lambda: ingestor.connected, 10, "the ingest to connect")
+        _publish(broker.port, heartbeat_topic("34001", "desk-1"), b'{"uptime": 5}')
+
+        def reader() -> dict:
+            return client.get("/api/v1/readers", headers=auth()).json()[0]
+
+        wait_until(lambda: reader()["last_heartbeat_at"] is not None, 10, "the heartbeat")
+        assert reader()["online"] is True
+        cov = client.get("/api/v1/coverage", params={"level": "province"}, headers=auth()).json()
+        assert cov["total"]["covered"] == 1  # a heartbeat alone covers the facility
+        _publish(broker.port, "cccd/v1/34001/desk-1/status", b"offline")  # what the broker sends as the will
+        wait_until(lambda: reader()["online"] is False, 10, "the last will")
+        assert reader()["offline_reason"] == "last_will"
