@@ -1,0 +1,246 @@
+"""The CCCD QR payload: parse, validate and cross-check it into a :class:`CccdRecord`.
+
+The QR is UTF-8 text, fields separated by ``|``, with no header and no signature: it
+identifies a card, it never proves one. Cards from 2021 carry 7 fields, cards from 2024
+carry 11 (the last four empty so far); apps re-render a 6-field variant that did not
+come from a card; the health-insurance (BHYT) card has a QR of its own. Every fatal
+problem raises :class:`QrError` with a stable code; findings that are not fatal are
+returned as warnings in the record.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date, datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict
+
+from edge.domain.idnumber import IdNumberInfo, Sex, decode_id_number, is_id_number, redact_id_number
+from edge.domain.messages import Finding, QrError
+from edge.domain.validity import card_expiry
+
+Layout = Literal["card_7_fields", "card_11_fields", "app_6_fields"]
+
+VIETNAM_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+SEPARATOR = "|"
+
+_CARD_DATE_RE = re.compile(r"^[0-9]{8}$")  # ddmmyyyy
+_APP_DATE_RE = re.compile(r"^[0-9]{2}/[0-9]{2}/[0-9]{4}$")  # dd/mm/yyyy
+_OLD_ID_RE = re.compile(r"^[0-9]{9}$")
+# A BHYT card code: 2 letters (beneficiary group), 1 digit (benefit level), 2 digits
+# (province), 10 digits (social-insurance number).
+_BHYT_CODE_RE = re.compile(r"^[A-Z]{2}[0-9]{13}$")
+_HEX_RE = re.compile(r"^(?:[0-9a-fA-F]{2})+$")
+_NAME_PUNCTUATION = frozenset(" -'.")
+
+
+class CccdRecord(BaseModel):
+    """A checked CCCD record from the card's QR code. Holds personal data: never log it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    layout: Layout
+    from_card: bool
+    id_number: str
+    old_id_number: str | None
+    full_name: str
+    date_of_birth: date
+    sex: Sex
+    address: str
+    issue_date: date | None
+    extra_fields: tuple[str, ...] = ()
+    id_info: IdNumberInfo
+    expiry_date: date | None
+    never_expires: bool
+    warnings: tuple[Finding, ...] = ()
+
+    @property
+    def sex_vi(self) -> str:
+        """The sex as the card prints it."""
+        return "Nam" if self.sex == "M" else "Nữ"
+
+    def warning_codes(self) -> list[str]:
+        return [w.code for w in self.warnings]
+
+    def __repr__(self) -> str:  # keep personal data out of logs and tracebacks
+        return (
+            f"CccdRecord(layout={self.layout!r}, id_number={redact_id_number(self.id_number)!r}, "
+            f"warnings={self.warning_codes()!r})"
+        )
+
+    __str__ = __repr__
+
+
+def today_in_vietnam() -> date:
+    """Today's date at the desk (clinics work on Vietnam time)."""
+    return datetime.now(VIETNAM_TZ).date()
+
+
+def parse_qr(payload: str | bytes, *, today: date | None = None) -> CccdRecord:
+    """Parse and check a CCCD QR payload; raise :class:`QrError` for anything unusable."""
+    text = _to_text(payload)
+    if not text:
+        raise QrError("qr.empty")
+    fields = [f.strip() for f in text.split(SEPARATOR)]
+    if _looks_like_bhyt(fields):
+        raise QrError("qr.bhyt_card")
+    if len(fields) < 6:
+        raise QrError("qr.not_cccd" if len(fields) == 1 else "qr.field_count", f"{len(fields)} fields")
+    if len(fields) > 11:
+        raise QrError("qr.field_count", f"{len(fields)} fields")
+    if _looks_garbled(text):
+        raise QrError("qr.garbled_charset")
+    return _build_record(fields, today or today_in_vietnam())
+
+
+def _to_text(payload: str | bytes) -> str:
+    if isinstance(payload, (bytes, bytearray, memoryview)):
+        raw = bytes(payload)
+        if raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise QrError("qr.not_utf8", f"invalid byte at offset {exc.start}") from None
+    else:
+        text = payload
+    # Scanners add a BOM in front and CR/LF (sometimes a NUL) at the end.
+    text = text.lstrip("\ufeff").strip("\r\n\x00\t ")
+    return unicodedata.normalize("NFC", text)
+
+
+def _looks_like_bhyt(fields: list[str]) -> bool:
+    if _BHYT_CODE_RE.match(fields[0]):
+        return True
+    # The BHYT QR ends with '$' and carries its name hex-encoded.
+    return fields[-1].endswith("$") and len(fields) > 2 and bool(_HEX_RE.match(fields[1]))
+
+
+def _looks_garbled(text: str) -> bool:
+    """UTF-8 bytes read as another charset: Shift-JIS gives half-width katakana and kanji,
+    Latin-1/cp1252 gives sequences like 'Ã¡' or 'á»' that re-encode into valid UTF-8."""
+    for ch in text:
+        code = ord(ch)
+        if 0xFF61 <= code <= 0xFF9F or 0x3040 <= code <= 0x30FF or 0x4E00 <= code <= 0x9FFF:
+            return True
+        if 0x80 <= code <= 0x9F:  # C1 controls never appear in Vietnamese text
+            return True
+    for codec in ("cp1252", "latin-1"):
+        try:
+            repaired = text.encode(codec).decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            continue
+        if repaired != text:
+            return True
+    return False
+
+
+def _build_record(fields: list[str], today: date) -> CccdRecord:
+    warnings: list[str] = []
+    if len(fields) == 6:
+        layout: Layout = "app_6_fields"
+        id_number, name, dob_text, sex_text, address, issue_text = fields
+        old_id_text = ""
+        extra: list[str] = []
+        date_re, date_fmt = _APP_DATE_RE, "%d/%m/%Y"
+        warnings.append("layout.app_rendered")
+    else:
+        layout = "card_7_fields" if len(fields) == 7 else "card_11_fields"
+        id_number, old_id_text, name, dob_text, sex_text, address, issue_text = fields[:7]
+        extra = fields[7:]
+        date_re, date_fmt = _CARD_DATE_RE, "%d%m%Y"
+        if len(fields) not in (7, 11):
+            warnings.append("layout.unexpected_field_count")
+        if any(extra):
+            warnings.append("layout.extra_fields_present")
+
+    if not is_id_number(id_number):
+        raise QrError("id.format")
+    old_id: str | None = old_id_text or None
+    if old_id is not None and not _OLD_ID_RE.match(old_id):
+        raise QrError("old_id.format")
+
+    ascii_only = (name + address).isascii()
+    sex = _parse_sex(sex_text, ascii_only)
+    full_name = _check_name(name)
+
+    dob = _parse_date(dob_text, date_re, date_fmt, "dob")
+    if dob > today:
+        raise QrError("dob.future")
+    issue: date | None = None
+    if issue_text or layout != "app_6_fields":
+        issue = _parse_date(issue_text, date_re, date_fmt, "issue")
+        if issue > today:
+            raise QrError("issue.future")
+        if issue <= dob:
+            raise QrError("issue.before_birth")
+
+    if not address:
+        warnings.append("address.empty")
+    elif ascii_only:
+        warnings.append("text.no_diacritics")
+
+    info = decode_id_number(id_number)
+    if info.province_name is None and not info.born_abroad:
+        warnings.append("id.unknown_province")
+    if info.sex != sex:
+        warnings.append("id.sex_mismatch")
+    if info.birth_year != dob.year:
+        warnings.append("id.birth_year_mismatch")
+
+    expiry = card_expiry(dob, issue) if issue else None
+    if expiry is not None and expiry < today:
+        warnings.append("card.expired")
+
+    return CccdRecord(
+        layout=layout,
+        from_card=layout != "app_6_fields",
+        id_number=id_number,
+        old_id_number=old_id,
+        full_name=full_name,
+        date_of_birth=dob,
+        sex=sex,
+        address=address,
+        issue_date=issue,
+        extra_fields=tuple(extra),
+        id_info=info,
+        expiry_date=expiry,
+        never_expires=issue is not None and expiry is None,
+        warnings=tuple(Finding.of(code) for code in warnings),
+    )
+
+
+def _parse_sex(text: str, ascii_only: bool) -> Sex:
+    folded = text.casefold()
+    if folded == "nam":
+        return "M"
+    if folded == "nữ":
+        return "F"
+    if ascii_only and folded in ("nu", "n", ""):
+        # "Nữ" typed by a keyboard-mode scanner that cannot type 'ữ'.
+        raise QrError("qr.diacritics_lost")
+    raise QrError("sex.invalid")
+
+
+def _check_name(name: str) -> str:
+    name = " ".join(name.split())
+    if not name:
+        raise QrError("name.empty")
+    for ch in name:
+        if ch in _NAME_PUNCTUATION:
+            continue
+        if unicodedata.category(ch)[0] not in ("L", "M"):
+            raise QrError("name.invalid")
+    return name
+
+
+def _parse_date(text: str, pattern: re.Pattern[str], fmt: str, field: str) -> date:
+    if not pattern.match(text):
+        raise QrError(f"{field}.format")
+    try:
+        return datetime.strptime(text, fmt).date()
+    except ValueError:
+        raise QrError(f"{field}.invalid_date") from None
