@@ -30,6 +30,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from edge.domain.validity import card_expiry
 from simulators.vcard.pki import TestPki, build_test_pki, derive_ec_key
 
 __all__ = [
@@ -408,30 +409,6 @@ def build_sod(dg_files: dict[int, bytes], pki: TestPki, signing_time: _dt.dateti
     return tlv(0x77, content_info.dump())
 
 
-# ================================================================ validity
-def _card_expiry(date_of_birth: _dt.date, issue_date: _dt.date) -> _dt.date | None:
-    try:
-        from edge.domain.validity import card_expiry  # the lead's rule, once merged
-    except ImportError:  # pragma: no cover - stand-in until main provides it
-        return _fallback_card_expiry(date_of_birth, issue_date)
-    return card_expiry(date_of_birth, issue_date)
-
-
-def _birthday(dob: _dt.date, age: int) -> _dt.date:
-    try:
-        return dob.replace(year=dob.year + age)
-    except ValueError:  # 29 February
-        return _dt.date(dob.year + age, 3, 1)
-
-
-def _fallback_card_expiry(date_of_birth: _dt.date, issue_date: _dt.date) -> _dt.date | None:
-    for age in (25, 40, 60):
-        milestone = _birthday(date_of_birth, age)
-        if issue_date < _birthday(date_of_birth, age - 2):
-            return milestone
-    return None
-
-
 # ================================================================ profile
 def _seeded_int(seed: int | str, label: str, citizen_id: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}|{label}|{citizen_id}".encode()).digest()[:8], "big")
@@ -471,7 +448,7 @@ def build_chip_profile(
     """
     pki = pki or build_test_pki(seed)
     cid = citizen.id_number
-    expiry = _card_expiry(citizen.date_of_birth, citizen.issue_date)
+    expiry = card_expiry(citizen.date_of_birth, citizen.issue_date)
     mrz, mrz_info = build_mrz(citizen, expiry, no_expiry_mrz=no_expiry_mrz)
 
     ca_key = derive_ec_key(f"{seed}|{cid}", "chip-auth", ec.BrainpoolP256R1())
