@@ -248,6 +248,10 @@ class PcscTransport:
             self._raise_for(hr)
         out = bytes(resp)
         trace.debug("< %s", describe_response(out))
+        if len(out) < 2:
+            # No status word: the card vanished mid-exchange (vpcd reports
+            # success with an empty answer when its card socket closes).
+            self._raise_for(scard.SCARD_E_NOT_TRANSACTED, "response without status word")
         return out
 
     def card_present(self) -> bool:
@@ -271,7 +275,7 @@ class PcscTransport:
         self.close()
 
     # ------------------------------------------------------------ internals
-    def _raise_for(self, hr: int) -> None:
+    def _raise_for(self, hr: int, what: str | None = None) -> None:
         code = _u32(hr)
         if code in _CARD_GONE:
             self._broken = "card removed"
@@ -290,7 +294,8 @@ class PcscTransport:
             if time.monotonic() >= deadline:
                 break
             time.sleep(0.05)
-        raise TransportError(f"transmit failed: {_err(hr)}")
+        self._broken = what or "transmit failed"
+        raise TransportError(f"transmit failed: {what or _err(hr)}")
 
     def _detect_extended_length(self, probe: bool) -> bool:
         from_atr = atr_extended_length(self.atr)
