@@ -287,3 +287,22 @@ def test_cloned_profile_has_same_files_but_other_chip_keys(profile):
 def test_same_seed_same_profile(citizen, pki, profile):
     again = lb.build_chip_profile(citizen, pki=pki, seed=7)
     assert again.files == profile.files
+
+
+# ------------------------------------------------------------------ across the population
+@pytest.mark.parametrize("index", range(0, 60, 3))
+def test_population_sample_builds_valid_mrz_and_dg13(population, pki, index):
+    c = population.citizen(index)
+    p = lb.build_chip_profile(c, pki=pki, seed=7, face_jpeg=lambda s: (b"\xff\xd8\xff\xd9", 1, 1))
+    l1, l2, l3 = p.mrz.split("\n")
+    cd = lb.mrz_check_digit
+    assert len(l1) == len(l2) == len(l3) == 30
+    assert l1[14] == cd(l1[5:14]) and l1[29] == cd(l1[15:27])
+    assert l2[14] == cd(l2[8:14]) and l2[29] == cd(l1[5:30] + l2[0:7] + l2[8:15] + l2[18:29])
+    assert all(ch.isalnum() or ch == "<" for ch in l1 + l2 + l3) and (l1 + l2 + l3).isascii()
+    f = _dg13_fields(p.files[0x010D])
+    assert sorted(f) == list(range(1, 17))
+    assert f[2][0].native == c.full_name
+    assert f[12][0].native == (c.expiry_date.strftime("%d/%m/%Y") if c.expiry_date else lb.NO_EXPIRY_TEXT)
+    hashes_ = _lso_hashes(_sod(p))
+    assert hashes_[13] == hashlib.sha256(p.files[0x010D]).digest()

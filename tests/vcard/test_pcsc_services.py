@@ -7,6 +7,7 @@ upper bounds for waiting, never assertions about speed.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 
@@ -105,7 +106,8 @@ def test_pyscard_lists_the_virtual_reader(pcscd):
     assert VPCD_READER_0 in list_readers()
 
 
-def test_insert_transmit_remove(observed, card_link, profile):
+def test_insert_transmit_remove(observed, card_link, profile, caplog):
+    caplog.set_level(logging.DEBUG)
     events, _ = observed
     card, link = card_link
     assert events.next("insert") == DEFAULT_ATR
@@ -127,6 +129,12 @@ def test_insert_transmit_remove(observed, card_link, profile):
         assert got == dg2
         assert t.transmit(bytes.fromhex("00A4020C020103")) == b"\x69\x82"
         assert t.transmit(bytes.fromhex("00A4020C023F00")) == b"\x6D\x00"
+    # The APDU trace has headers and status words, never file contents.
+    traced = "\n".join(r.getMessage() for r in caplog.records)
+    assert "INS=B0" in traced and "SW=9000" in traced
+    mrz_text = profile.mrz.split("\n")[0]
+    assert mrz_text not in traced and profile.can not in traced
+    assert profile.files[0x0101][:16].hex().upper() not in traced.upper()
     link.remove()
     events.next("remove")
     link.insert()
