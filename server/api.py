@@ -62,6 +62,8 @@ def create_app(settings: ServerSettings, *, ingest: bool = True) -> FastAPI:
         return {
             "status": "ok",
             "mqtt_connected": bool(ingestor and ingestor.connected),
+            "mqtt_subscribed": bool(ingestor and ingestor.subscribed),
+            "ingest": dict(ingestor.counters) if ingestor else {},
         }
 
     @app.get("/api/v1/usage", dependencies=[Depends(require_reader)])

@@ -47,6 +47,7 @@ class Ingestor:
         self.batch_size = batch_size
         self.counters: Counter[str] = Counter()
         self.connected = False
+        self.subscribed = False
         self._queue: queue.Queue[_Incoming] = queue.Queue()
         self._stop = threading.Event()
         self._client = self._make_client()
@@ -71,6 +72,7 @@ class Ingestor:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         client.reconnect_delay_set(0.5, 30)
         return client
 
@@ -99,8 +101,12 @@ class Ingestor:
         client.subscribe(f"{TOPIC_ROOT}/+/+/checkin", qos=1)
         log.info("ingest connected and subscribed")
 
+    def _on_subscribe(self, *_args: object) -> None:
+        self.subscribed = True
+
     def _on_disconnect(self, *_args: object) -> None:
         self.connected = False
+        self.subscribed = False
 
     def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
         self._queue.put(_Incoming(msg.mid, msg.qos, msg.topic, msg.payload))
