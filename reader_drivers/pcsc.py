@@ -260,13 +260,27 @@ class PcscTransport:
             return False
         return bool(state & _SCARD_PRESENT) and not state & _SCARD_ABSENT
 
-    def close(self) -> None:
+    def close(self, reset: bool = True) -> None:
+        """Disconnect; by default reset the card so no secure-messaging session outlives us."""
         card, self._card = self._card, None
-        if card is not None:
-            scard.SCardDisconnect(card, scard.SCARD_LEAVE_CARD)
-        if self._ctx is not None:
-            scard.SCardReleaseContext(self._ctx)
-            self._ctx = None
+        ctx, self._ctx = self._ctx, None
+        # Never reset over a wedged channel (after a timeout/failed exchange):
+        # the reset then races the late answer and can confuse the reader.
+        disposition = scard.SCARD_RESET_CARD if reset and not self._broken else scard.SCARD_LEAVE_CARD
+
+        def release() -> None:
+            with self._lock:  # waits for a hung SCardTransmit, if any
+                if card is not None:
+                    scard.SCardDisconnect(card, disposition)
+                if ctx is not None:
+                    scard.SCardReleaseContext(ctx)
+
+        if self._lock.acquire(blocking=False):
+            self._lock.release()
+            release()
+        else:
+            # A transmit is still stuck in pcscd (after a timeout): don't hang the caller.
+            threading.Thread(target=release, name="pcsc-close", daemon=True).start()
 
     def __enter__(self) -> "PcscTransport":
         return self

@@ -8,6 +8,7 @@ upper bounds for waiting, never assertions about speed.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 
@@ -27,7 +28,7 @@ WAIT = 20.0  # upper bound for any event; a healthy run takes well under a secon
 
 @pytest.fixture(scope="module")
 def pcscd(tmp_path_factory):
-    svc = PcscdService(log_path=tmp_path_factory.mktemp("pcscd") / "pcscd.log")
+    svc = PcscdService(log_path=os.environ.get("VCARD_PCSCD_LOG") or tmp_path_factory.mktemp("pcscd") / "pcscd.log", debug=bool(os.environ.get("VCARD_PCSCD_LOG")))
     try:
         svc.start()
     except ServiceUnavailable as exc:
