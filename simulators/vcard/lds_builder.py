@@ -120,6 +120,11 @@ class ChipProfile:
     cloned: bool = False
     notes: tuple[str, ...] = field(default=())
 
+    @property
+    def card_access(self) -> bytes:
+        """EF.CardAccess (also in `files`), for cards that take it separately."""
+        return self.files[EF_CARD_ACCESS]
+
 
 # ================================================================ encoding helpers
 def _der_len(n: int) -> bytes:

@@ -1,7 +1,9 @@
 """Connect a card object to a running vpcd (vsmartcard's virtual reader in pcscd).
 
 The card is anything with `atr() -> bytes` and `transmit(apdu: bytes) -> bytes`
-(optionally `power_on()`, `power_off()`, `reset()`). The link is a TCP client
+(optionally `power_on()`, `power_off()`, `reset()`; a card with only `reset()`
+gets it on every power transition, so a new PC/SC connection finds no stale
+secure-messaging session). The link is a TCP client
 of vpcd (127.0.0.1:35963 is reader "Virtual PCD 00 00", 35964 is "... 00 01").
 
 Protocol (tooling.md): every message is a 2-byte big-endian length and a
@@ -186,11 +188,15 @@ class VpcdLink:
             sock.sendall(len(reply).to_bytes(2, "big") + reply)
 
     def _control(self, code: int) -> bytes | None:
-        hook = {CTRL_OFF: "power_off", CTRL_ON: "power_on", CTRL_RESET: "reset"}.get(code)
-        if hook is not None:
-            fn = getattr(self.card, hook, None)
-            if callable(fn):
-                fn()
+        hooks = {CTRL_OFF: ("power_off", "reset"), CTRL_ON: ("power_on", "reset"), CTRL_RESET: ("reset",)}.get(code)
+        if hooks is not None:
+            # Any power transition ends the card's session; cards with only
+            # reset() get that for power on/off too.
+            for name in hooks:
+                fn = getattr(self.card, name, None)
+                if callable(fn):
+                    fn()
+                    break
             return None
         if code == CTRL_ATR:
             return bytes(self.card.atr())

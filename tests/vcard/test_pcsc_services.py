@@ -200,3 +200,20 @@ def test_observer_survives_pcscd_restart(pcscd, observed, card_link):
     events.next("insert")
     with PcscTransport(VPCD_READER_0, timeout=10.0) as t:
         assert t.transmit(bytes.fromhex("00A4020C02011C")) == b"\x90\x00"
+
+
+def test_icao_terminal_reads_the_chip_over_pcsc(observed, profile):
+    pytest.importorskip("simulators.vcard.card")
+    session = pytest.importorskip("edge.icao.session")
+    access = pytest.importorskip("edge.icao.access")
+    from simulators.vcard.cli import make_card
+
+    card, _ = make_card(profile)
+    with VpcdLink(card):
+        with _connect_when_present(observed) as t:
+            assert t.extended_length  # the probe (the card's ATR does not say)
+            result = session.read_chip(t, [access.AccessKey("can", profile.can, "test")])
+    assert result.access_method == "PACE-CAN"
+    for fid, data in result.files.items():
+        assert data == profile.files[fid], hex(fid)
+    assert 0x0102 in result.files and not result.parse_errors

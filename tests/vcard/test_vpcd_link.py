@@ -89,3 +89,31 @@ def test_card_failure_answers_6f00_and_keeps_the_link(fake_vpcd):
         conn.close()
     finally:
         link.stop()
+
+
+def test_power_transitions_reset_a_card_that_only_has_reset(fake_vpcd):
+    class ResetOnly:
+        def __init__(self) -> None:
+            self.resets = 0
+
+        def atr(self) -> bytes:
+            return DEFAULT_ATR
+
+        def reset(self) -> None:
+            self.resets += 1
+
+        def transmit(self, apdu: bytes) -> bytes:
+            return b"\x90\x00"
+
+    card = ResetOnly()
+    link = VpcdLink(card, port=fake_vpcd.getsockname()[1]).start()
+    try:
+        conn, _ = fake_vpcd.accept()
+        conn.settimeout(10)
+        for code in (b"\x00", b"\x01", b"\x02"):  # off, on, reset: no answers
+            conn.sendall(b"\x00\x01" + code)
+        assert _send(conn, b"\x04") == DEFAULT_ATR  # ordered after the three controls
+        assert card.resets == 3
+        conn.close()
+    finally:
+        link.stop()
