@@ -235,6 +235,9 @@ def verify(key: PublicKey, scheme: SignatureScheme, data: bytes, signature: byte
 def verify_certificate_signature(cert: "core.Asn1Value", issuer_key: PublicKey) -> bool:
     """Whether ``cert`` (asn1crypto x509.Certificate or crl.CertificateList) was
     signed by ``issuer_key``."""
-    tbs_field = "tbs_certificate" if "tbs_certificate" in cert else "tbs_cert_list"
+    if "tbs_certificate" in cert:
+        tbs, sig = cert["tbs_certificate"], cert["signature_value"]
+    else:  # CRL
+        tbs, sig = cert["tbs_cert_list"], cert["signature"]
     scheme = scheme_of(cert["signature_algorithm"])
-    return verify(issuer_key, scheme, cert[tbs_field].dump(), cert["signature_value"].native)
+    return verify(issuer_key, scheme, tbs.dump(), sig.native)
