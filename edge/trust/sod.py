@@ -113,6 +113,15 @@ def names_match(a: x509.Name, b: x509.Name) -> bool:
         return False
 
 
+def unwrap_application(data: bytes, number: int) -> bytes | None:
+    """Contents of ``[APPLICATION number]`` TLV (e.g. 6E for DG14 is number 14),
+    or None when the data starts with another tag. Raises ValueError on junk."""
+    cls, _method, tag, _header, contents, _trailer = parser.parse(bytes(data))
+    if cls == 1 and tag == number:
+        return contents
+    return None
+
+
 def unwrap_tag77(data: bytes) -> bytes:
     """The ContentInfo inside ``77 L ...``; bare ContentInfo is accepted too."""
     try:
