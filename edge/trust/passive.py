@@ -19,7 +19,7 @@ from asn1crypto import crl, x509
 from edge.trust import _cms, _crypto
 from edge.trust.errors import SODParseError, TrustError, UnsupportedAlgorithm
 from edge.trust.result import Check, CheckName, CheckStatus, Reason, TrustResult
-from edge.trust.sod import SOD, parse_sod
+from edge.trust.sod import SOD, names_match, parse_sod
 from edge.trust.store import TrustStore, fingerprint, load_certificates, load_crls, signed_by
 
 P, F, NC, NA = CheckStatus.PASSED, CheckStatus.FAILED, CheckStatus.NOT_CHECKED, CheckStatus.NOT_APPLICABLE
@@ -88,8 +88,6 @@ def _check_revocation(
 
 
 def _same_issuer(c: crl.CertificateList, ds: x509.Certificate) -> bool:
-    from edge.trust.sod import names_match
-
     return names_match(c.issuer, ds.issuer)
 
 
@@ -113,7 +111,9 @@ def verify_passive(
     """Passive authentication of one reading; see the module docstring.
 
     ``at`` is the reading date (default now, UTC if naive). ``ds_certificate``
-    is used when EF.SOD carries none matching its SignerInfo.
+    is used when EF.SOD carries none matching its SignerInfo. Card data never
+    makes it raise; unparsable ``ds_certificate``/``crls`` given by the caller
+    raise :class:`~edge.trust.errors.CertificateError`.
     """
     at = _utc(at)
     checks: dict[CheckName, Check] = {}
