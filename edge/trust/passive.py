@@ -132,7 +132,10 @@ def verify_passive(
         lds_version=sod.lds_version,
         signature_algorithm=_cms.signer_scheme_description(sod.signer_info),
     )
-    checks[CheckName.DATA_GROUP_HASHES] = check_data_groups(sod, data_groups or {})
+    try:
+        checks[CheckName.DATA_GROUP_HASHES] = check_data_groups(sod, data_groups or {})
+    except UnsupportedAlgorithm as e:
+        checks[CheckName.DATA_GROUP_HASHES] = Check.make(NC, "unsupported_algorithm", str(e))
 
     # -- document signer and SOD signature ------------------------------------
     ds = sod.signer_certificate()

@@ -160,3 +160,14 @@ def test_unparsable_sod_is_a_failed_signature_check():
     r = verify_passive(b"\x77\x03\x01\x02\x03")
     assert r.check("signature").codes == ["sod_unparsable"]
     assert r.level is TrustLevel.INVALID
+
+
+def test_unsupported_data_group_hash_algorithm_is_reported_not_raised():
+    import dataclasses
+
+    pki = synth.make_pki()
+    sod = parse_sod(synth.make_sod(pki.ds_key, pki.ds, {1: synth.DG1}))
+    odd = dataclasses.replace(sod, hash_algorithm="md5")
+    r = verify_passive(odd, {1: synth.DG1}, at=synth.T0 + timedelta(days=10))
+    assert r.check("data_group_hashes").codes == ["unsupported_algorithm"]
+    assert r.check("data_group_hashes").status is CheckStatus.NOT_CHECKED
