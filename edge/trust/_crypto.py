@@ -113,8 +113,8 @@ def load_public_key(spki: keys.PublicKeyInfo) -> PublicKey:
             return ec_key_from_point(curve, spki["public_key"].native)
     except UnsupportedAlgorithm:
         raise
-    except (ValueError, TypeError, KeyError) as e:
-        raise UnsupportedAlgorithm(f"unreadable public key: {e}") from None
+    except Exception as e:  # asn1crypto/cryptography on junk: ValueError, OverflowError...
+        raise UnsupportedAlgorithm(f"unreadable public key: {type(e).__name__}: {e}") from None
     raise UnsupportedAlgorithm(f"public key algorithm {algo!r}")
 
 

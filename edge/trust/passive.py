@@ -168,7 +168,7 @@ def verify_passive(
             checks[CheckName.SIGNATURE] = Check.make(P, "signature_valid")
     except UnsupportedAlgorithm as e:
         checks[CheckName.SIGNATURE] = Check.make(NC, "unsupported_algorithm", str(e))
-    except (TrustError, ValueError, TypeError, KeyError) as e:
+    except (TrustError, ValueError, TypeError, KeyError, ArithmeticError) as e:
         checks[CheckName.SIGNATURE] = Check.make(F, "signature_invalid", f"{type(e).__name__}: {e}")
 
     # -- chain ---------------------------------------------------------------

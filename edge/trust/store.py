@@ -96,7 +96,7 @@ def signed_by(cert: x509.Certificate | crl.CertificateList, issuer: x509.Certifi
     """Whether ``issuer``'s key verifies ``cert``'s signature (False on unsupported keys)."""
     try:
         return _crypto.verify_certificate_signature(cert, _crypto.load_public_key(issuer.public_key))
-    except (UnsupportedAlgorithm, ValueError, TypeError, KeyError):
+    except (UnsupportedAlgorithm, ValueError, TypeError, KeyError, ArithmeticError):
         return False
 
 
