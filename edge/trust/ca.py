@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from edge.trust import _crypto, _curves, _ecmath
 from edge.trust._kdf import kdf_enc, kdf_mac
 from edge.trust.errors import TrustError, UnsupportedAlgorithm
+from edge.trust.result import Check, CheckStatus
 from edge.trust.sod import unwrap_application
 
 ID_CA = "0.4.0.127.0.7.2.2.3"
@@ -373,3 +374,12 @@ def card_session_keys(
         numbers, _ = _dh_numbers(pk.public_key)
         shared = _dh_shared(numbers, scalar, int.from_bytes(terminal_public, "big"))
     return _keys(shared, info.cipher)
+
+
+def chip_authentication_check(succeeded: bool, detail: str | None = None) -> Check:
+    """The CA check for a TrustResult: CA succeeded when the chip answered a
+    secure-messaging command correctly under the new session keys (known to the
+    SM layer, not here)."""
+    if succeeded:
+        return Check.make(CheckStatus.PASSED, "ca_passed", detail)
+    return Check.make(CheckStatus.FAILED, "ca_failed", detail)

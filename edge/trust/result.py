@@ -15,7 +15,11 @@ from the checks by :func:`decide_level`:
 * SOD signature fine but no trusted CSCA/pinned DS, or the anchor outside its
   validity at the reading date -> ``chip_data_unanchored``;
 * anchored (CSCA chain or pinned DS) + valid + not revoked -> ``chip_verified``;
-  plus chip or active authentication passed -> ``chip_verified_clone_checked``;
+  plus chip or active authentication passed -> ``chip_verified_clone_checked``,
+  but only when the key it used is authenticated: DG14 (for CA) or DG15 (for
+  AA) must be among the data groups whose hash matched. A chip presenting a
+  key the SOD does not cover proves nothing (the BSI specimen's DG15 is such
+  a case);
 * no chip data at all but a QR was read -> ``qr_only``; nothing -> ``invalid``.
 
 Data-group hashes ``not_checked`` (no data group supplied) do not lower the
@@ -274,7 +278,10 @@ def decide_level(checks: Mapping[CheckName, Check], *, qr_present: bool = False)
     )
     if not anchored:
         return TrustLevel.CHIP_DATA_UNANCHORED
-    if CheckStatus.PASSED in (st(CheckName.CHIP_AUTHENTICATION), st(CheckName.ACTIVE_AUTHENTICATION)):
+    dgs = checks.get(CheckName.DATA_GROUP_HASHES, NOT_CHECKED).details.get("data_groups", {})
+    ca_ok = st(CheckName.CHIP_AUTHENTICATION) is CheckStatus.PASSED and dgs.get("14") == "match"
+    aa_ok = st(CheckName.ACTIVE_AUTHENTICATION) is CheckStatus.PASSED and dgs.get("15") == "match"
+    if ca_ok or aa_ok:
         return TrustLevel.CHIP_VERIFIED_CLONE_CHECKED
     return TrustLevel.CHIP_VERIFIED
 

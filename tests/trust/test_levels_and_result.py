@@ -35,7 +35,12 @@ def test_trust_level_compares_by_rank_not_alphabetically():
 
 
 def _checks(**statuses: tuple[CheckStatus, str]) -> dict[CheckName, Check]:
-    return {CheckName(k): Check.make(s, code) for k, (s, code) in statuses.items()}
+    out = {CheckName(k): Check.make(s, code) for k, (s, code) in statuses.items()}
+    if statuses.get("data_group_hashes", (None,))[0] is P:  # DG14/DG15 keys authenticated
+        out[CheckName.DATA_GROUP_HASHES] = Check.make(
+            P, "dg_hashes_match", data_groups={"1": "match", "14": "match", "15": "match"}
+        )
+    return out
 
 
 VERIFIED = dict(
@@ -74,6 +79,16 @@ def test_any_failed_hash_signature_clone_check_revocation_or_crosscheck_is_inval
     other_code = "ca_passed" if other == "chip_authentication" else "aa_passed"
     checks = _checks(**{**VERIFIED, other: (P, other_code), name: (F, code)})
     assert decide_level(checks) is TrustLevel.INVALID
+
+
+@pytest.mark.parametrize("clone,dg", [("chip_authentication", "14"), ("active_authentication", "15")])
+def test_clone_check_counts_only_when_its_key_data_group_was_hash_verified(clone, dg):
+    code = "ca_passed" if clone == "chip_authentication" else "aa_passed"
+    checks = _checks(**VERIFIED, **{clone: (P, code)})
+    groups = {"1": "match", "14": "match", "15": "match"}
+    del groups[dg]
+    checks[CheckName.DATA_GROUP_HASHES] = Check.make(P, "dg_hashes_match", data_groups=groups)
+    assert decide_level(checks) is TrustLevel.CHIP_VERIFIED
 
 
 def test_signature_fine_but_no_anchor_is_unanchored_even_with_clone_check():
