@@ -172,23 +172,26 @@ def verify_passive(
         checks[CheckName.SIGNATURE] = Check.make(F, "signature_invalid", f"{type(e).__name__}: {e}")
 
     # -- chain ---------------------------------------------------------------
+    # A CSCA chain is preferred to a pin (it also allows the CRL check). Among
+    # CSCAs that verify the DS (re-issued CSCA certificates share a key), the
+    # one valid at the reading date is chosen.
     csca: x509.Certificate | None = None
     if trust_store is None:
         checks[CheckName.CHAIN] = Check.make(NC, "no_trust_store")
-    elif trust_store.is_pinned(ds):
-        checks[CheckName.CHAIN] = Check.make(P, "pinned_document_signer")
-        # A CSCA may still be known: use it for the CRL check.
-        csca = next((c for c, _ in trust_store.issuer_candidates(ds) if signed_by(ds, c)), None)
     else:
         forged = False
+        verifying: list[x509.Certificate] = []
         for cand, by_key_id in trust_store.issuer_candidates(ds):
             if signed_by(ds, cand):
-                csca = cand
-                break
-            forged = forged or by_key_id
-        if csca is not None:
+                verifying.append(cand)
+            else:
+                forged = forged or by_key_id
+        if verifying:
+            csca = next((c for c in verifying if not _validity_reasons(c, at, "csca")), verifying[0])
             details.update(csca_subject=csca.subject.human_friendly, csca_sha256=fingerprint(csca))
             checks[CheckName.CHAIN] = Check.make(P, "chain_anchored", csca.subject.human_friendly)
+        elif trust_store.is_pinned(ds):
+            checks[CheckName.CHAIN] = Check.make(P, "pinned_document_signer")
         elif forged:
             checks[CheckName.CHAIN] = Check.make(F, "ds_certificate_signature_invalid")
         else:
@@ -196,7 +199,7 @@ def verify_passive(
 
     # -- validity --------------------------------------------------------------
     reasons = _validity_reasons(ds, at, "ds")
-    if csca is not None and checks[CheckName.CHAIN].codes != ["pinned_document_signer"]:
+    if csca is not None:
         reasons += _validity_reasons(csca, at, "csca")
     checks[CheckName.VALIDITY] = Check(F, tuple(reasons)) if reasons else Check.make(P, "within_validity")
 

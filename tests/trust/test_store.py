@@ -226,3 +226,37 @@ def test_csca_link_certificate_anchors_a_ds_signed_by_the_new_csca_key():
     assert r.check("chain").codes == ["chain_anchored"]
     assert r.details["csca_sha256"] == synth.hashlib.sha256(link_der).hexdigest()
     assert r.level is TrustLevel.CHIP_VERIFIED
+
+
+def test_csca_chain_is_preferred_to_a_pin_when_both_are_available(sod_vectors):
+    entry = sod_vectors["gmrtd_pa_FR"]
+    store = TrustStore([emrtd(entry["csca"]), emrtd(entry["ds_cert"])])  # the DS file is pinned
+    assert store.counts == {"cscas": 1, "document_signers": 1, "crls": 0}
+    r = verify_passive(read(entry["sod"]), trust_store=store, at=reading_date(entry))
+    assert r.check("chain").codes == ["chain_anchored"]
+
+
+def test_among_reissued_cscas_with_the_same_key_the_valid_one_is_chosen():
+    from cryptography import x509
+
+    key, old = synth.make_csca("CSCA Reissued", days=30)  # expires early
+    renewed = (
+        x509.CertificateBuilder()
+        .subject_name(old.subject)
+        .issuer_name(old.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(synth.T0)
+        .not_valid_after(synth.T0 + timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    ds_key, ds = synth.make_ds(key, old)
+    sod = synth.make_sod(ds_key, ds, {1: synth.DG1})
+    der = serialization.Encoding.DER
+    store = TrustStore.from_certificates(cscas=[old.public_bytes(der), renewed.public_bytes(der)])
+    r = verify_passive(sod, trust_store=store, at=synth.T0 + timedelta(days=100))
+    assert r.check("validity").codes == ["within_validity"]
+    assert r.details["csca_sha256"] == synth.hashlib.sha256(renewed.public_bytes(der)).hexdigest()
+    assert r.level is TrustLevel.CHIP_VERIFIED
