@@ -311,9 +311,15 @@ class TrustStore:
                 detail = e.args[1] if len(e.args) > 1 else None
                 return SourceReport(str(path), "master_list", False, reason=code, detail=detail)
             n = sum(snap.add_csca(c) for c in ml.certificates)
+            # The signer's validity is reported, not enforced: a list stays the
+            # best available source after its signer certificate expires.
+            until = ml.signer["tbs_certificate"]["validity"]["not_after"].native
             return SourceReport(
                 str(path), "master_list", True, cscas=n,
-                detail=f"signed by {ml.signer.subject.human_friendly}; {len(ml.certificates)} certificates",
+                detail=(
+                    f"signed by {ml.signer.subject.human_friendly} (valid until {until.date().isoformat()}); "
+                    f"{len(ml.certificates)} certificates, {len(ml.certificates) - n} already known"
+                ),
             )  # fmt: skip
         if suffix in CRL_SUFFIXES:
             try:

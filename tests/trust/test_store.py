@@ -196,7 +196,6 @@ def test_crl_files_are_loaded_and_used(tmp_path):
 
 def test_csca_link_certificate_anchors_a_ds_signed_by_the_new_csca_key():
     from cryptography import x509
-    from cryptography.x509.oid import NameOID  # noqa: F401
 
     old_key, old_csca = synth.make_csca("CSCA Rollover")
     new_key = ec.generate_private_key(ec.SECP256R1())
