@@ -259,3 +259,18 @@ def test_among_reissued_cscas_with_the_same_key_the_valid_one_is_chosen():
     assert r.check("validity").codes == ["within_validity"]
     assert r.details["csca_sha256"] == synth.hashlib.sha256(renewed.public_bytes(der)).hexdigest()
     assert r.level is TrustLevel.CHIP_VERIFIED
+
+
+@pytest.mark.parametrize("store_fixture", ["de_store", "nl_store"])
+def test_vietnam_csca_is_in_the_master_lists_and_its_key_is_usable(store_fixture, request):
+    from edge.trust import _crypto
+    from edge.trust.store import signed_by
+
+    store = request.getfixturevalue(store_fixture)
+    vn = [c for c in store.cscas if c.subject.native.get("country_name") == "VN"]
+    assert vn, "CSCA ePassport Vietnam missing"
+    for c in vn:
+        key = _crypto.load_public_key(c.public_key)
+        assert isinstance(key, _crypto.ECKey) and key.bits == 512
+        assert c["tbs_certificate"]["validity"]["not_after"].native.year == 2037
+        assert signed_by(c, c)  # self-signed, ECDSA-SHA512 verifies with our key handling
