@@ -93,14 +93,16 @@ def make_pki(cn: str = "CSCA Test") -> Pki:
     return Pki(ck, c, dk, d)
 
 
-def make_sod(pki_ds_key, ds_cert: x509.Certificate, dgs: dict[int, bytes], include_cert: bool = True) -> bytes:
-    """EF.SOD (tag 77) over ``dgs``: SHA-256 hashes, ECDSA-SHA256 SignerInfo."""
+def make_sod(
+    pki_ds_key, ds_cert: x509.Certificate, dgs: dict[int, bytes], include_cert: bool = True, hash_name: str = "sha256"
+) -> bytes:
+    """EF.SOD (tag 77) over ``dgs``: ``hash_name`` hashes, ECDSA-SHA256 SignerInfo."""
     lds = LDSSecurityObject(
         {
             "version": 0,
-            "hash_algorithm": {"algorithm": "sha256"},
+            "hash_algorithm": {"algorithm": hash_name},
             "data_group_hash_values": [
-                {"data_group_number": n, "data_group_hash_value": hashlib.sha256(d).digest()}
+                {"data_group_number": n, "data_group_hash_value": hashlib.new(hash_name, d).digest()}
                 for n, d in sorted(dgs.items())
             ],
         }

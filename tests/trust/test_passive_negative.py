@@ -171,3 +171,15 @@ def test_unsupported_data_group_hash_algorithm_is_reported_not_raised():
     r = verify_passive(odd, {1: synth.DG1}, at=synth.T0 + timedelta(days=10))
     assert r.check("data_group_hashes").codes == ["unsupported_algorithm"]
     assert r.check("data_group_hashes").status is CheckStatus.NOT_CHECKED
+
+
+@pytest.mark.parametrize("hash_name", ["sha1", "sha224", "sha256", "sha384", "sha512"])
+def test_data_group_hashes_with_each_sha_algorithm(hash_name):
+    pki = synth.make_pki()
+    dgs = {1: synth.DG1, 2: synth.DG2}
+    sod = synth.make_sod(pki.ds_key, pki.ds, dgs, hash_name=hash_name)
+    r = verify_passive(sod, dgs, at=synth.T0 + timedelta(days=10))
+    assert r.details["hash_algorithm"] == hash_name
+    assert r.check("data_group_hashes").codes == ["dg_hashes_match"]
+    r = verify_passive(sod, {1: synth.DG1, 2: _flip(synth.DG2, 2)}, at=synth.T0 + timedelta(days=10))
+    assert r.check("data_group_hashes").codes == ["dg_hash_mismatch"]
