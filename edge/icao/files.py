@@ -22,6 +22,9 @@ from edge.icao.sm import max_plain_response
 
 SHORT_MAX = 256
 EXTENDED_MAX = 65536
+# No eMRTD file comes near this; a header claiming more is hostile or broken,
+# and reading it would take thousands of APDUs.
+MAX_FILE_SIZE = 1 << 20
 
 
 class FileReadError(IcaoError):
@@ -109,6 +112,8 @@ def read_selected(ch: Channel, max_response: int | None = None) -> bytes:
         if len(data) >= 12:
             raise FileReadError(f"file header: {e}") from e
         total = None  # header longer than the first answer: read on
+    if total is not None and total > MAX_FILE_SIZE:
+        raise FileReadError(f"file header claims {total} bytes: too large")
     if total is not None and len(data) > total:
         data = data[:total]  # bytes after the object are not part of it
     while total is None or len(data) < total:
@@ -126,8 +131,12 @@ def read_selected(ch: Channel, max_response: int | None = None) -> bytes:
                 total = tlv.total_length(data[:12])
             except TlvError:
                 pass
+            if total is not None and total > MAX_FILE_SIZE:
+                raise FileReadError(f"file header claims {total} bytes: too large")
         if part.eof or (total is None and len(part.data) < want):
             break
+        if total is None and len(data) > MAX_FILE_SIZE:
+            raise FileReadError("file without a length grows beyond the size limit")
     if total is not None and len(data) < total:
         raise FileReadError(f"file ends after {len(data)} of {total} bytes")
     return data if total is None else data[:total]
