@@ -127,7 +127,8 @@ class _Group:
         if self.identity(a):
             raise PaceError("shared secret is the identity")
         if isinstance(self.params, CurveParams):
-            return a[0].to_bytes(self.params.size, "big")  # type: ignore[index]
+            x: int = a[0]  # type: ignore[index]
+            return x.to_bytes(self.params.size, "big")
         return self.params.encode(a)  # type: ignore[arg-type]
 
     def scalar(self, random: RandomSource) -> int:

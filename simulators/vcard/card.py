@@ -120,6 +120,7 @@ class VirtualCard:
             passwords[pace.PASSWORD_CAN] = pace.password_key(pace.PASSWORD_CAN, can)
         if mrz_information:
             passwords[pace.PASSWORD_MRZ] = pace.password_key(pace.PASSWORD_MRZ, mrz_information)
+        self._install_authentication_hooks()
         self._pace: pace.PaceCard | None = None
         if card_access is not None:
             try:
@@ -129,6 +130,24 @@ class VirtualCard:
             if infos and passwords:
                 self._pace = pace.PaceCard(passwords, infos, random, car=pace_car)
         self.reset()
+
+    def _install_authentication_hooks(self) -> None:
+        # Default CA / AA handlers when keys are given and no handler replaces them.
+        from simulators.vcard import auth  # late: auth imports this module
+
+        if self.aa_private_key is not None and 0x88 not in self.handlers:
+            self.handlers[0x88] = auth.active_authentication_handler(self.aa_private_key)  # type: ignore[arg-type]
+        if self.chip_auth_private_key is not None and 0x86 not in self.handlers:
+            from edge.icao.lds.dg14 import parse_dg14
+
+            try:
+                cais = parse_dg14(self.files[0x010E]).chip_authentication
+            except (KeyError, LdsError) as e:
+                raise ValueError("Chip Authentication needs a DG14 with ChipAuthenticationInfo") from e
+            if not cais:
+                raise ValueError("DG14 has no ChipAuthenticationInfo")
+            key = auth.as_ec_key(self.chip_auth_private_key)
+            self.handlers.update(auth.chip_authentication_handlers(key, cais[0].protocol))
 
     # ------------------------------------------------------------ interface
     def atr(self) -> bytes:
@@ -225,12 +244,12 @@ class VirtualCard:
             if self._pace is None:
                 return _sw(0x6985)
             try:
-                data, ctx = self._pace.general_authenticate(cmd)
+                data, pace_ctx = self._pace.general_authenticate(cmd)
             except pace.PaceCardError as e:
                 return self._fail() if e.sw == 0x6300 else _sw(e.sw)
-            if ctx is not None:
+            if pace_ctx is not None:
                 self.failed_attempts = 0
-                self.sm = ctx
+                self.sm = pace_ctx
                 self.app_selected = False
                 self.current_ef = None
             return ResponseApdu(data, 0x9000)

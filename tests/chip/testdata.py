@@ -14,14 +14,14 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 
 
-def testdata_dir() -> Path:
+def data_root() -> Path:
     env = os.environ.get("CCCD_TESTDATA")
     return Path(env) if env else REPO.parent / "shared" / "testdata"
 
 
 @lru_cache(maxsize=1)
 def vectors() -> dict[str, Any]:
-    with open(testdata_dir() / "icao" / "vectors.json", encoding="utf-8") as f:
+    with open(data_root() / "icao" / "vectors.json", encoding="utf-8") as f:
         return json.load(f)  # type: ignore[no-any-return]
 
 
