@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from edge.icao import crypto
 from edge.icao.apdu import CommandApdu, ResponseApdu
@@ -47,7 +47,7 @@ def _session(k_ifd: bytes, k_ic: bytes, rnd_ic: bytes, rnd_ifd: bytes) -> SmCont
 class BacTerminal:
     """Terminal side of BAC. ``run`` performs the two round trips."""
 
-    mrz_information: str
+    mrz_information: str = field(repr=False)  # personal data: kept out of repr
     random: RandomSource = os.urandom
 
     def external_authenticate_command(self, rnd_ic: bytes) -> CommandApdu:
@@ -94,7 +94,7 @@ class BacTerminal:
 class BacCard:
     """Card side of BAC: answers GET CHALLENGE and EXTERNAL AUTHENTICATE."""
 
-    mrz_information: str
+    mrz_information: str = field(repr=False)
     random: RandomSource = os.urandom
 
     def __post_init__(self) -> None:

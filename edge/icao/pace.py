@@ -207,7 +207,7 @@ class PaceResult:
 class PaceTerminal:
     """Terminal side of PACE. ``run`` performs MSE:Set AT and the four GAs."""
 
-    password: bytes  # K (see password_key)
+    password: bytes = field(repr=False)  # K (see password_key); never printed
     password_ref: int
     protocol: PaceProtocol
     parameter_id: int
@@ -310,7 +310,7 @@ class PaceCard:
     ``car`` is the CVCA reference sent in the last step (tag 87) if any.
     """
 
-    passwords: dict[int, bytes]
+    passwords: dict[int, bytes] = field(repr=False)
     supported: list[PaceInfo]
     random: RandomSource = os.urandom
     car: bytes | None = None

@@ -159,3 +159,24 @@ def test_apdu_malformed_and_status_errors_are_typed() -> None:
     with pytest.raises(StatusError) as e:
         ResponseApdu.from_bytes(b"\x6a\x82").check("select DG11")
     assert e.value.sw == 0x6A82 and "not found" in str(e.value)
+
+
+def test_secrets_stay_out_of_reprs() -> None:
+    from edge.icao import access, bac, pace
+    from edge.icao.sm import SmContext
+
+    secret = "0990123459990201524020110"
+    assert secret not in repr(bac.BacTerminal(secret)) and secret not in repr(bac.BacCard(secret))
+    proto = pace.PaceProtocol.from_oid("0.4.0.127.0.7.2.2.4.2.2")
+    assert "123456" not in repr(pace.PaceTerminal(b"123456", 2, proto, 13))
+    assert "979E" not in repr(SmContext(crypto.TDES, h("979EC13B1CBFE9DC"), bytes(16), 0)).upper()
+    assert "123456" not in repr(access.key_from_can("123456"))
+
+
+def test_testdata_location_can_be_overridden(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.chip import testdata
+
+    monkeypatch.setenv("CCCD_TESTDATA", str(tmp_path))
+    assert testdata.data_root() == tmp_path
+    monkeypatch.delenv("CCCD_TESTDATA")
+    assert testdata.data_root() == testdata.REPO.parent / "shared" / "testdata"
