@@ -52,7 +52,8 @@ def test_bac_card_answers_d3_challenge_and_cryptogram() -> None:
 
 def test_bac_card_rejects_a_wrong_key() -> None:
     v = vectors()["bac"]
-    card = bac.BacCard("L898902C<369080619406237"[:-1] + "0", FixedRandom(h(v["rnd_ic"])))
+    wrong = v["mrz_information"][:-7] + "9406246"  # another expiry date
+    card = bac.BacCard(wrong, FixedRandom(h(v["rnd_ic"])))
     card.get_challenge()
     with pytest.raises(AuthenticationError):
         card.external_authenticate(h(v["external_authenticate_cmd_data"]))
