@@ -235,3 +235,18 @@ def test_virtual_card_answers_any_bytes_with_a_status_word(data: bytes) -> None:
 def test_errors_are_all_icao_errors() -> None:
     for cls in (TlvError, LdsError, SecureMessagingError, TransportError, StatusError, ApduError):
         assert issubclass(cls, IcaoError)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from([0x011E, 0x0101, 0x0102, 0x010D, 0x010E, 0x010F, 0x011D]),
+                       _tlvish(), max_size=7))
+def test_a_card_serving_arbitrary_file_contents_never_crashes_the_session(files: dict[int, bytes]) -> None:
+    # BAC (no EC maths) keeps this fast; every file is read and parsed.
+    card = VirtualCard(files, None, citizen.MRZ_INFORMATION, card_access=None)
+    result = read_chip(InProcessTransport(card), access.keys_from_mrz(citizen.MRZ_LINES))
+    assert result.access_method == "BAC"
+    for fid, data in result.files.items():
+        assert data == files[fid][: len(data)]
+    assert "6A82" in result.file_status.pop(0x011C)  # no EF.CardAccess: BAC
+    assert set(result.files) | set(result.file_status) == {0x011E, 0x0101, 0x0102, 0x010D, 0x010E,
+                                                           0x010F, 0x011D}
