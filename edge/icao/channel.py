@@ -72,10 +72,14 @@ class Channel:
         protected = self.sm.protect_command(cmd)
         raw = self._raw(protected.to_bytes())
         try:
-            return self.sm.unprotect_response(raw)
+            resp = self.sm.unprotect_response(raw)
         except SecureMessagingError:
             self.sm = None  # a broken session is never reused
             raise
+        if resp.sw in (0x6987, 0x6988):
+            self.sm = None  # the card has dropped the session
+            raise SecureMessagingError(f"card rejected secure messaging ({resp.sw:04X})")
+        return resp
 
     def transmit(self, cmd: CommandApdu) -> ResponseApdu:
         """Send protected when a session exists, else plain."""

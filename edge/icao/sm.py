@@ -121,7 +121,11 @@ class SmContext:
         except ApduError as e:
             raise SecureMessagingError(str(e)) from e
         if not resp.data:
-            # Cards answer SM failures (6987/6988) and some errors in plain.
+            # Cards answer SM failures (6987/6988) and some errors in plain,
+            # but a success or warning must carry a MAC: a plain 9000 could be
+            # injected by anyone on the radio link.
+            if resp.sw == 0x9000 or resp.sw >> 8 in (0x61, 0x62, 0x63):
+                raise SecureMessagingError(f"unprotected {resp.sw:04X} response under SM")
             return resp
         try:
             objs = tlv.decode_all(resp.data)

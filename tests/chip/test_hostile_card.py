@@ -78,7 +78,11 @@ def test_wrong_mac_in_a_response_raises_secure_messaging_error() -> None:
         read_chip(Tamper(_card(), n, flip), [KEY])
 
 
-@pytest.mark.parametrize("garbage", [b"", b"\x90", b"\x87\x09\x01\x90\x00"], ids=["empty", "1-byte", "cut-do87"])
+@pytest.mark.parametrize(
+    "garbage",
+    [b"", b"\x90", b"\x87\x09\x01\x90\x00", b"\x90\x00", b"\x69\x88"],
+    ids=["empty", "1-byte", "cut-do87", "plain-9000-under-sm", "plain-6988"],
+)
 def test_garbled_responses_raise_typed_errors(garbage: bytes) -> None:
     n = _apdus_to_authenticate() + 2
     with pytest.raises((TransportError, SecureMessagingError)):

@@ -49,8 +49,10 @@ def test_plain_command_after_sm_answers_6988_and_drops_the_session() -> None:
     assert card.sm is not None
     assert _sw(card.transmit(bytes.fromhex("00A4020C020101"))) == 0x6988
     assert card.sm is None
-    # The old session keys no longer work either.
-    with pytest.raises(Exception):
+    # The terminal learns it clearly: the card has dropped the session.
+    from edge.icao.errors import SecureMessagingError
+
+    with pytest.raises(SecureMessagingError, match="6988"):
         read_file(session.channel, dg_fid(1))
 
 
