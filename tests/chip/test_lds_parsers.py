@@ -34,6 +34,19 @@ def test_bsi_reference_files_parse() -> None:
     assert dg15.algorithm == "rsa" and dg15.key_size
 
 
+def test_dg15_rsa_and_ec_keys() -> None:
+    jm = parse_dg15((EMRTD / "jmrtd_bsi2008" / "Datagroup15.bin").read_bytes())
+    assert (jm.algorithm, jm.key_size) == ("rsa", 1022)
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    spki = ec.generate_private_key(ec.BrainpoolP256R1()).public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    d = parse_dg15(tlv.encode(0x6F, spki))
+    assert (d.algorithm, d.curve, d.key_size, d.subject_public_key_info) == (
+        "ec", "brainpoolp256r1", 256, spki)
+
+
 @pytest.mark.parametrize("path", sorted(p.name for p in (EMRTD / "gmrtd_pa").glob("*_EF_SOD.bin")))
 def test_real_sods_give_their_raw_bytes_and_data_groups(path: str) -> None:
     raw = (EMRTD / "gmrtd_pa" / path).read_bytes()

@@ -29,12 +29,21 @@ def parse_dg15(data: bytes) -> Dg15:
         raise LdsError(f"DG15: {e}") from e
     try:
         info = asn1_keys.PublicKeyInfo.load(spki)
-        algorithm = info.algorithm
+        algorithm = str(info["algorithm"]["algorithm"].native)
         curve: str | None = None
-        if algorithm == "ec":
-            kind, name = info.curve
-            curve = name if kind == "named" else kind
-        size = info.bit_size
+        size: int | None = None
+        if algorithm == "rsa":
+            # Computed here: asn1crypto's bit_size fails on some real keys.
+            size = abs(int(info["public_key"].parsed["modulus"].native)).bit_length()
+        elif algorithm == "ec":
+            params = info["algorithm"]["parameters"]
+            if params.name == "named":
+                curve = str(params.chosen.native)
+                size = info.bit_size
+            else:
+                curve = "explicit"
+                field = params.chosen["field_id"]["parameters"].native
+                size = int(field).bit_length() if isinstance(field, int) else None
     except Exception as e:  # asn1crypto raises many types on bad input
         raise LdsError(f"DG15: not a SubjectPublicKeyInfo: {e}") from e
     return Dg15(spki, algorithm, size, curve)
