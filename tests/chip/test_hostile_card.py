@@ -254,3 +254,15 @@ def test_a_card_serving_arbitrary_file_contents_never_crashes_the_session(files:
     assert "6A82" in result.file_status.pop(0x011C)  # no EF.CardAccess: BAC
     assert set(result.files) | set(result.file_status) == {0x011E, 0x0101, 0x0102, 0x010D, 0x010E,
                                                            0x010F, 0x011D}
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.one_of(st.binary(max_size=60),
+                 st.builds(lambda b: b"\x0c" + b, st.binary(min_size=3, max_size=60))))
+def test_virtual_card_in_a_session_answers_any_bytes_with_a_status_word(data: bytes) -> None:
+    card = VirtualCard(citizen.card_files().files, None, citizen.MRZ_INFORMATION, card_access=None)
+    session = ChipSession(InProcessTransport(card))
+    session.authenticate(access.keys_from_mrz(citizen.MRZ_LINES))
+    assert card.sm is not None
+    resp = card.transmit(data)
+    assert len(resp) >= 2
