@@ -39,6 +39,10 @@ DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
   python3 python3-venv python3-dev gcc swig libpcsclite-dev pcscd libccid libzbar0 >/dev/null
 
 echo "== user"
+# video, dialout and input own the camera, serial and HID devices; a minimal system may lack one.
+for group in video dialout input; do
+  getent group "$group" >/dev/null || groupadd --system "$group"
+done
 if ! id cccd-edge >/dev/null 2>&1; then
   useradd --system --home-dir /var/lib/cccd-edge --no-create-home --shell /usr/sbin/nologin \
     --groups video,dialout,input cccd-edge
