@@ -13,6 +13,7 @@ APT_PACKAGES=(
   python3-venv python3-dev gcc           # the virtual environment and native builds
   postgresql                             # PostgreSQL, started by the tests on a free port
   chromium fonts-dejavu-core             # the dashboard and desk-screen browser tests
+  systemd                                # systemd-analyze verify checks the units
 )
 
 SUDO=""
