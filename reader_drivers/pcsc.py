@@ -25,6 +25,8 @@ from typing import Callable
 
 from smartcard import scard
 
+from edge.icao.errors import TransportError as IcaoTransportError
+
 __all__ = [
     "CardObserver",
     "CardRemovedError",
@@ -36,14 +38,18 @@ __all__ = [
     "list_readers",
 ]
 
+
 log = logging.getLogger(__name__)
 trace = logging.getLogger(__name__ + ".apdu")
 
 PNP_READER = "\\\\?PnP?\\Notification"
 
 
-class TransportError(Exception):
-    """The exchange with the card failed (reader, service, timeout)."""
+class TransportError(IcaoTransportError):
+    """The exchange with the card failed (reader, service, timeout).
+
+    A kind of the protocol layer's TransportError, so the core handles a failing
+    PC/SC reader like any other failing transport."""
 
 
 class CardRemovedError(TransportError):
