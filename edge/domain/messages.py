@@ -147,6 +147,27 @@ MESSAGES: dict[str, Message] = {
         "Type the last 6 digits of the ID number to read the chip.",
     ),
     "next.none": Message("Mời người bệnh tiếp tục.", "The patient may go on."),
+    "next.scan_qr_or_type_can": Message(
+        "Thẻ đã đặt trên đầu đọc: quét mã QR trên thẻ hoặc nhập 6 số cuối của số định danh.",
+        "The card is on the reader: scan its QR code or type the last 6 digits of the ID number.",
+    ),
+    # chip reading
+    "chip.access_denied": Message(
+        "Không mở được chip bằng khóa lấy từ mã QR hoặc số đã nhập.",
+        "The chip did not open with the key from the QR code or the digits typed.",
+    ),
+    "chip.card_removed": Message(
+        "Thẻ bị nhấc khỏi đầu đọc khi đang đọc chip.",
+        "The card left the reader while the chip was being read.",
+    ),
+    "chip.read_failed": Message(
+        "Không đọc được chip (thẻ trả lời bất thường).",
+        "The chip could not be read (the card answered abnormally).",
+    ),
+    "chip.reader_unavailable": Message(
+        "Không kết nối được đầu đọc chip.",
+        "The chip reader is not available.",
+    ),
     "issue.before_age_14": Message(
         "Thẻ được cấp trước 14 tuổi.",
         "The card was issued before the holder turned 14.",
