@@ -57,6 +57,7 @@ class SerialScanner(SourceBase):
         self._delay = backoff
         self._next_open = 0.0
         self.stats: dict[str, int] = collections.Counter()
+        self._ensure_open()  # open now so nothing sent before the first read() is lost
 
     def _ensure_open(self) -> bool:
         if self._serial is not None:
