@@ -1,0 +1,88 @@
+"""``cccd-edge``: the desk agent and its tools."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Any
+
+from edge.domain.messages import DomainError
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, ensure_ascii=False, indent=2))
+
+
+def parse_qr_main(argv: list[str]) -> int:
+    """``cccd-edge parse-qr TEXT`` (or ``-`` for stdin): the record as JSON, or the error (exit 2)."""
+    parser = argparse.ArgumentParser(prog="cccd-edge parse-qr")
+    parser.add_argument("text", help="the QR payload, or - to read it from standard input")
+    parser.add_argument("--lang", choices=("vi", "en"), default="vi", help="language of error messages")
+    args = parser.parse_args(argv)
+    from edge.domain.qr import parse_qr
+
+    payload: str | bytes = sys.stdin.buffer.read() if args.text == "-" else args.text
+    try:
+        record = parse_qr(payload)
+    except DomainError as err:
+        _print_json({"error": err.to_dict(args.lang)})
+        return 2
+    _print_json(record.model_dump(mode="json"))
+    return 0
+
+
+def run_main(argv: list[str]) -> int:
+    """``cccd-edge run --config FILE``: the desk agent (this skeleton reads QR payloads from stdin)."""
+    parser = argparse.ArgumentParser(prog="cccd-edge run")
+    parser.add_argument("--config", help="TOML settings file (env CCCD_EDGE_* overrides)")
+    args = parser.parse_args(argv)
+    from edge.agent import DeskAgent
+    from edge.config import EdgeSettings
+    from edge.settings_base import ConfigError
+
+    try:
+        settings = EdgeSettings.load(args.config)
+        agent = DeskAgent(settings)
+    except ConfigError as exc:
+        print(f"cccd-edge: {exc}", file=sys.stderr)
+        return 2
+    agent.start()
+    try:
+        for line in sys.stdin.buffer:
+            outcome = agent.submit_qr(line)
+            status = {"ok": outcome.ok, "error": outcome.error.code if outcome.error else None}
+            print(json.dumps(status), flush=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        agent.stop()
+    return 0
+
+
+def verify_sod_main(argv: list[str]) -> int:
+    """``cccd-edge verify-sod --trust PATH [--at DATE] SOD_FILE [DG_FILE ...]``."""
+    from edge.trust.cli import verify_sod_main as run
+
+    return run(argv)
+
+
+COMMANDS = {
+    "parse-qr": parse_qr_main,
+    "verify-sod": verify_sod_main,
+    "run": run_main,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        print("usage: cccd-edge {" + ",".join(COMMANDS) + "} ...", file=sys.stderr)
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return COMMANDS[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
