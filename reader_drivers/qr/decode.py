@@ -30,7 +30,7 @@ place here as the image-processing toolkit (CLAHE, warps, the localiser).
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
@@ -207,9 +207,6 @@ def _zx_points(result: zxingcpp.Barcode) -> tuple[tuple[float, float], ...]:
 
 
 # --------------------------------------------------------------------------- the pipeline
-
-
-Stage = Callable[[np.ndarray], list[DecodedSymbol]]
 
 
 class QrDecoder:
@@ -455,10 +452,3 @@ _VARIANTS: dict[str, Callable[[np.ndarray, QrDecoder], np.ndarray]] = {
     "otsu": lambda g, d: cv2.threshold(cv2.GaussianBlur(g, (3, 3), 0), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)[1],
 }
 
-
-def decode_all(decoders: Sequence[Callable[[np.ndarray], list[DecodedSymbol]]], image: np.ndarray) -> list[DecodedSymbol]:
-    """Run several decoders and concatenate their results (for diagnostics)."""
-    out: list[DecodedSymbol] = []
-    for d in decoders:
-        out.extend(d(image))
-    return out
