@@ -374,10 +374,10 @@ Rect = tuple[tuple[float, float], tuple[float, float], float]  # cv2.minAreaRect
 
 
 def localise_qr_regions(gray: np.ndarray, *, factor: int | None = None, limit: int = 3) -> list[Rect]:
-    """Regions that look like a QR symbol: dense edges in *both* directions.
+    """Regions that look like a QR symbol: dense edges in *every* direction.
 
-    Text lines and card edges have strong gradients in one direction only; a QR has them
-    in both everywhere. Works on a copy about 640 px wide (~2 ms per frame).
+    Text lines and card edges have strong gradients across them only; a QR has them in
+    all directions everywhere. Works on a copy about 640 px wide (~2 ms per frame).
     Returns rotated rectangles (centre, size, angle) in full-image coordinates, largest
     first.
     """
@@ -385,9 +385,16 @@ def localise_qr_regions(gray: np.ndarray, *, factor: int | None = None, limit: i
     if factor is None:  # work at about 640 px wide: half of 1280x720, a third of 1920x1080
         factor = max(1, round(max(h, w) / 640))
     small = cv2.resize(gray, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA)
-    gx = cv2.convertScaleAbs(cv2.Sobel(small, cv2.CV_16S, 1, 0))
-    gy = cv2.convertScaleAbs(cv2.Sobel(small, cv2.CV_16S, 0, 1))
-    both = cv2.min(cv2.boxFilter(gx, -1, (9, 9)), cv2.boxFilter(gy, -1, (9, 9)))
+    sx = cv2.Sobel(small, cv2.CV_16S, 1, 0)
+    sy = cv2.Sobel(small, cv2.CV_16S, 0, 1)
+    # Edge energy along x, y and both diagonals; a QR has all four, a line of text (at
+    # any angle) lacks at least one: text at 45 degrees has x and y edges but only one
+    # diagonal.
+    energies = [
+        cv2.boxFilter(cv2.convertScaleAbs(g), -1, (9, 9))
+        for g in (sx, sy, cv2.add(sx, sy), cv2.subtract(sx, sy))
+    ]
+    both = cv2.min(cv2.min(energies[0], energies[1]), cv2.min(energies[2], energies[3]))
     high = float(np.percentile(both, 99.7))
     _, mask = cv2.threshold(both, max(12.0, high * 0.5), 255, cv2.THRESH_BINARY)
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
