@@ -162,7 +162,7 @@ class CaptureGrabber:
 
     def next_frame(self, timeout: float | None) -> Frame | None:
         with self._cond:
-            ok = self._cond.wait_for(
+            self._cond.wait_for(
                 lambda: (self._latest is not None and self._latest[0] > self._returned_seq)
                 or self._ended
                 or self._stop.is_set(),
@@ -175,7 +175,6 @@ class CaptureGrabber:
                 return frame
             if self._ended or self._stop.is_set():
                 raise SourceClosed(str(self.spec))
-            del ok
             return None
 
     def close(self) -> None:

@@ -216,7 +216,7 @@ class QrDecoder:
     fallbacks; larger ones (camera frames) go straight to the region pass, which keeps an
     empty frame cheap. ``max_regions``: how many candidate regions the region pass tries.
     ``fallbacks``: set False for the cheapest possible pass (a busy frame loop may do this
-    on every other frame).
+    on every other frame). Not thread-safe (one zbar scanner inside): one per thread.
     """
 
     def __init__(self, *, max_side: int = 1000, fallbacks: bool = True, max_regions: int = 1) -> None:

@@ -9,6 +9,9 @@ lost them: each payload is checked (:func:`~reader_drivers.qr.text_checks.diacri
 and flagged ``diacritics_lost`` with a bilingual message telling the fix (switch the
 scanner to USB serial mode); the message is logged and shown on the desk's screen.
 
+Opened by path, an unplugged scanner is reopened (and grabbed again) with backoff when
+it comes back; handed a device object, the source closes when the device goes away.
+
 The event loop is split so tests can drive it without ``/dev/uinput``: the reading thread
 feeds each ``InputEvent`` of ``device.read_loop()`` to :meth:`HidScanner.handle_event`,
 and a test passes a device object whose ``read_loop`` yields recorded events.
@@ -16,9 +19,11 @@ and a test passes a device object whose ``read_loop`` yields recorded events.
 
 from __future__ import annotations
 
+import collections
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from evdev import InputDevice, ecodes
@@ -98,17 +103,36 @@ class KeyAssembler:
 class HidScanner(SourceBase):
     """A QrSource on an evdev keyboard device (path like /dev/input/by-id/...-event-kbd)."""
 
-    def __init__(self, device: str | Any, *, grab: bool = True, source_id: str | None = None) -> None:
-        self.device = InputDevice(device) if isinstance(device, str) else device
-        self.source_id = source_id or f"hid:{getattr(self.device, 'path', 'device')}"
+    def __init__(
+        self,
+        device: str | Any,
+        *,
+        grab: bool = True,
+        source_id: str | None = None,
+        backoff: float = 0.5,
+        max_backoff: float = 10.0,
+        device_factory: Callable[[str], Any] = InputDevice,
+    ) -> None:
+        # Opened by path: an unplugged scanner is reopened (with backoff) when it returns.
+        self.path = device if isinstance(device, str) else None
+        self._factory = device_factory
+        self._grab = grab
+        self.backoff, self.max_backoff = backoff, max_backoff
+        self.device = device_factory(device) if isinstance(device, str) else device
+        self.source_id = source_id or f"hid:{getattr(self.device, 'path', self.path or 'device')}"
         self._assembler = KeyAssembler()
         self._queue: queue.Queue[ScannedPayload | None] = queue.Queue()
+        self._stop = threading.Event()
         self.grabbed = False
-        if grab:
-            self.device.grab()  # keystrokes go to us only, never into another window
-            self.grabbed = True
+        self.stats: dict[str, int] = collections.Counter()
+        self._grab_device()
         self._thread = threading.Thread(target=self._run, name=self.source_id, daemon=True)
         self._thread.start()
+
+    def _grab_device(self) -> None:
+        if self._grab:
+            self.device.grab()  # keystrokes go to us only, never into another window
+            self.grabbed = True
 
     def handle_event(self, event: Any) -> ScannedPayload | None:
         """One input event; returns (and queues) a payload when a scan completes."""
@@ -131,14 +155,34 @@ class HidScanner(SourceBase):
         return payload
 
     def _run(self) -> None:
+        delay = self.backoff
         try:
-            for event in self.device.read_loop():
-                if self.closed:
+            while not self._stop.is_set():
+                try:
+                    for event in self.device.read_loop():
+                        if self._stop.is_set():
+                            return
+                        self.handle_event(event)
+                    return  # the device's event stream ended (closed)
+                except OSError:  # device unplugged or closed under us
+                    if self._stop.is_set():
+                        return
+                    self.stats["disconnects"] += 1
+                    log.warning("scanner %s disconnected", self.source_id)
+                    self._assembler = KeyAssembler()  # a half-typed scan is lost
+                if self.path is None:
+                    return  # handed a device object: nothing to reopen
+                while not self._stop.wait(delay):
+                    try:
+                        self.device = self._factory(self.path)
+                        self._grab_device()
+                    except OSError:
+                        self.stats["open_failures"] += 1
+                        delay = min(self.max_backoff, delay * 2)
+                        continue
+                    self.stats["reopens"] += 1
+                    delay = self.backoff
                     break
-                self.handle_event(event)
-        except OSError:  # device unplugged or closed under us
-            if not self.closed:
-                log.warning("scanner %s disconnected", self.source_id)
         finally:
             self._queue.put(None)  # wake a reader: no more events
 
@@ -158,6 +202,7 @@ class HidScanner(SourceBase):
         if self.closed:
             return
         self.closed = True
+        self._stop.set()
         try:
             if self.grabbed:
                 self.device.ungrab()

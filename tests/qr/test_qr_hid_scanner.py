@@ -160,3 +160,24 @@ def test_through_a_real_uinput_device():  # pragma: no cover - depends on the ma
         scanner.close()
     finally:
         ui.close()
+
+
+def test_scanner_opened_by_path_is_reopened_after_unplug():
+    first, second = RecordedDevice(), RecordedDevice()
+    devices: list = [first, OSError(2, "No such file or directory"), second]
+
+    def factory(path):
+        item = devices.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    scanner = HidScanner("/dev/input/by-id/usb-scanner-event-kbd", device_factory=factory, backoff=0.01)
+    first.play(type_line("BEFORE"))
+    first.unplug()
+    assert scanner.read(timeout=5).data == b"BEFORE"
+    second.play(type_line("AFTER"))
+    assert scanner.read(timeout=5).data == b"AFTER"
+    assert second.grabbed  # grabbed again after the reopen
+    assert scanner.stats["disconnects"] == 1 and scanner.stats["open_failures"] == 1
+    scanner.close()
