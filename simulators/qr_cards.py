@@ -213,8 +213,9 @@ def _degrade(
         kernel = np.zeros((length, length), np.float32)
         kernel[length // 2, :] = 1.0 / length
         rot = cv2.getRotationMatrix2D((length / 2 - 0.5, length / 2 - 0.5), rng.uniform(0, 180), 1.0)
-        kernel = cv2.warpAffine(kernel, rot, (length, length))
-        return cv2.filter2D(frame, -1, kernel / max(kernel.sum(), 1e-6))
+        rotated = cv2.warpAffine(kernel, rot, (length, length))
+        normalised = (rotated / max(float(rotated.sum()), 1e-6)).astype(np.float32)
+        return cv2.filter2D(frame, -1, normalised)
     if kind == "low_light":
         gain = rng.uniform(0.12, 0.25)
         dark = frame.astype(np.float32) * gain
@@ -237,7 +238,8 @@ def _degrade(
         return np.clip(out, 0, 255).astype(np.uint8)
     if kind == "jpeg":
         ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(8, 20))])
-        return cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        return decoded if decoded is not None else frame
     return frame  # clean, perspective, rotation, small_modules: the pose does the work
 
 

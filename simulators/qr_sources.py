@@ -62,7 +62,9 @@ class SyntheticCardStream(FrameDecodingSource):
         debouncer: Debouncer | None = None,
     ) -> None:
         self.generator = CardFrameGenerator(seed, frame_size)
-        self.expected_payloads = [self.generator.frame(i, degradation).payload for i in range(start, start + count)]
+        self.expected_payloads = [
+            self.generator.frame(i, degradation).payload or "" for i in range(start, start + count)
+        ]
         self._spec = (start, count, frames_per_card, gap_frames, degradation)
         super().__init__(IterFrames(self._frames()), f"synthetic:{seed}", decoder=decoder, debouncer=debouncer)
 
@@ -100,7 +102,7 @@ def write_card_video(
     compression (the stream tests the driver, not the decoder's limits).
     """
     generator = CardFrameGenerator(seed, frame_size)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, frame_size)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, frame_size)
     if not writer.isOpened():
         raise RuntimeError("cannot open a video writer (MJPG/avi)")
     writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 95)
@@ -111,6 +113,7 @@ def write_card_video(
             writer.write(empty)
         for i in range(count):
             frame = generator.frame(i, degradation)
+            assert frame.payload is not None
             payloads.append(frame.payload)
             for _ in range(frames_per_card):
                 writer.write(frame.image)

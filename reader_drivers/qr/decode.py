@@ -32,6 +32,7 @@ from __future__ import annotations
 import ctypes
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
@@ -53,7 +54,7 @@ __all__ = [
 # ZBAR_CFG_BINARY from zbar.h (enum zbar_config_e: ENABLE, ADD_CHECK, EMIT_CHECK, ASCII, BINARY).
 ZBAR_CFG_BINARY = 4
 
-_QR_FORMATS = zxingcpp.BarcodeFormat.QRCode  # the QR family: Model 1/2, Micro QR, rMQR
+_QR_FORMATS = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)  # the QR family: Model 1/2, Micro QR, rMQR
 
 
 def strict_utf8(data: bytes) -> str | None:
@@ -126,7 +127,7 @@ class ZbarBinaryDecoder:
         try:
             _zw.zbar_image_set_format(image, _pyzbar._FOURCC["L800"])
             _zw.zbar_image_set_size(image, width, height)
-            _zw.zbar_image_set_data(image, ctypes.cast(pixels, ctypes.c_void_p), len(pixels), None)
+            _zw.zbar_image_set_data(image, ctypes.cast(ctypes.c_char_p(pixels), ctypes.c_void_p), len(pixels), None)
             if _zw.zbar_scan_image(self._scanner, image) <= 0:
                 return []
             found: list[DecodedSymbol] = []
@@ -192,7 +193,7 @@ def decode_opencv(image: np.ndarray) -> list[DecodedSymbol]:
     return [DecodedSymbol(text.encode("utf-8", "surrogateescape"), "opencv")]
 
 
-def decode_zxing(image: np.ndarray, **options: object) -> list[DecodedSymbol]:
+def decode_zxing(image: np.ndarray, **options: Any) -> list[DecodedSymbol]:
     """Baseline: zxing-cpp read_barcodes with its defaults, restricted to the QR family."""
     return [
         DecodedSymbol(bytes(r.bytes), "zxing", points=_zx_points(r))

@@ -97,8 +97,10 @@ class SerialScanner(SourceBase):
             if not self._ensure_open():
                 time.sleep(0.02)
                 continue
+            port = self._serial
+            assert port is not None
             try:
-                chunk = self._serial.read(max(1, self._serial.in_waiting or 1))
+                chunk = port.read(max(1, port.in_waiting or 1))
             except (serial.SerialException, OSError, TypeError):
                 log.warning("scanner %s disconnected", self.port)
                 self._drop_port()
