@@ -61,8 +61,16 @@ def run_main(argv: list[str]) -> int:
     return 0
 
 
+def verify_sod_main(argv: list[str]) -> int:
+    """``cccd-edge verify-sod --trust PATH [--at DATE] SOD_FILE [DG_FILE ...]``."""
+    from edge.trust.cli import verify_sod_main as run
+
+    return run(argv)
+
+
 COMMANDS = {
     "parse-qr": parse_qr_main,
+    "verify-sod": verify_sod_main,
     "run": run_main,
 }
 

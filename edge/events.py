@@ -81,16 +81,18 @@ _ulid_last: tuple[int, int] = (0, 0)
 
 
 def new_event_id(now: float | None = None) -> str:
-    """A new ULID; monotonic within one process even when the clock gives the same millisecond."""
+    """A new ULID for ``now`` (default: the clock); ids of the same millisecond still sort in creation order."""
     global _ulid_last
     ms = int((time.time() if now is None else now) * 1000)
     with _ulid_lock:
         last_ms, last_rand = _ulid_last
-        if ms <= last_ms:
-            ms, rand = last_ms, (last_rand + 1) & ((1 << 80) - 1)
+        if ms == last_ms:
+            rand = (last_rand + 1) & ((1 << 80) - 1)
+            _ulid_last = (ms, rand)
         else:
             rand = int.from_bytes(os.urandom(10), "big")
-        _ulid_last = (ms, rand)
+            if ms > last_ms:
+                _ulid_last = (ms, rand)
     value = (ms << 80) | rand
     return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
 

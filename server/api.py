@@ -146,7 +146,12 @@ def create_app(settings: ServerSettings, *, ingest: bool = True) -> FastAPI:
 
     @app.get("/api/v1/health")
     def health() -> dict:
-        return {"status": "ok", "mqtt_connected": bool(ingestor and ingestor.connected)}
+        return {
+            "status": "ok",
+            "mqtt_connected": bool(ingestor and ingestor.connected),
+            "mqtt_subscribed": bool(ingestor and ingestor.subscribed),
+            "ingest": dict(ingestor.counters) if ingestor else {},
+        }
 
     @app.get("/api/v1/facilities", dependencies=read, response_model=None)
     def facilities(

@@ -77,6 +77,7 @@ class Ingestor:
         self.metrics = metrics or IngestMetrics()
         self.counters: Counter[str] = Counter()
         self.connected = False
+        self.subscribed = False
         self._generation = 0
         self._known: set[tuple[str, str]] = set()
         # A deque and an event rather than a queue.Queue: appends and pops need no lock,
@@ -106,6 +107,7 @@ class Ingestor:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         client.reconnect_delay_set(0.2, 10)
         return client
 
@@ -140,8 +142,12 @@ class Ingestor:
         client.subscribe([(f"{TOPIC_ROOT}/+/+/{kind}", 1) for kind in SUBSCRIPTIONS])
         log.info("ingest connected and subscribed (connection %d)", self._generation)
 
+    def _on_subscribe(self, *_args: object) -> None:
+        self.subscribed = True
+
     def _on_disconnect(self, *_args: object) -> None:
         self.connected = False
+        self.subscribed = False
         if not self._stop.is_set():
             log.warning("ingest lost the broker; reconnecting")
 

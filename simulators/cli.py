@@ -10,8 +10,14 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "chip":  # the virtual CCCD has its own argument parser
+        from simulators.vcard.cli import chip_main
+
+        return chip_main(argv[1:])
     parser = argparse.ArgumentParser(prog="cccd-sim", description="CCCD simulators")
     sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("chip", help="serve a virtual CCCD chip through vpcd (see: cccd-sim chip --help)")
 
     chk = sub.add_parser("checkins", help="run simulated readers that send check-ins to a broker")
     chk.add_argument("--broker", required=True, help="mqtt://HOST:PORT")

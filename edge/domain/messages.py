@@ -123,6 +123,51 @@ MESSAGES: dict[str, Message] = {
         "Không có chữ có dấu nào trong tên và địa chỉ: máy quét có thể đang ở chế độ bàn phím và làm mất chữ tiếng Việt. Hãy chuyển sang chế độ serial (USB CDC).",
         "No Vietnamese letter in the name or address: the scanner may be in keyboard mode and dropping them. Switch it to USB serial (CDC) mode.",
     ),
+    # what the receptionist should do next (shown under a failed or partial read)
+    "next.place_card_on_reader": Message("Đặt thẻ lên đầu đọc.", "Place the card on the reader."),
+    "next.rescan_qr": Message("Quét lại mã QR trên thẻ.", "Scan the QR code on the card again."),
+    "next.scan_id_card": Message(
+        "Đề nghị người bệnh xuất trình thẻ căn cước và quét mã QR trên thẻ.",
+        "Ask the patient for the citizen ID card and scan the QR code on it.",
+    ),
+    "next.switch_scanner_to_serial": Message(
+        "Chuyển máy quét sang chế độ cổng serial (USB CDC), rồi quét lại.",
+        "Switch the scanner to USB serial (CDC) mode, then scan again.",
+    ),
+    "next.check_document_by_hand": Message(
+        "Không xác thực được thẻ: kiểm tra giấy tờ tùy thân trực tiếp.",
+        "The card could not be verified: check the identity document by hand.",
+    ),
+    "next.keep_card_still": Message(
+        "Giữ yên thẻ trên đầu đọc cho đến khi có thông báo.",
+        "Keep the card still on the reader until the result shows.",
+    ),
+    "next.type_can": Message(
+        "Nhập 6 số cuối của số định danh để đọc chip.",
+        "Type the last 6 digits of the ID number to read the chip.",
+    ),
+    "next.none": Message("Mời người bệnh tiếp tục.", "The patient may go on."),
+    "next.scan_qr_or_type_can": Message(
+        "Thẻ đã đặt trên đầu đọc: quét mã QR trên thẻ hoặc nhập 6 số cuối của số định danh.",
+        "The card is on the reader: scan its QR code or type the last 6 digits of the ID number.",
+    ),
+    # chip reading
+    "chip.access_denied": Message(
+        "Không mở được chip bằng khóa lấy từ mã QR hoặc số đã nhập.",
+        "The chip did not open with the key from the QR code or the digits typed.",
+    ),
+    "chip.card_removed": Message(
+        "Thẻ bị nhấc khỏi đầu đọc khi đang đọc chip.",
+        "The card left the reader while the chip was being read.",
+    ),
+    "chip.read_failed": Message(
+        "Không đọc được chip (thẻ trả lời bất thường).",
+        "The chip could not be read (the card answered abnormally).",
+    ),
+    "chip.reader_unavailable": Message(
+        "Không kết nối được đầu đọc chip.",
+        "The chip reader is not available.",
+    ),
     "issue.before_age_14": Message(
         "Thẻ được cấp trước 14 tuổi.",
         "The card was issued before the holder turned 14.",

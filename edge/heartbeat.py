@@ -1,0 +1,52 @@
+"""The reader's heartbeat: what the province needs to see that a desk is alive and well.
+
+Published periodically on ``cccd/v1/<facility>/<reader>/heartbeat``; carries no personal
+data — software version, readers attached, the outbox's depth and age, the last scan
+time, recent errors.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+
+
+def software_version() -> str:
+    try:
+        return version("cccd-reader")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+@dataclass
+class HealthSnapshot:
+    facility_code: str
+    reader_id: str
+    readers: list[str] = field(default_factory=list)
+    outbox_depth: int = 0
+    outbox_oldest_age_s: float | None = None
+    outbox_alarm: bool = False
+    last_scan_at: datetime | None = None
+    errors: list[str] = field(default_factory=list)
+    started_at: float = field(default_factory=time.monotonic)
+
+    def to_json_bytes(self) -> bytes:
+        return json.dumps(
+            {
+                "schema_version": 1,
+                "facility_code": self.facility_code,
+                "reader_id": self.reader_id,
+                "sent_at": datetime.now(timezone.utc).isoformat(),
+                "software_version": software_version(),
+                "uptime_s": round(time.monotonic() - self.started_at, 1),
+                "readers": self.readers,
+                "outbox_depth": self.outbox_depth,
+                "outbox_oldest_age_s": None if self.outbox_oldest_age_s is None else round(self.outbox_oldest_age_s, 1),
+                "outbox_alarm": self.outbox_alarm,
+                "last_scan_at": self.last_scan_at.isoformat() if self.last_scan_at else None,
+                "errors": self.errors[-10:],
+            }
+        ).encode()

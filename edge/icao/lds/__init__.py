@@ -1,0 +1,1 @@
+"""Pure parsers of the eMRTD Logical Data Structure files (no I/O)."""

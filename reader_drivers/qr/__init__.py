@@ -1,0 +1,1 @@
+"""QR sources (camera, serial and HID scanners) and the decode pipeline; see README.md."""

@@ -1,0 +1,296 @@
+"""Camera QR source: OpenCV VideoCapture in a grabber thread, newest frame only, reconnects.
+
+``CameraSource(spec)`` where spec is a device index (``0`` or ``"0"``), a device path
+(``/dev/video0``), a video file, a folder of images, or a stream URL (``rtsp://``,
+``http://``). Resolution and frame rate are requested from devices (files ignore them).
+
+Why a grabber thread: decoding takes longer than a frame interval on some frames (the
+fallbacks), and VideoCapture buffers frames. The thread reads continuously and keeps only
+the newest frame; the decode loop always decodes the newest one and never a stale one,
+so the desk never lags behind the card. Frames it never decoded are counted in
+``stats["dropped"]``.
+
+When the camera disappears (read fails, device unplugged, stream dropped) the grabber
+releases it and reopens it with exponential backoff (``backoff`` .. ``max_backoff``
+seconds), forever, until closed. A video file or image folder that ends closes the
+source instead (``SourceClosed``), unless ``loop=True``.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+
+from edge.debounce import Debouncer
+from reader_drivers.qr.decode import QrDecoder
+from reader_drivers.qr.source import ScannedPayload, SourceBase, SourceClosed, utc_now
+
+log = logging.getLogger(__name__)
+
+Frame = tuple[int, np.ndarray, datetime]  # (sequence number, BGR image, capture time)
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+
+
+class FrameProvider(Protocol):
+    def next_frame(self, timeout: float | None) -> Frame | None:
+        """The newest frame not returned before; None on timeout; SourceClosed when done."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class FrameDecodingSource(SourceBase):
+    """Turns any frame provider into a QrSource: decode each frame, debounce, queue payloads."""
+
+    def __init__(
+        self,
+        frames: FrameProvider,
+        source_id: str,
+        *,
+        decoder: QrDecoder | None = None,
+        debouncer: Debouncer | None = None,
+    ) -> None:
+        self.frames = frames
+        self.source_id = source_id
+        self.decoder = decoder or QrDecoder()
+        # The same card in consecutive frames is one read.
+        self.debouncer = debouncer if debouncer is not None else Debouncer(window=2.0)
+        self._pending: collections.deque[ScannedPayload] = collections.deque()
+        self.stats: dict[str, int] = collections.Counter()
+
+    def read(self, timeout: float | None = None) -> ScannedPayload | None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._pending:
+            if self.closed:
+                raise SourceClosed(self.source_id)
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            frame = self.frames.next_frame(remaining)
+            if frame is None:
+                return None
+            _, image, stamp = frame
+            self.stats["decoded"] += 1
+            for symbol in self.decoder.decode(image):
+                if self.debouncer.accept(symbol.data):
+                    payload = ScannedPayload(symbol.data, stamp, self.source_id)
+                    log.info("qr read source=%s len=%d sha256=%s", self.source_id, len(symbol.data), payload.digest)
+                    self._pending.append(payload)
+                else:
+                    self.stats["repeats"] += 1
+            if deadline is not None and time.monotonic() >= deadline and not self._pending:
+                return None
+        return self._pending.popleft()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.frames.close()
+        super().close()
+
+
+# --------------------------------------------------------------------------- providers
+
+
+class IterFrames:
+    """Frames from an iterable of images (simulators, image folders): no dropping, in order."""
+
+    def __init__(self, images: Iterable[np.ndarray]) -> None:
+        self._it: Iterator[np.ndarray] = iter(images)
+        self._seq = 0
+
+    def next_frame(self, timeout: float | None) -> Frame | None:
+        try:
+            image = next(self._it)
+        except StopIteration:
+            raise SourceClosed("end of frames") from None
+        self._seq += 1
+        return self._seq, image, utc_now()
+
+    def close(self) -> None:
+        self._it = iter(())
+
+
+def image_folder_frames(folder: str | Path) -> IterFrames:
+    paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
+    return IterFrames(img for img in (cv2.imread(str(p), cv2.IMREAD_COLOR) for p in paths) if img is not None)
+
+
+class CaptureGrabber:
+    """A VideoCapture read continuously in a thread, keeping only the newest frame."""
+
+    def __init__(
+        self,
+        spec: int | str,
+        *,
+        width: int | None = None,
+        height: int | None = None,
+        fps: float | None = None,
+        backoff: float = 0.5,
+        max_backoff: float = 10.0,
+        loop: bool = False,
+        realtime: bool | None = None,
+        capture_factory: Callable[[int | str], Any] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.width, self.height, self.fps = width, height, fps
+        self.backoff, self.max_backoff = backoff, max_backoff
+        self.is_file = isinstance(spec, str) and os.path.isfile(spec)
+        self.loop = loop
+        # Files are paced at their own frame rate by default, like a camera would deliver.
+        self.realtime = self.is_file if realtime is None else realtime
+        self._factory = capture_factory or _open_capture
+        self._cond = threading.Condition()
+        self._latest: Frame | None = None
+        self._returned_seq = 0
+        self._seq = 0
+        self._ended = False
+        self._stop = threading.Event()
+        self.stats: dict[str, int] = collections.Counter()
+        self._thread = threading.Thread(target=self._run, name=f"camera-{spec}", daemon=True)
+        self._thread.start()
+
+    # -- consumer side
+
+    def next_frame(self, timeout: float | None) -> Frame | None:
+        with self._cond:
+            self._cond.wait_for(
+                lambda: (self._latest is not None and self._latest[0] > self._returned_seq)
+                or self._ended
+                or self._stop.is_set(),
+                timeout,
+            )
+            if self._latest is not None and self._latest[0] > self._returned_seq:
+                frame = self._latest
+                self.stats["dropped"] += frame[0] - self._returned_seq - 1  # never decoded
+                self._returned_seq = frame[0]
+                return frame
+            if self._ended or self._stop.is_set():
+                raise SourceClosed(str(self.spec))
+            return None
+
+    def close(self) -> None:
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=5)
+
+    # -- grabber thread
+
+    def _run(self) -> None:
+        delay = self.backoff
+        while not self._stop.is_set():
+            cap = self._open()
+            if cap is None:
+                self.stats["open_failures"] += 1
+                log.warning("camera %s unavailable; retrying in %.1f s", self.spec, delay)
+                if self._stop.wait(delay):
+                    break
+                delay = min(self.max_backoff, delay * 2)
+                continue
+            self.stats["opens"] += 1
+            delay = self.backoff
+            ended = self._pump(cap)
+            cap.release()
+            if ended and self.is_file and not self.loop:
+                with self._cond:
+                    self._ended = True
+                    self._cond.notify_all()
+                return
+            if not self._stop.is_set() and not (ended and self.is_file):
+                self.stats["disconnects"] += 1
+                log.warning("camera %s lost; reconnecting", self.spec)
+                if self._stop.wait(delay):
+                    break
+                delay = min(self.max_backoff, delay * 2)
+
+    def _open(self) -> Any | None:
+        try:
+            cap = self._factory(self.spec)
+        except Exception:  # a factory may raise when the device node is gone
+            log.debug("open failed", exc_info=True)
+            return None
+        if cap is None or not cap.isOpened():
+            return None
+        if not self.is_file:
+            if self.width:
+                cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.width)
+            if self.height:
+                cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)
+            if self.fps:
+                cap.set(cv2.CAP_PROP_FPS, self.fps)
+            cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # where supported: no stale frames in the driver
+        return cap
+
+    def _pump(self, cap: Any) -> bool:
+        """Read until failure or stop. True when the failure is an end of file."""
+        interval = 0.0
+        if self.realtime:
+            fps = cap.get(cv2.CAP_PROP_FPS) or self.fps or 25.0
+            interval = 1.0 / max(1.0, float(fps))
+        next_due = time.monotonic()
+        while not self._stop.is_set():
+            ok, image = cap.read()
+            if not ok or image is None:
+                return self.is_file
+            self.stats["grabbed"] += 1
+            with self._cond:
+                self._seq += 1
+                self._latest = (self._seq, image, utc_now())
+                self._cond.notify_all()
+            if interval:
+                next_due += interval
+                pause = next_due - time.monotonic()
+                if pause > 0 and self._stop.wait(pause):
+                    break
+        return False
+
+
+def _open_capture(spec: int | str) -> cv2.VideoCapture:
+    return cv2.VideoCapture(spec)
+
+
+def parse_camera_spec(spec: int | str) -> int | str:
+    """``"0"`` -> 0 (device index); anything else (path, file, folder, URL) unchanged."""
+    if isinstance(spec, int):
+        return spec
+    if re.fullmatch(r"\d+", spec.strip()):
+        return int(spec)
+    return spec
+
+
+class CameraSource(FrameDecodingSource):
+    """A QrSource reading a camera, video file, image folder or stream URL (see module doc)."""
+
+    def __init__(
+        self,
+        spec: int | str,
+        *,
+        width: int | None = 1280,
+        height: int | None = 720,
+        fps: float | None = 30,
+        source_id: str | None = None,
+        decoder: QrDecoder | None = None,
+        debouncer: Debouncer | None = None,
+        **grabber_options: Any,
+    ) -> None:
+        spec = parse_camera_spec(spec)
+        frames: FrameProvider
+        if isinstance(spec, str) and os.path.isdir(spec):
+            frames = image_folder_frames(spec)
+        else:
+            frames = CaptureGrabber(spec, width=width, height=height, fps=fps, **grabber_options)
+        super().__init__(frames, source_id or f"camera:{spec}", decoder=decoder, debouncer=debouncer)
+
+    @property
+    def grabber_stats(self) -> dict[str, int]:
+        return getattr(self.frames, "stats", {})

@@ -1,0 +1,29 @@
+"""An in-process Transport that connects the terminal session to a VirtualCard."""
+
+from __future__ import annotations
+
+from simulators.vcard.card import VirtualCard
+
+
+class InProcessTransport:
+    """edge.icao.apdu.Transport over a VirtualCard in the same process.
+
+    ``extended_length`` defaults to what the card supports; ``trace`` (if a
+    list is given) receives (command, response) pairs.
+    """
+
+    def __init__(
+        self,
+        card: VirtualCard,
+        extended_length: bool | None = None,
+        trace: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        self.card = card
+        self.extended_length = card.extended_length if extended_length is None else extended_length
+        self.trace = trace
+
+    def transmit(self, apdu: bytes) -> bytes:
+        response = self.card.transmit(bytes(apdu))
+        if self.trace is not None:
+            self.trace.append((bytes(apdu), response))
+        return response

@@ -1,0 +1,210 @@
+"""The visit at the desk: QR, chip, or both, and always exactly one check-in per visit."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date
+
+import pytest
+
+from edge.checkin import CheckInService
+from edge.desk.flow import DeskFlow
+from edge.desk.hub import DeskHub
+from edge.icao.errors import TransportError
+from edge.icao.session import AccessDeniedError
+from edge.outbox import Outbox
+from edge.trust.levels import TrustLevel
+from simulators.population import Population
+
+CITIZEN = Population(11).citizen(3)
+OTHER = Population(11).citizen(4)
+
+
+@dataclass
+class FakeIdentity:
+    id_number: str
+    full_name: str
+    date_of_birth: date
+    sex: str
+
+
+@dataclass
+class FakeTrust:
+    level: TrustLevel
+    checks: dict = field(default_factory=dict)
+
+
+@dataclass
+class FakeCheck:
+    trust: FakeTrust
+    identity: FakeIdentity
+    face_image: bytes | None = b"\xff\xd8face"
+    face_mime: str | None = "image/jpeg"
+    read: object | None = None
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FakeChip:
+    """Records the keys it was asked with; answers as configured."""
+
+    def __init__(self, answer=None, error: Exception | None = None) -> None:
+        self.calls: list[tuple[list, object]] = []
+        self.answer = answer or FakeCheck(FakeTrust(TrustLevel.CHIP_VERIFIED_CLONE_CHECKED),
+                                          FakeIdentity(CITIZEN.id_number, CITIZEN.full_name,
+                                                       CITIZEN.date_of_birth, CITIZEN.sex))
+        self.error = error
+
+    def __call__(self, keys, qr):
+        self.calls.append((list(keys), qr))
+        if self.error:
+            raise self.error
+        return self.answer
+
+
+@pytest.fixture
+def outbox(tmp_path):
+    return Outbox(tmp_path / "o.sqlite")
+
+
+def make_flow(outbox, chip=None, clock=None, **kw):
+    service = CheckInService("34001", "desk-1", os.urandom(32), outbox)
+    return DeskFlow(service, DeskHub(clear_after_seconds=0), chip_reader=chip, clock=clock or Clock(), **kw)
+
+
+def events(outbox):
+    import json
+
+    return [json.loads(i.payload) for i in outbox.pending(100)]
+
+
+def qr(citizen=CITIZEN) -> bytes:
+    return citizen.qr_payload().encode()
+
+
+def test_qr_then_card_on_the_reader_is_one_checkin_with_the_chips_trust_level(outbox):
+    chip = FakeChip()
+    flow = make_flow(outbox, chip)
+    flow.on_qr(qr())
+    assert events(outbox) == []  # waiting for the card on the reader
+    flow.on_card_inserted()
+    (ev,) = events(outbox)
+    assert ev["method"] == "qr+chip" and ev["trust_level"] == "chip_verified_clone_checked"
+    keys, record = chip.calls[0]
+    assert keys[0].kind == "can" and record.id_number == CITIZEN.id_number
+    view = flow.hub.current()
+    assert view.trust_level == TrustLevel.CHIP_VERIFIED_CLONE_CHECKED and view.has_photo
+    assert flow.hub.photo(view.visit_id)[0] == b"\xff\xd8face"
+
+
+def test_card_already_on_the_reader_is_read_as_soon_as_the_qr_arrives(outbox):
+    chip = FakeChip()
+    flow = make_flow(outbox, chip)
+    flow.on_card_inserted()
+    assert flow.hub.current().next_step.code == "next.scan_qr_or_type_can"
+    flow.on_qr(qr())
+    assert len(chip.calls) == 1 and len(events(outbox)) == 1
+
+
+def test_qr_only_desk_checks_in_at_once_with_qr_only_level(outbox):
+    flow = make_flow(outbox, chip=None)
+    flow.on_qr(qr())
+    (ev,) = events(outbox)
+    assert ev["method"] == "qr" and ev["trust_level"] == "qr_only"
+
+
+def test_card_that_never_reaches_the_reader_ends_as_a_qr_only_checkin(outbox):
+    clock = Clock()
+    flow = make_flow(outbox, FakeChip(), clock=clock, chip_wait_seconds=20)
+    flow.on_qr(qr())
+    clock.now += 19
+    flow.tick()
+    assert events(outbox) == []
+    clock.now += 2
+    flow.tick()
+    (ev,) = events(outbox)
+    assert ev["trust_level"] == "qr_only"
+    flow.on_card_inserted()  # too late: no second check-in, no read
+    assert len(events(outbox)) == 1
+
+
+def test_the_same_card_scanned_again_within_the_window_is_the_same_visit(outbox):
+    clock = Clock()
+    flow = make_flow(outbox, FakeChip(), clock=clock, debounce_seconds=30)
+    flow.on_qr(qr())
+    flow.on_card_inserted()
+    clock.now += 5
+    flow.on_qr(qr())  # camera still sees it
+    flow.on_qr(qr() + b"\r\n")  # and the handheld scanner too
+    assert len(events(outbox)) == 1
+
+
+def test_a_new_patient_ends_the_previous_visit_as_qr_only(outbox):
+    flow = make_flow(outbox, FakeChip())
+    flow.on_qr(qr(CITIZEN))
+    flow.on_qr(qr(OTHER))
+    (ev,) = events(outbox)
+    assert ev["trust_level"] == "qr_only"
+    assert flow.pending.qr.id_number == OTHER.id_number
+
+
+def test_typed_can_gives_a_chip_only_checkin(outbox):
+    chip = FakeChip()
+    flow = make_flow(outbox, chip)
+    flow.on_card_inserted()
+    flow.on_can(CITIZEN.id_number[-6:])
+    (ev,) = events(outbox)
+    assert ev["method"] == "chip"
+    assert chip.calls[0][0][0].kind == "can" and chip.calls[0][1] is None
+
+
+def test_chip_that_refuses_the_key_falls_back_to_a_qr_only_checkin_and_says_why(outbox):
+    flow = make_flow(outbox, FakeChip(error=AccessDeniedError([])))
+    flow.on_qr(qr())
+    flow.on_card_inserted()
+    (ev,) = events(outbox)
+    assert ev["trust_level"] == "qr_only"
+    view = flow.hub.current()
+    assert view.badges[0].code == "chip.access_denied" and view.outcome == "warning"
+
+
+def test_card_pulled_mid_read_is_reported_and_counted_once(outbox):
+    flow = make_flow(outbox, FakeChip(error=TransportError("card removed")))
+    flow.on_qr(qr())
+    flow.on_card_inserted()
+    assert len(events(outbox)) == 1
+    assert flow.hub.current().badges[0].code == "chip.card_removed"
+
+
+def test_invalid_chip_is_counted_with_level_invalid_and_told_to_check_by_hand(outbox):
+    bad = FakeCheck(FakeTrust(TrustLevel.INVALID), FakeIdentity(CITIZEN.id_number, CITIZEN.full_name,
+                                                                CITIZEN.date_of_birth, CITIZEN.sex))
+    flow = make_flow(outbox, FakeChip(answer=bad))
+    flow.on_qr(qr())
+    flow.on_card_inserted()
+    (ev,) = events(outbox)
+    assert ev["trust_level"] == "invalid"
+    view = flow.hub.current()
+    assert view.outcome == "failure" and view.next_step.code == "next.check_document_by_hand"
+
+
+def test_malformed_qr_changes_nothing_and_shows_the_error(outbox):
+    flow = make_flow(outbox, FakeChip())
+    flow.on_qr(b"not|a|card")
+    assert events(outbox) == [] and flow.pending is None
+    assert flow.hub.current().outcome == "failure"
+
+
+def test_bhyt_card_qr_is_named_and_not_counted(outbox):
+    flow = make_flow(outbox, FakeChip())
+    flow.on_qr(b"DN4340123456789|4e677579e1bb856e|01/01/1990|1|54686169|34 - 001|$")
+    assert events(outbox) == []
+    view = flow.hub.current()
+    assert view.badges[0].code == "qr.bhyt_card" and view.next_step.code == "next.scan_id_card"

@@ -1,0 +1,65 @@
+"""The desk's outbox against a real broker: nothing lost while the broker is away."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+
+from simulators.fleet import make_agent
+from simulators.population import Population
+from simulators.services import Mosquitto, free_port
+from tests.mqtt_sniffer import Sniffer
+
+pytestmark = pytest.mark.services
+
+
+def wait_until(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_checkins_made_while_the_broker_is_down_are_all_delivered_in_order_once_it_is_up(tmp_path):
+    port = free_port()
+    broker = Mosquitto(port=port)
+    agent = make_agent("34001", "desk-1", broker.url, tmp_path, os.urandom(32), tmp_path / "k")
+    agent.start()
+    population = Population(3)
+    try:
+        sent = [agent.submit_qr(population.citizen(i).qr_payload()).event for i in range(40)]
+        assert agent.outbox.depth() == 40  # held durably while the broker is unreachable
+        with broker:
+            sniffer = Sniffer(broker.url, "cccd/v1/+/+/checkin")
+            assert agent.publisher.wait_drained(30)
+            wait_until(lambda: len(sniffer.payloads()) >= 40, 10, "the sniffer to see every event")
+            received = [json.loads(p)["event_id"] for p in sniffer.payloads()]
+            sniffer.close()
+    finally:
+        agent.stop()
+    assert received[:40] == [e.event_id for e in sent]
+    assert len(set(received)) == 40
+
+
+def test_a_broker_restart_mid_stream_loses_no_event(tmp_path):
+    with Mosquitto() as broker:
+        sniffer = Sniffer(broker.url, "cccd/v1/+/+/checkin", persistent=True)
+        agent = make_agent("34002", "desk-1", broker.url, tmp_path, os.urandom(32), tmp_path / "k")
+        agent.start()
+        population = Population(4)
+        try:
+            ids = [agent.submit_qr(population.citizen(i).qr_payload()).event.event_id for i in range(30)]
+            broker.restart()
+            ids += [agent.submit_qr(population.citizen(i).qr_payload()).event.event_id for i in range(30, 60)]
+            assert agent.publisher.wait_drained(60)
+            wait_until(lambda: {json.loads(p)["event_id"] for p in sniffer.payloads()} >= set(ids),
+                       30, "every event to reach the subscriber")
+        finally:
+            sniffer.close()
+            agent.stop()
+    assert agent.publisher.state.connections >= 2  # it did lose the broker and come back
