@@ -175,6 +175,81 @@ def server_run(database_url: str, publishers: int, per_publisher: int, window: i
     return total / (t1 - t0)
 
 
+def raw_drain(publishers: int, per_publisher: int, window: int) -> float:
+    """Events/s of a bare subscriber draining a backlog queued for its persistent session."""
+    total = publishers * per_publisher
+    with Mosquitto(max_inflight=BROKER_INFLIGHT) as broker:
+        got = [0]
+        finished, subscribed = threading.Event(), threading.Event()
+        end = [0.0]
+
+        def on_message(_c, _u, _m):  # type: ignore[no-untyped-def]
+            got[0] += 1
+            if got[0] == total:
+                end[0] = time.perf_counter()
+                finished.set()
+
+        def client() -> mqtt.Client:
+            c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-raw-drain", protocol=mqtt.MQTTv5)
+            c.on_message = on_message
+            c.on_subscribe = lambda *_a: subscribed.set()
+            return c
+
+        first = client()
+        first.on_connect = lambda c, *_a: c.subscribe("cccd/v1/+/+/checkin", qos=1)
+        first.connect("127.0.0.1", broker.port, clean_start=False, properties=_session_props())
+        first.loop_start()
+        subscribed.wait(10)
+        first.disconnect()
+        first.loop_stop()
+        fleet = Fleet(broker.port, publishers, per_publisher, window)
+        fleet.go()
+        fleet.join()
+        second = client()
+        t0 = time.perf_counter()
+        second.connect("127.0.0.1", broker.port, clean_start=False, properties=_session_props())
+        second.loop_start()
+        finished.wait(600)
+        second.disconnect()
+        second.loop_stop()
+        return total / (end[0] - t0)
+
+
+def server_drain(database_url: str, publishers: int, per_publisher: int, window: int, batch_size: int) -> float:
+    """Events/s of the server's ingest draining a backlog queued for its persistent session."""
+    total = publishers * per_publisher
+    engine = make_engine(database_url)
+    init_db(engine)
+    store = EventStore(engine)
+    store.import_facilities(
+        "code,name,type,province,district,commune\n"
+        + "".join(f"B{i:03d},Cơ sở {i},health_station,Tỉnh,Huyện {i % 5},Xã\n" for i in range(publishers))
+    )
+    for i in range(publishers):
+        store.add_reader(f"B{i:03d}", "desk-1")
+    with Mosquitto(max_inflight=BROKER_INFLIGHT) as broker:
+        settings = MqttSettings(url=broker.url, client_id="bench-server-drain")
+        first = Ingestor(store, settings, batch_size=batch_size, receive_maximum=10_000)
+        first.start()
+        deadline = time.monotonic() + 10
+        while not first.subscribed and time.monotonic() < deadline:
+            time.sleep(0.02)
+        first.stop()
+        fleet = Fleet(broker.port, publishers, per_publisher, window)
+        fleet.go()
+        fleet.join()
+        second = Ingestor(store, settings, batch_size=batch_size, receive_maximum=10_000)
+        t0 = time.perf_counter()
+        second.start()
+        while second.counters["stored"] < total:
+            time.sleep(0.01)
+        t1 = time.perf_counter()
+        second.stop()
+    assert store.event_count() == total, "every event stored exactly once"
+    engine.dispose()
+    return total / (t1 - t0)
+
+
 # --------------------------------------------------------------------------- bulk data
 FACILITIES = 1000
 DISTRICTS = 40
@@ -329,6 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=60)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--skip-ingest", action="store_true")
+    parser.add_argument("--drain-only", action="store_true", help="of the ingest runs, only the backlog drain")
     parser.add_argument("--skip-queries", action="store_true")
     args = parser.parse_args(argv)
     databases = [d for d in args.databases.split(",") if d]
@@ -345,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
               f"server batch <= {args.batch_size}; {args.rounds} alternating rounds, median", flush=True)
         kinds = ["raw"] + databases
         runs: dict[str, list[float]] = {k: [] for k in kinds}
-        for round_no in range(args.rounds):
+        for round_no in range(0 if args.drain_only else args.rounds):
             for kind in kinds:
                 if kind == "raw":
                     rate = raw_run(args.publishers, args.per_publisher, args.window)
@@ -362,12 +438,38 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  round {round_no + 1} {kind:10} {rate:8,.0f} events/s", flush=True)
         labels = {"raw": "raw broker -> bare paho subscriber", "sqlite": "server, SQLite WAL synchronous=FULL",
                   "postgresql": "server, PostgreSQL 15 (fsync on)"}
-        raw = statistics.median(runs["raw"])
-        print(f"{'run':40} {'median ev/s':>12} {'x raw':>6}   rounds")
+        if not args.drain_only:
+            raw = statistics.median(runs["raw"])
+            print(f"{'run':40} {'median ev/s':>12} {'x raw':>6}   rounds")
+            for kind in kinds:
+                med = statistics.median(runs[kind])
+                print(f"{labels[kind]:40} {med:12,.0f} {med / raw:6.2f}   "
+                      + ", ".join(f"{r:,.0f}" for r in runs[kind]))
+            print(f"({n} events per run, every one stored exactly once: checked)")
+        print(f"\n== Backlog drain: the same {n} events queued in the broker first (subscriber away), "
+              f"then drained; {args.rounds} alternating rounds, median", flush=True)
+        drains: dict[str, list[float]] = {k: [] for k in kinds}
+        for round_no in range(args.rounds):
+            for kind in kinds:
+                if kind == "raw":
+                    rate = raw_drain(args.publishers, args.per_publisher, args.window)
+                elif kind == "sqlite":
+                    rate = server_drain(f"sqlite:///{work / f'drain-{round_no}.sqlite'}", args.publishers,
+                                        args.per_publisher, args.window, args.batch_size)
+                    for f in work.glob(f"drain-{round_no}.sqlite*"):
+                        f.unlink()
+                else:
+                    with Postgres(fsync=True) as pg:
+                        rate = server_drain(pg.url, args.publishers, args.per_publisher, args.window,
+                                            args.batch_size)
+                drains[kind].append(rate)
+                print(f"  round {round_no + 1} {kind:10} {rate:8,.0f} events/s", flush=True)
+        raw_d = statistics.median(drains["raw"])
+        print(f"{'drain':40} {'median ev/s':>12} {'x raw':>6}   rounds")
         for kind in kinds:
-            med = statistics.median(runs[kind])
-            print(f"{labels[kind]:40} {med:12,.0f} {med / raw:6.2f}   " + ", ".join(f"{r:,.0f}" for r in runs[kind]))
-        print(f"({n} events per run, every one stored exactly once: checked)")
+            med = statistics.median(drains[kind])
+            print(f"{labels[kind]:40} {med:12,.0f} {med / raw_d:6.2f}   "
+                  + ", ".join(f"{r:,.0f}" for r in drains[kind]))
     if not args.skip_queries:
         for db in databases:
             print(f"\n== Queries on {db}: p95 of {args.reps} runs, ms "

@@ -18,6 +18,7 @@ as duplicates.
 from __future__ import annotations
 
 import logging
+import re
 import struct
 import threading
 import time
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 SESSION_EXPIRY_SECONDS = 7 * 24 * 3600
 MAX_SIDE_PAYLOAD = 4096
 SUBSCRIPTIONS = ("checkin", "status", "heartbeat")
+_FACILITY = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+_READER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -191,8 +194,8 @@ class Ingestor:
         if unknown:
             found = self.store.registered(unknown)
             self._known |= found
-            if self.auto_register:
-                register = unknown - found
+            if self.auto_register:  # demos and tests only; never names the contract would refuse
+                register = {(f, r) for f, r in unknown - found if _FACILITY.match(f) and _READER.match(r)}
         events: list[CheckInEvent] = []
         activity: list[Activity] = []
         now = datetime.now(timezone.utc)
