@@ -21,6 +21,7 @@ import argparse
 import multiprocessing as mp
 import os
 import random
+import shutil
 import statistics
 import tempfile
 import threading
@@ -484,7 +485,10 @@ def main(argv: list[str] | None = None) -> int:
             for name in next(iter(results.values())):
                 print(f"{name:42}" + "".join(f"{results[s][name]:14.1f}" for s in sizes))
             print("generation (insert-select + rollups), cumulative s: "
-                  + ", ".join(f"{s / 1e6:g} M: {costs[s]:.0f}" for s in sizes))
+                  + ", ".join(f"{s / 1e6:g} M: {costs[s]:.0f}" for s in sizes), flush=True)
+            for f in work.glob("query.sqlite*"):
+                f.unlink()
+    shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
