@@ -75,6 +75,8 @@ class CheckInRow(Base):
     citizen_pseudonym: Mapped[str] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
 
 class DailyUsage(Base):
     """Check-ins per facility, day, method and trust level."""
@@ -87,7 +89,7 @@ class DailyUsage(Base):
     trust_level: Mapped[str] = mapped_column(String(32), primary_key=True)
     checkins: Mapped[int] = mapped_column(Integer, default=0)
 
-    __table_args__ = (Index("ix_daily_usage_day", "day"),)
+    __table_args__ = (Index("ix_daily_usage_day", "day"), {"sqlite_with_rowid": False})
 
 
 class DailyCitizen(Base):
@@ -98,6 +100,8 @@ class DailyCitizen(Base):
     facility_code: Mapped[str] = mapped_column(String(32), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     citizen_pseudonym: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
 
 class AreaDailyUsage(Base):
@@ -115,7 +119,7 @@ class AreaDailyUsage(Base):
     trust_level: Mapped[str] = mapped_column(String(32), primary_key=True)
     checkins: Mapped[int] = mapped_column(Integer, default=0)
 
-    __table_args__ = (Index("ix_area_daily_usage_day", "day"),)
+    __table_args__ = (Index("ix_area_daily_usage_day", "day"), {"sqlite_with_rowid": False})
 
 
 class RefusedDaily(Base):

@@ -55,6 +55,7 @@ class _Incoming:
     payload: bytes
     generation: int
     received: float
+    retain: bool = False
 
 
 class Ingestor:
@@ -155,7 +156,9 @@ class Ingestor:
             log.warning("ingest lost the broker; reconnecting")
 
     def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
-        self._queue.append(_Incoming(msg.mid, msg.qos, msg.topic, msg.payload, self._generation, time.time()))
+        self._queue.append(
+            _Incoming(msg.mid, msg.qos, msg.topic, msg.payload, self._generation, time.time(), bool(msg.retain))
+        )
         if not self._wake.is_set():
             self._wake.set()
 
@@ -220,7 +223,7 @@ class Ingestor:
                 if status not in ("online", "offline"):
                     self._refuse(refused, "bad_status", item.topic)
                     continue
-                activity.append(Activity(facility, reader, "status", now, status))
+                activity.append(Activity(facility, reader, "status", now, status, retained=item.retain))
             else:
                 activity.append(Activity(facility, reader, "heartbeat", now))
         while not self._stop.is_set():

@@ -73,6 +73,7 @@ class Activity:
     kind: str  # "status" | "heartbeat"
     at: datetime
     status: str | None = None
+    retained: bool = False  # a retained status replayed by the broker on subscribe: not a sign of life
 
 
 @dataclass
@@ -132,16 +133,8 @@ class EventStore:
                     result.duplicates += 1
                 else:
                     unique[ev.event_id] = ev
-            ids = list(unique)
-            existing: set[str] = set()
-            for i in range(0, len(ids), _CHUNK):
-                existing.update(
-                    conn.execute(select(EVENTS.c.event_id).where(EVENTS.c.event_id.in_(ids[i : i + _CHUNK]))).scalars()
-                )
-            new = [ev for eid, ev in unique.items() if eid not in existing]
+            new = self._insert_events(conn, list(unique.values()), now) if unique else []
             result.duplicates += len(unique) - len(new)
-            if new:
-                self._insert_events(conn, new, now)
             result.stored = len(new)
             result.stored_events = new
             self._touch_readers(conn, new, list(activity), now)
@@ -157,8 +150,12 @@ class EventStore:
                 )
         return result
 
-    def _insert_events(self, conn: Connection, new: list[CheckInEvent], now: datetime) -> None:
-        """The batch's events and rollups: one statement per table, the rows as a JSON array.
+    def _insert_events(self, conn: Connection, events: list[CheckInEvent], now: datetime) -> list[CheckInEvent]:
+        """The batch's new events and their rollups: one statement per table, rows as a JSON array.
+
+        The events' insert ignores ids already stored and returns the ids it inserted
+        (the database decides what is new, even with a second writer); only those
+        count in the rollups.
 
         One statement per table instead of an executemany: the driver then runs a
         single step for the whole batch instead of one per row (each step releases and
@@ -168,22 +165,21 @@ class EventStore:
         """
         is_pg = conn.dialect.name == "postgresql"
 
-        def ts(value: datetime) -> str:
-            return value.isoformat() if is_pg else value.strftime("%Y-%m-%d %H:%M:%S.%f")
+        def ts(value: datetime) -> str:  # value is in UTC
+            if is_pg:
+                return value.isoformat()
+            return value.replace(tzinfo=None).isoformat(" ", "microseconds")  # SQLAlchemy's SQLite format
 
         received = ts(now)
         rows = []
-        usage: Counter[tuple[str, str, str, str]] = Counter()
-        citizens: set[tuple[str, str, str]] = set()
+        days: list[str] = []
         tz = self.tz
-        for ev in new:
+        for ev in events:
             occurred = ev.occurred_at
             day = occurred.astimezone(tz).date().isoformat()
-            method, trust = ev.method.value, ev.trust_level.value
+            days.append(day)
             rows.append((ev.event_id, ev.facility_code, ev.reader_id, ts(occurred.astimezone(timezone.utc)),
-                         day, method, trust, ev.citizen_pseudonym, received))
-            usage[(ev.facility_code, day, method, trust)] += 1
-            citizens.add((ev.facility_code, day, ev.citizen_pseudonym))
+                         day, ev.method.value, ev.trust_level.value, ev.citizen_pseudonym, received))
         if is_pg:
             src = "FROM json_array_elements(%s::json) AS e"
 
@@ -195,13 +191,24 @@ class EventStore:
             def col(i: int, cast: str = "") -> str:
                 return f"j.value->>{i}"
         tstz, dt, num = ("::timestamptz", "::date", "::int") if is_pg else ("", "", "")
-        conn.exec_driver_sql(
+        cursor = conn.exec_driver_sql(
             "INSERT INTO checkin_event (event_id, facility_code, reader_id, occurred_at, local_day, method, "
             "trust_level, citizen_pseudonym, received_at) "
             f"SELECT {col(0)}, {col(1)}, {col(2)}, {col(3, tstz)}, {col(4, dt)}, {col(5)}, {col(6)}, {col(7)}, "
-            f"{col(8, tstz)} {src} WHERE true ON CONFLICT (event_id) DO NOTHING",
+            f"{col(8, tstz)} {src} WHERE true ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
             (json.dumps(rows),),
         )
+        inserted = {r[0] for r in cursor}
+        new: list[CheckInEvent] = []
+        usage: Counter[tuple[str, str, str, str]] = Counter()
+        citizens: set[tuple[str, str, str]] = set()
+        for ev, day in zip(events, days):
+            if ev.event_id in inserted:
+                new.append(ev)
+                usage[(ev.facility_code, day, ev.method.value, ev.trust_level.value)] += 1
+                citizens.add((ev.facility_code, day, ev.citizen_pseudonym))
+        if not new:
+            return new
         conn.exec_driver_sql(
             "INSERT INTO daily_usage (facility_code, day, method, trust_level, checkins) "
             f"SELECT {col(0)}, {col(1, dt)}, {col(2)}, {col(3)}, {col(4, num)} {src} WHERE true "
@@ -223,6 +230,7 @@ class EventStore:
             f"SELECT {col(0)}, {col(1, dt)}, {col(2)} {src} WHERE true ON CONFLICT DO NOTHING",
             (json.dumps(sorted(citizens)),),
         )
+        return new
 
     def _touch_readers(self, conn: Connection, new: list[CheckInEvent], activity: list[Activity], now: datetime) -> None:
         last_checkin: dict[tuple[str, str], datetime] = {}
@@ -244,12 +252,16 @@ class EventStore:
                 )
             )
         for act in activity:
-            values: dict[str, object] = {"last_seen_at": now}
+            values: dict[str, object] = {}
             if act.kind == "heartbeat":
                 values["last_heartbeat_at"] = now
+                values["last_seen_at"] = now
+            elif act.retained:
+                values["status"] = act.status
             else:
                 values["status"] = act.status
                 values["status_at"] = now
+                values["last_seen_at"] = now
             conn.execute(
                 update(READER)
                 .where(READER.c.facility_code == act.facility_code, READER.c.reader_id == act.reader_id)

@@ -13,6 +13,8 @@ branch_labels = None
 depends_on = None
 
 TZ = sa.DateTime(timezone=True)
+# SQLite: the event and rollup tables are clustered on their primary key (WITHOUT ROWID):
+# one B-tree per table instead of a table plus a key index, half the writes per event.
 
 
 def upgrade() -> None:
@@ -50,6 +52,7 @@ def upgrade() -> None:
         sa.Column("trust_level", sa.String(32), nullable=False),
         sa.Column("citizen_pseudonym", sa.String(64), nullable=False),
         sa.Column("received_at", TZ, nullable=False),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "daily_usage",
@@ -58,6 +61,7 @@ def upgrade() -> None:
         sa.Column("method", sa.String(8), primary_key=True),
         sa.Column("trust_level", sa.String(32), primary_key=True),
         sa.Column("checkins", sa.Integer, nullable=False),
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_daily_usage_day", "daily_usage", ["day"])
     op.create_table(
@@ -65,6 +69,7 @@ def upgrade() -> None:
         sa.Column("facility_code", sa.String(32), primary_key=True),
         sa.Column("day", sa.Date, primary_key=True),
         sa.Column("citizen_pseudonym", sa.String(64), primary_key=True),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "refused_daily",
