@@ -119,7 +119,8 @@ class AreaDailyUsage(Base):
     trust_level: Mapped[str] = mapped_column(String(32), primary_key=True)
     checkins: Mapped[int] = mapped_column(Integer, default=0)
 
-    __table_args__ = (Index("ix_area_daily_usage_day", "day"), {"sqlite_with_rowid": False})
+    # a rowid table: its day index then finds rows cheaply for area-wide ranges
+    __table_args__ = (Index("ix_area_daily_usage_day", "day"),)
 
 
 class RefusedDaily(Base):

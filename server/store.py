@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Iterable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Date, Engine, Integer, and_, bindparam, case, cast, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from edge.events import CheckInEvent
@@ -506,7 +506,10 @@ class EventStore:
             distinct_total = 0
             if distinct and periods:
                 distinct_per = self._distinct_per_period(conn, where, start, end, group_by)
-                distinct_total = self._distinct(conn, where, start, end)
+                if period_start(start, group_by) == period_start(end, group_by):  # one period: the same count
+                    distinct_total = sum(distinct_per.values())
+                else:
+                    distinct_total = self._distinct(conn, where, start, end)
         rows = []
         for ps in sorted(periods):
             p = periods[ps]
@@ -539,16 +542,17 @@ class EventStore:
         return out
 
     def _distinct_per_period(self, conn: Connection, where, start: date, end: date, group_by: str) -> dict[date, int]:  # type: ignore[no-untyped-def]
-        """Distinct pseudonyms per day, week or month, in one query."""
+        """Distinct pseudonyms per day (one grouped query) or per week or month (one query each:
+        few periods, and no per-row date arithmetic)."""
+        if group_by != "day":
+            out_p: dict[date, int] = {}
+            ps = period_start(start, group_by)
+            while ps <= end:
+                out_p[ps] = self._distinct(conn, where, max(ps, start), min(period_end(ps, group_by), end))
+                ps = period_end(ps, group_by) + timedelta(days=1)
+            return {k: v for k, v in out_p.items() if v}
         day = CITIZEN.c.day
-        if group_by == "day":
-            bucket = day
-        elif conn.dialect.name == "postgresql":
-            bucket = cast(func.date_trunc(group_by, day), Date)
-        elif group_by == "week":  # SQLite: back to Monday
-            bucket = func.date(day, func.printf("-%d days", (cast(func.strftime("%w", day), Integer) + 6) % 7))
-        else:
-            bucket = func.date(day, "start of month")
+        bucket = day
         conds = [day.between(start, end)]
         if where is not None:
             conds.append(where(CITIZEN.c.facility_code))

@@ -26,7 +26,6 @@ def upgrade() -> None:
         sa.Column("method", sa.String(8), primary_key=True),
         sa.Column("trust_level", sa.String(32), primary_key=True),
         sa.Column("checkins", sa.Integer, nullable=False),
-        sqlite_with_rowid=False,
     )
     op.create_index("ix_area_daily_usage_day", "area_daily_usage", ["day"])
     op.execute(
