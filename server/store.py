@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Iterable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import Connection, Date, Engine, and_, bindparam, case, cast, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from edge.events import CheckInEvent
@@ -542,9 +542,11 @@ class EventStore:
         return out
 
     def _distinct_per_period(self, conn: Connection, where, start: date, end: date, group_by: str) -> dict[date, int]:  # type: ignore[no-untyped-def]
-        """Distinct pseudonyms per day (one grouped query) or per week or month (one query each:
-        few periods, and no per-row date arithmetic)."""
-        if group_by != "day":
+        """Distinct pseudonyms per period. PostgreSQL: one query grouped by ``date_trunc``.
+        SQLite: per day one grouped query; per week or month one query per period (few
+        periods; SQLite's per-row date arithmetic cost more than the extra queries)."""
+        is_pg = conn.dialect.name == "postgresql"
+        if group_by != "day" and not is_pg:
             out_p: dict[date, int] = {}
             ps = period_start(start, group_by)
             while ps <= end:
@@ -552,7 +554,7 @@ class EventStore:
                 ps = period_end(ps, group_by) + timedelta(days=1)
             return {k: v for k, v in out_p.items() if v}
         day = CITIZEN.c.day
-        bucket = day
+        bucket = day if group_by == "day" else cast(func.date_trunc(group_by, day), Date)
         conds = [day.between(start, end)]
         if where is not None:
             conds.append(where(CITIZEN.c.facility_code))
