@@ -245,7 +245,8 @@ class DeskAgent:
                     from reader_drivers.qr.camera import CameraSource as Camera
 
                     device: int | str = int(spec.device) if spec.device.isdigit() else spec.device
-                    sources.append(Camera(device, width=spec.width, height=spec.height, fps=spec.fps))
+                    sources.append(Camera(device, width=spec.width, height=spec.height, fps=spec.fps,
+                                          loop=spec.loop))
                 elif isinstance(spec, SerialSource):
                     from reader_drivers.qr.serial_scanner import SerialScanner
 

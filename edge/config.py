@@ -25,6 +25,7 @@ class CameraSource(Section):
     width: int = 1280
     height: int = 720
     fps: float = 30
+    loop: bool = Field(False, description="replay a video file or image folder forever (demos, soak tests)")
 
 
 class SerialSource(Section):
