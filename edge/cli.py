@@ -77,9 +77,17 @@ def verify_sod_main(argv: list[str]) -> int:
     return run(argv)
 
 
+def read_chip_main(argv: list[str]) -> int:
+    """``cccd-edge read-chip [--reader NAME] (--qr TEXT | --can N | --mrz LINES) [--trust PATH]``."""
+    from edge.chip_cli import read_chip_main as run
+
+    return run(argv)
+
+
 COMMANDS = {
     "parse-qr": parse_qr_main,
     "verify-sod": verify_sod_main,
+    "read-chip": read_chip_main,
     "run": run_main,
 }
 
