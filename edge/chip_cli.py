@@ -122,7 +122,8 @@ def report(check: Any, reader: str | None = None) -> dict[str, Any]:
     out["files_not_read"] = {file_name(f): why for f, why in read.file_status.items()}
     out["parse_errors"] = {file_name(f): why for f, why in read.parse_errors.items()}
     out["timings_ms"] = {k: round(v * 1000, 2) for k, v in read.timings.items()}
-    out["apdu"] = {"count": read.apdu_count, "bytes_sent": read.bytes_sent, "bytes_received": read.bytes_received}
+    out["apdu"] = {"count": read.apdu_count, "bytes_sent": read.bytes_sent, "bytes_received": read.bytes_received,
+                   "per_step": read.step_stats}
     out["trust"] = check.trust.to_dict()
     return out
 

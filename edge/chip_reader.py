@@ -99,10 +99,6 @@ def chip_files(read_face: bool = True) -> tuple[int, ...]:
 
 
 # ------------------------------------------------------------------ clone checks
-def _timed(session: ChipSession, step: str, start: float) -> None:
-    session.result.timings[step] = session.result.timings.get(step, 0.0) + session.clock() - start
-
-
 def active_authentication_step(session: ChipSession, result: ChipReadResult) -> None:
     """post_read hook: INTERNAL AUTHENTICATE with a random challenge, verified with DG15.
 
@@ -128,7 +124,7 @@ def active_authentication_step(session: ChipSession, result: ChipReadResult) -> 
         except AAError as e:
             result.extras[EXTRA_AA] = Check.make(CheckStatus.NOT_CHECKED, "not_checked", f"DG15 unusable: {e}")
     finally:
-        _timed(session, EXTRA_AA, t)
+        session.timed_step(EXTRA_AA, t)
 
 
 def chip_authentication_step(session: ChipSession, result: ChipReadResult) -> None:
@@ -177,7 +173,7 @@ def chip_authentication_step(session: ChipSession, result: ChipReadResult) -> No
         )
         result.extras["sm_after_ca"] = terminal.info.cipher
     finally:
-        _timed(session, EXTRA_CA, t)
+        session.timed_step(EXTRA_CA, t)
 
 
 # ------------------------------------------------------------------ identities

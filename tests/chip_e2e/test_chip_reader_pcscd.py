@@ -187,3 +187,20 @@ def test_read_chip_cli_with_a_wrong_can_exits_1_with_a_json_error(pcscd, genuine
         )
     assert r.returncode == 1, r.stdout + r.stderr
     assert json.loads(r.stdout)["error"]["code"] == "access_denied"
+
+
+def test_chip_read_benchmark_runs_once_through_pcscd_and_in_process(pcscd):
+    # Proves the benchmark works (one iteration); never asserts times.
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("chip_read_bench", REPO / "benchmarks" / "chip_read.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    lines: list[str] = []
+    results = bench.run(iterations=1, service=pcscd, out=lines.append)
+    assert set(results) == {"with DG2", "without DG2"}
+    with_face, without = results["with DG2"]["pcscd"], results["without DG2"]["pcscd"]
+    assert "DG2" in with_face and "DG2" not in without
+    assert with_face["DG2"]["apdus"] >= 2 and with_face["chip_authentication"]["apdus"] == 4
+    assert any(line.startswith("total") for line in lines)
