@@ -339,10 +339,13 @@ class QrDecoder:
 
     def _roi_pass(self, gray: np.ndarray, rect: Rect) -> list[DecodedSymbol]:
         """Cut the rotated region out upright at a few sizes, try sharpened variants."""
-        deblur_crop, deblur_inverse = _upright_crop(gray, rect, self.DEBLUR_TARGET)
-        anisotropy, direction = _smear_direction(deblur_crop)
-        smeared = anisotropy >= 0.25  # a QR's gradients go every way; a smeared one's do not
-        if smeared:  # motion blur: unsharp masks rarely help, deconvolution often does
+        if max(rect[1]) >= self.DEBLUR_MIN_REGION:
+            deblur_crop, deblur_inverse = _upright_crop(gray, rect, self.DEBLUR_TARGET)
+            anisotropy, direction = _smear_direction(deblur_crop)
+        else:  # modules under ~2 px: aliasing looks like a smear, and no filter restores them
+            anisotropy = 0.0
+        # a QR's gradients go every way; a smeared one's do not
+        if anisotropy >= 0.25:  # motion blur: unsharp masks rarely help, deconvolution often does
             found = self._deblur_pass(deblur_crop, deblur_inverse, rect, direction)
             if found:
                 return found
@@ -370,6 +373,7 @@ class QrDecoder:
     # exposure smears by a few modules' worth).
     DEBLUR_LENGTHS = (8.0, 6.0, 10.0)
     DEBLUR_TARGET = 320
+    DEBLUR_MIN_REGION = 110  # px: a version 7-10 QR this small has modules under 2 px
 
     def _deblur_pass(
         self, crop: np.ndarray, inverse: np.ndarray, rect: Rect, direction: float
