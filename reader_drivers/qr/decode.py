@@ -15,11 +15,11 @@ Stages, cheapest first; a later stage runs only when every earlier one found not
    different detector, catches codes zxing misses (wrinkled, odd quiet zones).
 4. Preprocessed variants (blur, 2x upscale, CLAHE contrast normalisation, Otsu
    binarisation) with zxing and zbar. Small images only (up to ``max_side``).
-5. The region pass: a cheap localiser (dense edges in both directions, on a half-size
-   copy) finds the QR-like region; it is cut out upright (de-rotated), scaled to a few
-   sizes and retried with unsharp-mask and CLAHE variants, zxing first, zbar last;
-   when the region's gradients show a one-directional smear (motion blur), a Wiener
-   deconvolution along the estimated direction is tried last.
+5. The region pass: a cheap localiser (dense edges in every direction, on a copy about
+   640 px wide) finds the QR-like region; it is cut out upright (de-rotated), scaled to
+   a few sizes and retried with unsharp-mask and CLAHE variants, zxing first, zbar last.
+   When the region's gradients show a one-directional smear (motion blur), a Wiener
+   deconvolution along the estimated direction is tried before those variants.
 
 Camera frames skip stage 4 (whole-frame variants are costly at 1280x720) and go to the
 region pass, so an empty frame costs about twice a plain zxing call.
