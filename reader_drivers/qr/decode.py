@@ -381,9 +381,11 @@ class QrDecoder:
         """Motion blur: undo a linear smear along ``direction`` (estimated from the crop's
         structure tensor) for a few smear lengths, with a Wiener filter."""
         crop_scale = self.DEBLUR_TARGET / (max(rect[1][0], rect[1][1], 1.0) * 1.35)
+        image_spectrum = np.fft.rfft2(crop.astype(np.float32) / 255.0)  # shared by every length
         for length in self.DEBLUR_LENGTHS:
             kernel = _line_psf(max(2.0, length * crop_scale), direction)
-            found = self._zx(_wiener(crop, kernel, 0.005), "roi", zxingcpp.Binarizer.LocalAverage, fast=True)
+            restored = _wiener(image_spectrum, crop.shape, kernel, 0.005)
+            found = self._zx(restored, "roi", zxingcpp.Binarizer.LocalAverage, fast=True)
             if found:
                 self.roi_detail = f"deblur-{length:g}"
                 return [_transform(s, inverse) for s in found]
@@ -489,16 +491,18 @@ def _line_psf(length: float, angle: float, size: int = 31) -> np.ndarray:
     return kernel / kernel.sum()
 
 
-def _wiener(image: np.ndarray, kernel: np.ndarray, noise_to_signal: float) -> np.ndarray:
-    """Wiener deconvolution (FFT); the kernel is centred on the origin."""
-    f = image.astype(np.float32) / 255.0
-    padded = np.zeros_like(f)
+def _wiener(
+    image_spectrum: np.ndarray, shape: tuple[int, ...], kernel: np.ndarray, noise_to_signal: float
+) -> np.ndarray:
+    """Wiener deconvolution of an image given as its rfft2 (of values in 0..1); the kernel
+    is centred on the origin. Returns the restored 8-bit image."""
+    padded = np.zeros(shape[:2], np.float32)
     k = kernel.shape[0]
     padded[:k, :k] = kernel
     padded = np.roll(padded, (-(k // 2), -(k // 2)), axis=(0, 1))
-    spectrum = np.fft.rfft2(padded)
+    kernel_spectrum = np.fft.rfft2(padded)
     restored = np.fft.irfft2(
-        np.fft.rfft2(f) * np.conj(spectrum) / (np.abs(spectrum) ** 2 + noise_to_signal), s=f.shape
+        image_spectrum * np.conj(kernel_spectrum) / (np.abs(kernel_spectrum) ** 2 + noise_to_signal), s=shape[:2]
     )
     return np.clip(restored * 255.0, 0, 255).astype(np.uint8)
 
