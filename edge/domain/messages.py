@@ -151,6 +151,10 @@ MESSAGES: dict[str, Message] = {
         "Thẻ đã đặt trên đầu đọc: quét mã QR trên thẻ hoặc nhập 6 số cuối của số định danh.",
         "The card is on the reader: scan its QR code or type the last 6 digits of the ID number.",
     ),
+    "outbox.alarm": Message(
+        "Nhiều lượt tiếp đón chưa gửi được về máy chủ: kiểm tra kết nối mạng. Dữ liệu vẫn được giữ lại.",
+        "Many check-ins have not reached the server: check the network. Nothing is lost.",
+    ),
     # chip reading
     "chip.access_denied": Message(
         "Không mở được chip bằng khóa lấy từ mã QR hoặc số đã nhập.",
