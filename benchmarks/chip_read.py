@@ -23,7 +23,6 @@ import argparse
 import math
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -45,20 +44,6 @@ from simulators.vcard.pki import build_test_pki  # noqa: E402
 PROTOCOL_MIN = {"access": 6, "active_authentication": 1, "chip_authentication": 4}
 STEP_ORDER = ("card_access", "access", "EF.COM", "DG1", "DG2", "DG13", "DG14", "DG15", "EF.SOD",
               "active_authentication", "chip_authentication")
-
-
-def _wait_present(reader: str, timeout: float = 20.0) -> None:
-    from reader_drivers.pcsc import PcscTransport, TransportError
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            PcscTransport(reader, timeout=5.0, probe_extended=False).close()
-            return
-        except TransportError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 def _measure(read: Callable[[], ChipCheck], iterations: int) -> tuple[dict[str, dict[str, Any]], ChipCheck]:
@@ -89,7 +74,7 @@ def _minimum(step: str, check: ChipCheck, plain_max: int) -> int | None:
 
 def run(iterations: int = 10, service: Any = None, out: Callable[[str], None] = print) -> dict[str, Any]:
     """Measure and print the tables; ``service``: a running PcscdService to reuse (tests)."""
-    from reader_drivers.pcsc import PcscTransport
+    from reader_drivers.pcsc import PcscTransport, wait_for_card
     from simulators.services_pcsc import VPCD_READER_0, PcscdService
     from simulators.vcard.vpcd import VpcdLink
 
@@ -105,9 +90,12 @@ def run(iterations: int = 10, service: Any = None, out: Callable[[str], None] = 
     own = service is None
     svc = service or PcscdService().start()
     results: dict[str, Any] = {}
+    if not wait_for_card(VPCD_READER_0, present=False):  # a card served before must be gone first
+        raise RuntimeError("the vpcd reader never became empty")
     link = VpcdLink(card).start()
     try:
-        _wait_present(VPCD_READER_0)
+        if not wait_for_card(VPCD_READER_0, present=True):
+            raise RuntimeError("pcscd never saw the virtual card")
         for read_face in (True, False):
             def pcsc_read() -> ChipCheck:
                 with PcscTransport(VPCD_READER_0, timeout=10.0) as t:

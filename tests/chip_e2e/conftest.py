@@ -88,22 +88,10 @@ def make_card(profile: ChipProfile):
 # ------------------------------------------------------------------ pcscd helpers
 def wait_reader(reader: str, present: bool) -> None:
     """Wait until pcscd reports the reader with (or without) a card."""
-    from smartcard import scard
+    from reader_drivers.pcsc import wait_for_card
 
-    hr, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
-    assert hr == scard.SCARD_S_SUCCESS
-    want = scard.SCARD_STATE_PRESENT if present else scard.SCARD_STATE_EMPTY
-    try:
-        state = scard.SCARD_STATE_UNAWARE
-        for _ in range(int(WAIT / 0.5)):
-            hr, result = scard.SCardGetStatusChange(ctx, 500, [(reader, state)])
-            if hr == scard.SCARD_S_SUCCESS:
-                state = result[0][1] & ~scard.SCARD_STATE_CHANGED
-                if state & want:
-                    return
+    if not wait_for_card(reader, present, WAIT):
         pytest.fail(f"reader never became {'present' if present else 'empty'}")
-    finally:
-        scard.SCardReleaseContext(ctx)
 
 
 @contextlib.contextmanager
