@@ -247,7 +247,8 @@ def _passive(read: ChipReadResult, trust_store: TrustStore | None, at: datetime 
             {CheckName.SIGNATURE: Check.make(CheckStatus.NOT_CHECKED, "not_checked", f"EF.SOD: {why}")}
         )
     dgs = {fid - 0x0100: raw for fid, raw in read.files.items() if 0x0101 <= fid <= 0x0110}
-    return verify_passive(sod, dgs, trust_store=trust_store, at=at)
+    # The session already parsed EF.SOD with the same parser: verify that object.
+    return verify_passive(read.sod if read.sod is not None else sod, dgs, trust_store=trust_store, at=at)
 
 
 def read_and_verify(
