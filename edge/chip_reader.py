@@ -40,7 +40,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from edge.icao.access import AccessKey
 from edge.icao.apdu import CommandApdu, StatusError, Transport
@@ -53,6 +53,7 @@ from edge.trust.ca import CAError, chip_authentication_check, start_chip_authent
 from edge.trust.crosscheck import IdentityFields, crosscheck
 from edge.trust.passive import verify_passive
 from edge.trust.result import Check, CheckName, CheckStatus, TrustResult
+from edge.trust.levels import TrustLevel
 from edge.trust.store import TrustStore
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -84,7 +85,7 @@ class ChipCheck:
     face_mime: str | None
 
     @property
-    def level(self):  # -> TrustLevel
+    def level(self) -> TrustLevel:
         return self.trust.level
 
     def __repr__(self) -> str:
@@ -197,7 +198,7 @@ def _dmy(text: str | None) -> date | None:
         return None
 
 
-def _sex(text: str | None):  # -> Literal["M", "F"] | None
+def _sex(text: str | None) -> Literal["M", "F"] | None:
     if not text:
         return None
     t = text.strip().lower()

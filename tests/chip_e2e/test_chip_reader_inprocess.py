@@ -86,3 +86,36 @@ def test_chip_check_repr_shows_no_personal_data(genuine, citizen, trust_store):
     assert "chip_verified_clone_checked" in text
     for secret in (citizen.id_number, citizen.full_name, genuine.can):
         assert secret not in text
+
+
+@pytest.mark.parametrize("argv", [[], ["--can", "12"], ["--can", "123456", "--qr", "x"], ["--mrz", "NOT AN MRZ"],
+                                  ["--can", "123456", "--at", "yesterday"], ["--qr", "not|a|cccd"]])
+def test_read_chip_cli_usage_errors_exit_2_with_a_json_error(argv, capsys):
+    import json
+
+    from edge.cli import main
+
+    assert main(["read-chip", *argv]) == 2
+    err = json.loads(capsys.readouterr().out)["error"]
+    assert err["code"] == "usage" and err["message"]
+
+
+def test_hostile_answer_with_a_bad_mac_raises_secure_messaging_error(genuine, trust_store):
+    from edge.icao.errors import SecureMessagingError
+
+    class Flipping:
+        """The genuine card, but its 12th answer has one byte flipped (bad MAC)."""
+
+        def __init__(self, card) -> None:
+            self.card, self.count = card, 0
+            self.extended_length = True
+
+        def transmit(self, apdu: bytes) -> bytes:
+            self.count += 1
+            out = bytearray(self.card.transmit(apdu))
+            if self.count == 12 and len(out) > 4:
+                out[2] ^= 0x01
+            return bytes(out)
+
+    with pytest.raises(SecureMessagingError):
+        read_and_verify(Flipping(make_card(genuine)), _can(genuine), trust_store=trust_store)
