@@ -244,9 +244,8 @@ class DeskAgent:
                 if isinstance(spec, CameraSource):
                     from reader_drivers.qr.camera import CameraSource as Camera
 
-                    device: int | str = int(spec.device) if spec.device.isdigit() else spec.device
-                    sources.append(Camera(device, width=spec.width, height=spec.height, fps=spec.fps,
-                                          loop=spec.loop))
+                    sources.append(Camera(spec.device, width=spec.width, height=spec.height, fps=spec.fps,
+                                          loop=spec.loop, still_gate=spec.still_gate))
                 elif isinstance(spec, SerialSource):
                     from reader_drivers.qr.serial_scanner import SerialScanner
 
