@@ -34,12 +34,14 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 
 def empty_desk_video(path: Path, fps: float, seconds: float = 4.0) -> None:
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (1280, 720))
-    generator = CardFrameGenerator(1, (1280, 720))
-    for i in range(int(fps * seconds)):
-        frame = generator.empty_frame(i).image
-        if frame.ndim == 2:
-            frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
-        writer.write(np.ascontiguousarray(frame))
+    scene = CardFrameGenerator(1, (1280, 720)).empty_frame(0).image
+    if scene.ndim == 2:
+        scene = cv2.cvtColor(scene, cv2.COLOR_GRAY2BGR)
+    rng = np.random.default_rng(0)
+    for _ in range(int(fps * seconds)):
+        # the same desk, with a camera sensor's noise in every frame
+        noise = rng.normal(0, 2.0, scene.shape)
+        writer.write(np.ascontiguousarray(np.clip(scene + noise, 0, 255).astype(np.uint8)))
     writer.release()
 
 
@@ -83,15 +85,17 @@ def main() -> None:
     write_secret_file(key, os.urandom(32))
     with Mosquitto() as broker:
         rows = []
-        for label, camera in (("agent, no reader attached (baseline)", False),
-                              (f"agent + simulated camera {args.fps:g} fps, no card in view", True)):
+        for label, camera in (("agent, no reader attached (baseline)", None),
+                              (f"+ camera {args.fps:g} fps, empty desk, still gate off", False),
+                              (f"+ camera {args.fps:g} fps, empty desk, still gate on", True)):
             config = work / f"edge-{camera}.toml"
             text = (f'facility_code = "34001"\nreader_id = "bench"\npseudonym_key_file = "{key}"\n'
                     f'state_dir = "{work / ("state-" + str(camera))}"\n'
                     f'[mqtt]\nurl = "{broker.url}"\n[chip]\nenabled = true\n'
                     f'[screen]\nport = {free_port()}\n')
-            if camera:
-                text += (f'[[qr_sources]]\nkind = "camera"\ndevice = "{video}"\nfps = {args.fps}\nloop = true\n')
+            if camera is not None:
+                text += (f'[[qr_sources]]\nkind = "camera"\ndevice = "{video}"\nfps = {args.fps}\nloop = true\n'
+                         f'still_gate = {"true" if camera else "false"}\n')
             config.write_text(text)
             rows.append((label, *measure(config, args.seconds, args.settle)))
     base_cpu = rows[0][1]

@@ -161,7 +161,7 @@ class DeskAgent:
                 self._stop.wait(1.0)
                 continue
             if item is not None:
-                self.events.put(("qr", item.data, item.timestamp))
+                self.events.put(("qr", item.data, item.timestamp, item.flags))
 
     def _desk_loop(self) -> None:
         ping = watchdog_interval()
@@ -190,7 +190,7 @@ class DeskAgent:
     def _handle(self, event: tuple[Any, ...]) -> None:
         kind = event[0]
         if kind == "qr":
-            self.flow.on_qr(event[1], event[2])
+            self.flow.on_qr(event[1], event[2], event[3] if len(event) > 3 else None)
         elif kind == "card_in":
             self._reader_name = event[1]
             self.flow.on_card_inserted()
@@ -244,9 +244,8 @@ class DeskAgent:
                 if isinstance(spec, CameraSource):
                     from reader_drivers.qr.camera import CameraSource as Camera
 
-                    device: int | str = int(spec.device) if spec.device.isdigit() else spec.device
-                    sources.append(Camera(device, width=spec.width, height=spec.height, fps=spec.fps,
-                                          loop=spec.loop))
+                    sources.append(Camera(spec.device, width=spec.width, height=spec.height, fps=spec.fps,
+                                          loop=spec.loop, still_gate=spec.still_gate))
                 elif isinstance(spec, SerialSource):
                     from reader_drivers.qr.serial_scanner import SerialScanner
 

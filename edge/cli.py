@@ -84,8 +84,16 @@ def read_chip_main(argv: list[str]) -> int:
     return run(argv)
 
 
+def decode_qr_main(argv: list[str]) -> int:
+    """``cccd-edge decode-qr IMAGE...``: one JSON line per image."""
+    from reader_drivers.qr.cli import decode_qr_main as run
+
+    return run(argv)
+
+
 COMMANDS = {
     "parse-qr": parse_qr_main,
+    "decode-qr": decode_qr_main,
     "verify-sod": verify_sod_main,
     "read-chip": read_chip_main,
     "run": run_main,

@@ -26,6 +26,7 @@ class CameraSource(Section):
     height: int = 720
     fps: float = 30
     loop: bool = Field(False, description="replay a video file or image folder forever (demos, soak tests)")
+    still_gate: bool = Field(True, description="skip decoding while the view is unchanged and empty")
 
 
 class SerialSource(Section):

@@ -79,11 +79,15 @@ class DeskFlow:
         self._on_checkin = on_checkin
 
     # -- events
-    def on_qr(self, data: bytes, seen_at: datetime | None = None) -> None:
+    def on_qr(self, data: bytes, seen_at: datetime | None = None, flags: dict[str, Any] | None = None) -> None:
         """A QR payload from any source (camera, scanner)."""
         if not self.debouncer.accept(data):
             return  # the same card again within the window: the same visit
         self.last_scan_at = seen_at or datetime.now(timezone.utc)
+        if flags and flags.get("diacritics_lost"):
+            # A keyboard-mode scanner dropped the Vietnamese letters: the name is wrong.
+            self.hub.show(view_from_error(DomainError("qr.diacritics_lost")))
+            return
         try:
             record = parse_qr(data)
         except DomainError as err:

@@ -49,6 +49,9 @@ MESSAGES: dict[str, Message] = {
         "Máy quét đã làm mất chữ có dấu tiếng Việt (đang ở chế độ bàn phím). Hãy chuyển máy quét sang chế độ cổng serial (USB CDC).",
         "The scanner dropped the Vietnamese letters (it is in keyboard mode). Switch the scanner to USB serial (CDC) mode.",
     ),
+    # image errors (decode-qr)
+    "image.unreadable": Message("Không đọc được tệp ảnh.", "The image file cannot be read."),
+    "qr.not_found": Message("Không tìm thấy mã QR trong ảnh.", "No QR code was found in the image."),
     # field errors
     "id.format": Message(
         "Số định danh cá nhân phải gồm đúng 12 chữ số.",
