@@ -1,20 +1,74 @@
-"""``cccd-server``: run the central server."""
+"""``cccd-server``: run the central server and manage its registry.
+
+    cccd-server serve --config server.toml
+    cccd-server migrate --config server.toml
+    cccd-server facility import facilities.csv --config server.toml
+    cccd-server facility list --config server.toml
+    cccd-server reader add --facility 34001 --reader desk-1 --config server.toml
+    cccd-server reader list --config server.toml
+    cccd-server broker-files --config server.toml
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
+from datetime import timedelta
+from pathlib import Path
 
 from edge.settings_base import ConfigError
 from server.settings import ServerSettings
 
+CODE_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def _store(settings: ServerSettings):  # type: ignore[no-untyped-def]
+    from server.db import init_db, make_engine
+    from server.store import EventStore
+
+    engine = make_engine(settings.database_url)
+    init_db(engine)
+    return EventStore(engine, settings.timezone)
+
+
+def _write_broker_files(settings: ServerSettings, store) -> list[Path]:  # type: ignore[no-untyped-def]
+    from server.brokerfiles import write_broker_files
+
+    server = None
+    if settings.mqtt.username and settings.mqtt.password:
+        server = (settings.mqtt.username, settings.mqtt.password.get_secret_value())
+    return write_broker_files(
+        store.broker_accounts(), settings.broker_files.password_file, settings.broker_files.acl_file, server
+    )
+
+
+def _code(value: str) -> str:
+    if not value or len(value) > 64 or not set(value) <= CODE_CHARS:
+        raise argparse.ArgumentTypeError("letters, digits, '_' and '-' only")
+    return value
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cccd-server", description="CCCD check-in central server")
+    parser.add_argument("--config", help="TOML settings file (env CCCD_SERVER_* overrides)")
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the API and the MQTT ingest")
-    serve.add_argument("--config", help="TOML settings file (env CCCD_SERVER_* overrides)")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=argparse.SUPPRESS, help="TOML settings file (env CCCD_SERVER_* overrides)")
+    sub.add_parser("serve", parents=[common], help="run the API, the dashboard and the MQTT ingest")
+    sub.add_parser("migrate", parents=[common], help="bring the database schema up to date")
+    sub.add_parser("broker-files", parents=[common], help="rewrite the mosquitto password and ACL files")
+    fac = sub.add_parser("facility", help="health facilities").add_subparsers(dest="action", required=True)
+    imp = fac.add_parser("import", parents=[common], help="insert or update facilities from a CSV file")
+    imp.add_argument("csv", type=Path, help="columns: code,name,type,province,district,commune")
+    fac.add_parser("list", parents=[common], help="list the facilities as JSON lines")
+    rd = sub.add_parser("reader", help="readers").add_subparsers(dest="action", required=True)
+    add = rd.add_parser("add", parents=[common], help="register a reader and issue its MQTT credentials")
+    add.add_argument("--facility", required=True, type=_code)
+    add.add_argument("--reader", required=True, type=_code)
+    add.add_argument("--username", help="MQTT username (default reader-<facility>-<reader>)")
+    rd.add_parser("list", parents=[common], help="list the readers as JSON lines")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -22,12 +76,56 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"cccd-server: {exc}", file=sys.stderr)
         return 2
+
     if args.command == "serve":
         import uvicorn
 
         from server.api import create_app
 
-        uvicorn.run(create_app(settings), host=settings.api.host, port=settings.api.port, log_level="info")
+        uvicorn.run(create_app(settings), host=settings.api.host, port=settings.api.port, log_level="info",
+                    access_log=False)
+        return 0
+
+    from server.store import RegistryError
+
+    store = _store(settings)
+    if args.command == "migrate":
+        print("schema is up to date")
+    elif args.command == "broker-files":
+        for path in _write_broker_files(settings, store):
+            print(f"wrote {path}")
+        print("reload mosquitto (SIGHUP) to apply")
+    elif args.command == "facility" and args.action == "import":
+        try:
+            count = store.import_facilities(args.csv.read_text(encoding="utf-8"))
+        except (RegistryError, OSError, UnicodeDecodeError) as exc:
+            print(f"cccd-server: {exc}", file=sys.stderr)
+            return 1
+        print(f"imported {count} facilities")
+    elif args.command == "facility":
+        for row in store.facilities():
+            print(json.dumps(row, ensure_ascii=False))
+    elif args.command == "reader" and args.action == "add":
+        from server.brokerfiles import mosquitto_hash, new_password, reader_username
+
+        username = args.username or reader_username(args.facility, args.reader)
+        password = new_password()
+        try:
+            store.add_reader(args.facility, args.reader, username, mosquitto_hash(password))
+        except RegistryError as exc:
+            print(f"cccd-server: {exc}", file=sys.stderr)
+            return 1
+        written = _write_broker_files(settings, store)
+        print(json.dumps({"facility": args.facility, "reader": args.reader, "mqtt_username": username,
+                          "mqtt_password": password}))
+        for path in written:
+            print(f"wrote {path}", file=sys.stderr)
+        print("The password is shown once. Put it in the reader's [mqtt] settings; reload mosquitto (SIGHUP).",
+              file=sys.stderr)
+    elif args.command == "reader":
+        offline_after = timedelta(seconds=settings.registry.offline_after_seconds)
+        for row in store.readers(offline_after):
+            print(json.dumps(row, ensure_ascii=False))
     return 0
 
 

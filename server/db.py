@@ -1,28 +1,72 @@
-"""Storage: the check-in events and the daily rollups that every query reads.
+"""The schema: registry (facilities, readers), check-in events and the rollups every query reads.
 
 Events are de-duplicated by their id; the rollups (check-ins per facility, day, method
 and trust level; distinct pseudonyms per facility and day) are updated in the same
 transaction as the event, so counts never drift from events and no query scans them.
-SQLite (WAL) is the embedded default; PostgreSQL is supported.
+SQLite (WAL) is the embedded default; PostgreSQL is supported. The schema is owned by
+the Alembic migrations in ``server/migrations``, applied (``upgrade head``) on start.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 
-from sqlalchemy import Date, DateTime, Engine, Integer, String, create_engine, event
+from sqlalchemy import (
+    Date,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    create_engine,
+    event,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+FACILITY_TYPES = ("hospital", "health_station", "private_clinic")
 
 
 class Base(DeclarativeBase):
     pass
 
 
+class Facility(Base):
+    __tablename__ = "facility"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    type: Mapped[str] = mapped_column(String(20))
+    province: Mapped[str] = mapped_column(String(100))
+    district: Mapped[str] = mapped_column(String(100))
+    commune: Mapped[str] = mapped_column(String(100), default="")
+
+    __table_args__ = (Index("ix_facility_area", "province", "district"),)
+
+
+class Reader(Base):
+    __tablename__ = "reader"
+
+    facility_code: Mapped[str] = mapped_column(String(32), ForeignKey("facility.code"), primary_key=True)
+    reader_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    mqtt_username: Mapped[str | None] = mapped_column(String(128), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(300))
+    registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_checkin_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str | None] = mapped_column(String(8))
+    status_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class CheckInRow(Base):
+    """The raw events: kept for audit and de-duplication; no query reads them."""
+
     __tablename__ = "checkin_event"
 
     event_id: Mapped[str] = mapped_column(String(26), primary_key=True)
-    facility_code: Mapped[str] = mapped_column(String(32), index=True)
+    facility_code: Mapped[str] = mapped_column(String(32))
     reader_id: Mapped[str] = mapped_column(String(64))
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     local_day: Mapped[date] = mapped_column(Date)
@@ -30,6 +74,8 @@ class CheckInRow(Base):
     trust_level: Mapped[str] = mapped_column(String(32))
     citizen_pseudonym: Mapped[str] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
 
 class DailyUsage(Base):
@@ -43,6 +89,8 @@ class DailyUsage(Base):
     trust_level: Mapped[str] = mapped_column(String(32), primary_key=True)
     checkins: Mapped[int] = mapped_column(Integer, default=0)
 
+    __table_args__ = (Index("ix_daily_usage_day", "day"), {"sqlite_with_rowid": False})
+
 
 class DailyCitizen(Base):
     """One row per pseudonym seen at a facility on a day: distinct citizens per period."""
@@ -52,6 +100,36 @@ class DailyCitizen(Base):
     facility_code: Mapped[str] = mapped_column(String(32), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     citizen_pseudonym: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+
+class AreaDailyUsage(Base):
+    """Check-ins per district (within its province), day, method and trust level.
+
+    A facility's events count in the district it belonged to when they were stored.
+    """
+
+    __tablename__ = "area_daily_usage"
+
+    province: Mapped[str] = mapped_column(String(100), primary_key=True)
+    district: Mapped[str] = mapped_column(String(100), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    method: Mapped[str] = mapped_column(String(8), primary_key=True)
+    trust_level: Mapped[str] = mapped_column(String(32), primary_key=True)
+    checkins: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (Index("ix_area_daily_usage_day", "day"), {"sqlite_with_rowid": False})
+
+
+class RefusedDaily(Base):
+    """Refused messages per day and reason (never their payload)."""
+
+    __tablename__ = "refused_daily"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    reason: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 def make_engine(url: str) -> Engine:
@@ -72,5 +150,18 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
 def init_db(engine: Engine) -> None:
-    Base.metadata.create_all(engine)
+    """Bring the schema to the newest migration (``alembic upgrade head``)."""
+    from alembic import command
+    from alembic.config import Config
+
+    if engine.url.get_backend_name() == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+        Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -23,6 +25,34 @@ class ApiSettings(Section):
         return tokens
 
 
+class RegistrySettings(Section):
+    """Which readers may report, and when a facility counts as covered."""
+
+    auto_register: bool = Field(
+        False,
+        description="register unknown facilities/readers on their first message: for demos and tests only",
+    )
+    coverage_days: int = Field(7, ge=1, le=365, description="a facility is covered when a reader was heard within N days")
+    offline_after_seconds: int = Field(
+        900, ge=10, description="a reader is offline when nothing (check-in, heartbeat, status) came for this long"
+    )
+
+
+class BrokerFilesSettings(Section):
+    """The mosquitto files that ``cccd-server reader add`` regenerates from the registry."""
+
+    password_file: Path | None = Field(None, description="mosquitto password_file to write")
+    acl_file: Path | None = Field(None, description="mosquitto acl_file to write")
+
+
+class IngestSettings(Section):
+    batch_size: int = Field(2000, ge=1, le=50_000, description="most events per transaction")
+    receive_maximum: int = Field(
+        10_000, ge=1, le=65_535, description="unacknowledged QoS 1 messages the broker may send the server at once"
+    )
+    linger_ms: int = Field(50, ge=0, le=2000, description="how long a batch may wait to fill before its commit")
+
+
 class ServerSettings(TomlSettings):
     """Everything the central server needs."""
 
@@ -32,4 +62,11 @@ class ServerSettings(TomlSettings):
     timezone: str = Field("Asia/Ho_Chi_Minh", description="the day boundary for daily counts")
     mqtt: MqttSettings = MqttSettings(client_id="cccd-server")
     api: ApiSettings
-    ingest_batch_size: int = Field(500, ge=1, le=10_000)
+    registry: RegistrySettings = RegistrySettings()
+    broker_files: BrokerFilesSettings = BrokerFilesSettings()
+    ingest: IngestSettings = IngestSettings()
+    ingest_batch_size: int | None = Field(None, ge=1, le=50_000, description="deprecated alias of ingest.batch_size")
+
+    @property
+    def batch_size(self) -> int:
+        return self.ingest_batch_size or self.ingest.batch_size

@@ -42,6 +42,8 @@ def run_demo(state_dir: Path, *, readers: int = 3, interval: float = 2.0, seed: 
             database_url=f"sqlite:///{state_dir / 'server.sqlite'}",
             mqtt={"url": broker.url, "client_id": "cccd-server-demo"},
             api={"host": "127.0.0.1", "port": port, "read_tokens": [token]},
+            # the simulated readers are not in a registry: let the demo server register them
+            registry={"auto_register": True},
         )
         server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -54,9 +55,26 @@ class Mosquitto:
     keeps the persistent sessions and queued messages, as a real broker does.
     """
 
-    def __init__(self, port: int | None = None, extra_config: str = "", workdir: Path | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        extra_config: str = "",
+        workdir: Path | None = None,
+        *,
+        password_file: Path | None = None,
+        acl_file: Path | None = None,
+        open_port: int | None = None,
+        max_inflight: int = 100,
+    ) -> None:
+        """``password_file``/``acl_file`` secure the main listener (no anonymous clients);
+        ``open_port`` adds a second listener without authentication or ACL on the same
+        broker (per-listener settings): a stand-in for a bypassed or misconfigured ACL."""
         self.port = port or free_port()
         self.extra_config = extra_config
+        self.password_file = password_file
+        self.acl_file = acl_file
+        self.open_port = open_port
+        self.max_inflight = max_inflight
         self._own_dir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="cccd-mosquitto-"))
         self.proc: subprocess.Popen[bytes] | None = None
@@ -65,18 +83,49 @@ class Mosquitto:
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
 
+    @property
+    def open_url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.open_port}"
+
+    def _copy_auth_files(self) -> tuple[Path | None, Path | None]:
+        """Copy the password and ACL files to where user mosquitto can read them."""
+        copies: list[Path | None] = []
+        for src, name in ((self.password_file, "passwd"), (self.acl_file, "acl")):
+            if src is None:
+                copies.append(None)
+                continue
+            dst = self.workdir / name
+            shutil.copyfile(src, dst)
+            os.chmod(dst, 0o644)
+            copies.append(dst)
+        return copies[0], copies[1]
+
     def _write_config(self) -> Path:
         # mosquitto drops to user "mosquitto" when started as root: it must read/write here.
+        self.workdir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.workdir, 0o777)
         conf = self.workdir / "mosquitto.conf"
+        passwd, acl = self._copy_auth_files()
+        lines: list[str] = []
+        if passwd is not None or acl is not None:
+            lines += ["per_listener_settings true", f"listener {self.port} 127.0.0.1", "allow_anonymous false"]
+            if passwd:
+                lines.append(f"password_file {passwd}")
+            if acl:
+                lines.append(f"acl_file {acl}")
+            if self.open_port:
+                lines += [f"listener {self.open_port} 127.0.0.1", "allow_anonymous true"]
+        else:
+            lines += [f"listener {self.port} 127.0.0.1", "allow_anonymous true"]
+            if self.open_port:
+                lines.append(f"listener {self.open_port} 127.0.0.1")
         conf.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
+            "\n".join(lines) + "\n"
             "persistence true\n"
             f"persistence_location {self.workdir}/\n"
             "autosave_interval 1\n"
             "max_queued_messages 0\n"
-            "max_inflight_messages 100\n"
+            f"max_inflight_messages {self.max_inflight}\n"
             "log_dest stderr\n"
             "log_type error\n"
             "log_type warning\n"
@@ -84,6 +133,20 @@ class Mosquitto:
         )
         os.chmod(conf, 0o644)
         return conf
+
+    def reload(self) -> None:
+        """Re-read the password and ACL files (SIGHUP), as after ``cccd-server reader add``."""
+        self._copy_auth_files()
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGHUP)
+            time.sleep(0.3)
+
+    def kill(self) -> None:
+        """Stop the broker abruptly (SIGKILL), as in a crash."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        self.proc = None
 
     def start(self) -> "Mosquitto":
         conf = self._write_config()
@@ -95,6 +158,8 @@ class Mosquitto:
         )
         try:
             wait_for_port(self.port)
+            if self.open_port:
+                wait_for_port(self.open_port)
         except TimeoutError:
             self.stop()
             raise RuntimeError(f"mosquitto did not start: {self.log_path.read_text()[-2000:]}")
@@ -121,3 +186,85 @@ class Mosquitto:
         self.stop()
         if self._own_dir:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+POSTGRES_BIN_GLOB = "/usr/lib/postgresql/*/bin"
+
+
+def postgres_bin_dir() -> Path | None:
+    """The directory of initdb and pg_ctl, or None when PostgreSQL is not installed."""
+    import glob
+
+    for path in sorted(glob.glob(POSTGRES_BIN_GLOB), reverse=True):
+        if os.access(os.path.join(path, "initdb"), os.X_OK) and os.access(os.path.join(path, "pg_ctl"), os.X_OK):
+            return Path(path)
+    found = shutil.which("initdb")
+    return Path(found).parent if found and shutil.which("pg_ctl") else None
+
+
+class Postgres:
+    """A private PostgreSQL server on a free loopback port, in a temporary data directory.
+
+    As root, initdb and the server run as user ``postgres`` (initdb refuses root).
+    ``fsync=False`` is for tests; benchmarks keep fsync on.
+    """
+
+    def __init__(self, port: int | None = None, *, fsync: bool = False, database: str = "cccd") -> None:
+        self.port = port or free_port()
+        self.fsync = fsync
+        self.database = database
+        self.workdir = Path(tempfile.mkdtemp(prefix="cccd-postgres-"))
+        self.datadir = self.workdir / "data"
+        self.bindir = postgres_bin_dir()
+        self._started = False
+
+    @staticmethod
+    def available() -> bool:
+        return postgres_bin_dir() is not None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{self.database}"
+
+    def _run(self, *args: str) -> None:
+        cmd = list(args)
+        if os.geteuid() == 0:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=self.workdir)
+
+    def start(self) -> "Postgres":
+        if self.bindir is None:
+            raise FileNotFoundError("PostgreSQL is not installed (apt install postgresql)")
+        if os.geteuid() == 0:
+            shutil.chown(self.workdir, "postgres", "postgres")
+        self._run(str(self.bindir / "initdb"), "-D", str(self.datadir), "-A", "trust", "-E", "UTF8",
+                  "--no-sync", "-U", "postgres")
+        opts = f"-p {self.port} -k {self.workdir} -c listen_addresses=127.0.0.1"
+        if not self.fsync:
+            opts += " -c fsync=off"
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-o", opts, "-l",
+                  str(self.workdir / "postgres.log"), "-w", "start")
+        self._started = True
+        import psycopg
+
+        with psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres",
+                             autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{self.database}"')
+        return self
+
+    def stop(self) -> None:
+        if self._started and self.bindir is not None:
+            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "fast", "-w", "stop")
+            self._started = False
+
+    def __enter__(self) -> "Postgres":
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            raise
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)

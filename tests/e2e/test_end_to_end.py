@@ -53,6 +53,8 @@ def server(tmp_path, broker):
         f'database_url = "sqlite:///{db}"\n'
         f'[mqtt]\nurl = "{broker.url}"\nclient_id = "e2e-server"\n'
         f'[api]\nport = {port}\nread_tokens = ["{TOKEN}"]\n'
+        # the simulated readers are not in the server's registry: let it register them (tests only)
+        "[registry]\nauto_register = true\n"
     )
     log = open(tmp_path / "server.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--config", str(config)],

@@ -1,0 +1,18 @@
+"""Alembic environment: the server passes its open connection in ``config.attributes``."""
+
+from alembic import context
+
+from server.db import Base
+
+config = context.config
+connection = config.attributes.get("connection")
+if connection is None:  # the alembic command line: sqlalchemy.url from the ini file
+    from sqlalchemy import create_engine
+
+    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    with engine.begin() as connection:
+        context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+        context.run_migrations()
+else:
+    context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+    context.run_migrations()

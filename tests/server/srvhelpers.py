@@ -1,0 +1,55 @@
+"""Helpers shared by the server tests (imported as a plain module: tests/server is on sys.path)."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from server.settings import ServerSettings
+from server.store import EventStore
+from simulators.fleet import facility_codes
+
+READ_TOKEN = "read-token-0123456789"
+ADMIN_TOKEN = "admin-token-0123456789"
+DISTRICTS = ("Vũ Thư", "Kiến Xương", "Tiền Hải")
+
+
+def make_settings(database_url: str, broker_url: str = "mqtt://127.0.0.1:1", **overrides: object) -> ServerSettings:
+    values: dict = {
+        "database_url": database_url,
+        "mqtt": {"url": broker_url, "client_id": f"cccd-server-test-{time.monotonic_ns()}"},
+        "api": {"read_tokens": [READ_TOKEN], "admin_tokens": [ADMIN_TOKEN]},
+    }
+    values.update(overrides)
+    return ServerSettings.load(None, **values)
+
+
+def facilities_csv(codes: list[str], extra: int = 0) -> str:
+    """A registry CSV: the fleet's facilities spread over three districts, plus ``extra`` without readers."""
+    lines = ["code,name,type,province,district,commune"]
+    all_codes = codes + [f"99{i:03d}" for i in range(extra)]
+    for i, code in enumerate(all_codes):
+        kind = ("hospital", "trạm y tế", "private_clinic")[i % 3]
+        lines.append(f"{code},Cơ sở y tế {code},{kind},Thái Bình,{DISTRICTS[i % 3]},Xã {i}")
+    return "\n".join(lines) + "\n"
+
+
+def register_fleet(store: EventStore, facilities: int, extra: int = 0) -> list[str]:
+    codes = facility_codes(facilities)
+    store.import_facilities(facilities_csv(codes, extra))
+    for code in codes:
+        store.add_reader(code, "desk-1")
+    return codes
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 60.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def auth(token: str = READ_TOKEN) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
