@@ -23,22 +23,15 @@ from simulators.vcard.lds_builder import build_chip_profile
 from simulators.vcard.pki import build_test_pki
 from simulators.vcard.vpcd import VpcdLink
 from tests.browser import CHROMIUM, chromium_page
+from edge.domain.qr import today_in_vietnam
 from tests.mqtt_sniffer import Sniffer
+from tests.processes import ServerProcess, wait_until
 
 pytestmark = pytest.mark.services
 ROOT = Path(__file__).resolve().parents[2]
 SEED = 31
 READER = "Virtual PCD 00 00"
 
-
-def wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +85,7 @@ def screenshot(page, tmp_path: Path, name: str) -> None:
 
 
 def test_camera_qr_then_the_chip_gives_one_clone_checked_checkin_with_the_photo(tmp_path, pcscd, broker, pki):
+    server = ServerProcess(tmp_path, broker.url).start()
     citizen = Population(SEED).citizen(0)
     card = make_card(build_chip_profile(citizen, pki=pki, seed=SEED))[0]
     sniffer = Sniffer(broker.url)
@@ -121,9 +115,16 @@ def test_camera_qr_then_the_chip_gives_one_clone_checked_checkin_with_the_photo(
                     screenshot(page, tmp_path, "desk-chip-verified.png")
             time.sleep(0.5)
         assert len(sniffer.payloads("/checkin")) == 1  # the card left: still one visit
+        # The server counted it, with the level the desk reached.
+        today = today_in_vietnam().isoformat()
+        usage = wait_until(lambda: server.get("/api/v1/usage", facility="34001", **{"from": today, "to": today})
+                           if server.health()["ingest"].get("stored") else None, 30, "the server to count it")
+        assert usage["total_checkins"] == 1
+        assert "chip_verified_clone_checked" in json.dumps(usage)
     finally:
         agent.stop()
         sniffer.close()
+        server.stop()
 
 
 def test_an_altered_qr_on_a_genuine_chip_is_caught_by_the_cross_check(tmp_path, pcscd, broker, pki):

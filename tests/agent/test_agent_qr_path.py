@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
 from pathlib import Path
 
 import httpx
@@ -19,19 +18,11 @@ from simulators.qr_sources import SyntheticCardStream
 from simulators.services import Mosquitto, free_port
 from tests.browser import CHROMIUM, chromium_page
 from tests.mqtt_sniffer import Sniffer
+from tests.processes import wait_until
 
 pytestmark = pytest.mark.services
 ROOT = Path(__file__).resolve().parents[2]
 
-
-def wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import time
 
 import cv2
 import numpy as np
-import pytest
 
 from reader_drivers.qr.camera import CameraSource, CaptureGrabber, parse_camera_spec
 from reader_drivers.qr.source import QrSource, SourceClosed
