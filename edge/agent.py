@@ -68,12 +68,13 @@ class DeskAgent:
         )
         self._explicit_sources = qr_sources
         self._chip_reader = chip_reader
+        self.wedge: Any = None
         self.flow = DeskFlow(
             self.service, self.hub,
             chip_reader=self._read_chip if (chip_reader is not None or settings.chip.enabled) else None,
             chip_wait_seconds=settings.chip.wait_seconds,
             debounce_seconds=settings.debounce_seconds,
-            on_checkin=self.publisher.wake,
+            on_checkin=self._after_checkin,
         )
         self.health = HealthSnapshot(settings.facility_code, settings.reader_id)
         self.events: queue.Queue[tuple[Any, ...]] = queue.Queue()
@@ -127,6 +128,25 @@ class DeskAgent:
                 pass
         finally:
             self.stop()
+
+    def _after_checkin(self) -> None:
+        self.publisher.wake()
+        if self.settings.his.keyboard_wedge:
+            self._type_id_number()
+
+    def _type_id_number(self) -> None:
+        """Type the current patient's ID number into the HIS field that has the focus."""
+        view = self.hub.current()
+        if view is None or not view.id_number:
+            return
+        try:
+            if self.wedge is None:
+                from reader_drivers.keyboard_wedge import KeyboardWedge
+
+                self.wedge = KeyboardWedge()
+            self.wedge.type_text(view.id_number, self.settings.his.wedge_suffix)
+        except Exception as exc:  # no /dev/uinput access: say so, the check-in stands
+            self._error(f"keyboard wedge failed: {exc.__class__.__name__}")
 
     # -- inputs
     def submit_qr(self, payload: str | bytes, seen_at: datetime | None = None) -> CheckInOutcome:

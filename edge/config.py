@@ -64,6 +64,8 @@ class ScreenSettings(Section):
 
 class HisSettings(Section):
     token_file: Path | None = Field(None, description="the local HIS API token (0600); no file: API off")
+    keyboard_wedge: bool = Field(False, description="type the ID number into the focused field (uinput)")
+    wedge_suffix: Literal["enter", "tab", "none"] = Field("enter", description="key pressed after the number")
 
 
 class EdgeSettings(TomlSettings):
