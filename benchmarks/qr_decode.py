@@ -40,7 +40,7 @@ from reader_drivers.qr.decode import (  # noqa: E402
     decode_zxing,
     strict_utf8,
 )
-from simulators.qr_cards import DEGRADATIONS, CardFrameGenerator  # noqa: E402
+from simulators.qr_cards import CardFrameGenerator  # noqa: E402
 from simulators.qr_testdata import matches, real_samples  # noqa: E402
 
 DECODERS = ("pyzbar", "opencv", "zxing", "zxing+zbar", "pipeline")

@@ -34,10 +34,15 @@ def parse_qr_main(argv: list[str]) -> int:
 
 
 def run_main(argv: list[str]) -> int:
-    """``cccd-edge run --config FILE``: the desk agent (this skeleton reads QR payloads from stdin)."""
+    """``cccd-edge run --config FILE``: the desk agent, until SIGTERM or Ctrl-C."""
     parser = argparse.ArgumentParser(prog="cccd-edge run")
     parser.add_argument("--config", help="TOML settings file (env CCCD_EDGE_* overrides)")
+    parser.add_argument("--stdin", action="store_true",
+                        help="also read QR payloads from standard input, one per line")
     args = parser.parse_args(argv)
+    import signal
+    import threading
+
     from edge.agent import DeskAgent
     from edge.config import EdgeSettings
     from edge.settings_base import ConfigError
@@ -48,14 +53,18 @@ def run_main(argv: list[str]) -> int:
     except ConfigError as exc:
         print(f"cccd-edge: {exc}", file=sys.stderr)
         return 2
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
     agent.start()
+    if args.stdin:
+        def pump() -> None:
+            for line in sys.stdin.buffer:
+                agent.enqueue_qr(line.rstrip(b"\r\n"))
+
+        threading.Thread(target=pump, name="stdin", daemon=True).start()
     try:
-        for line in sys.stdin.buffer:
-            outcome = agent.submit_qr(line)
-            status = {"ok": outcome.ok, "error": outcome.error.code if outcome.error else None}
-            print(json.dumps(status), flush=True)
-    except KeyboardInterrupt:
-        pass
+        stop.wait()
     finally:
         agent.stop()
     return 0
@@ -68,9 +77,25 @@ def verify_sod_main(argv: list[str]) -> int:
     return run(argv)
 
 
+def read_chip_main(argv: list[str]) -> int:
+    """``cccd-edge read-chip [--reader NAME] (--qr TEXT | --can N | --mrz LINES) [--trust PATH]``."""
+    from edge.chip_cli import read_chip_main as run
+
+    return run(argv)
+
+
+def decode_qr_main(argv: list[str]) -> int:
+    """``cccd-edge decode-qr IMAGE...``: one JSON line per image."""
+    from reader_drivers.qr.cli import decode_qr_main as run
+
+    return run(argv)
+
+
 COMMANDS = {
     "parse-qr": parse_qr_main,
+    "decode-qr": decode_qr_main,
     "verify-sod": verify_sod_main,
+    "read-chip": read_chip_main,
     "run": run_main,
 }
 

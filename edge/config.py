@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Literal, Union
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -18,6 +19,55 @@ class OutboxSettings(Section):
     alarm_depth: int = Field(50_000, ge=1, description="raise an alarm when this many events wait")
 
 
+class CameraSource(Section):
+    kind: Literal["camera"]
+    device: str = Field(description="index (0), /dev/videoN, a video file, an image folder or a stream URL")
+    width: int = 1280
+    height: int = 720
+    fps: float = 30
+    loop: bool = Field(False, description="replay a video file or image folder forever (demos, soak tests)")
+    still_gate: bool = Field(True, description="skip decoding while the view is unchanged and empty")
+
+
+class SerialSource(Section):
+    kind: Literal["serial"]
+    device: str = Field(description="the scanner's serial port, e.g. /dev/ttyACM0")
+    baudrate: int = 9600
+    terminator: str = Field("\r", description="what ends one scan")
+
+
+class HidSource(Section):
+    kind: Literal["hid"]
+    device: str = Field(description="the scanner's evdev node, e.g. /dev/input/by-id/...-event-kbd")
+
+
+QrSourceSettings = Annotated[Union[CameraSource, SerialSource, HidSource], Field(discriminator="kind")]
+
+
+class ChipSettings(Section):
+    enabled: bool = True
+    reader: str | None = Field(None, description="use only readers whose name contains this text")
+    trust_paths: list[Path] = Field(default_factory=list, description="CSCA/DS certificates and master lists")
+    read_face: bool = True
+    clone_check: bool = True
+    wait_seconds: float = Field(20.0, ge=0, description="after a QR scan, how long to wait for the card")
+    timeout: float = Field(5.0, gt=0, description="seconds per APDU before the reader is given up")
+
+
+class ScreenSettings(Section):
+    enabled: bool = True
+    host: str = Field("127.0.0.1", description="loopback: a kiosk browser on the Pi or the desk PC via SSH tunnel")
+    port: int = Field(8081, ge=1, le=65535)
+    history_enabled: bool = Field(False, description="keep today's scans at this desk (until midnight)")
+    clear_after_seconds: float = Field(120.0, ge=0, description="blank the screen after this long")
+
+
+class HisSettings(Section):
+    token_file: Path | None = Field(None, description="the local HIS API token (0600); no file: API off")
+    keyboard_wedge: bool = Field(False, description="type the ID number into the focused field (uinput)")
+    wedge_suffix: Literal["enter", "tab", "none"] = Field("enter", description="key pressed after the number")
+
+
 class EdgeSettings(TomlSettings):
     """Everything one desk agent needs."""
 
@@ -30,9 +80,19 @@ class EdgeSettings(TomlSettings):
     mqtt: MqttSettings = MqttSettings()
     outbox: OutboxSettings = OutboxSettings()
     debounce_seconds: float = Field(30.0, ge=0, description="one check-in per card per window")
+    heartbeat_seconds: float = Field(60.0, ge=1)
+    qr_sources: list[QrSourceSettings] = Field(default_factory=list)
+    chip: ChipSettings = ChipSettings()
+    screen: ScreenSettings = ScreenSettings()
+    his: HisSettings = HisSettings()
 
     def pseudonym_key(self) -> bytes:
         return read_secret_file(self.pseudonym_key_file)
+
+    def his_token(self) -> str | None:
+        if self.his.token_file is None:
+            return None
+        return read_secret_file(self.his.token_file, min_bytes=16).hex()
 
     @property
     def outbox_path(self) -> Path:

@@ -107,6 +107,28 @@ def list_readers() -> list[str]:
         scard.SCardReleaseContext(ctx)
 
 
+def wait_for_card(reader: str, present: bool = True, timeout: float = 20.0) -> bool:
+    """Wait until pcscd reports `reader` with a card (or empty when `present` is
+    False); False on timeout. pcscd notices a vanished card only on its next
+    poll: wait for "empty" before serving another card, or a connect may race."""
+    hr, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    if hr != scard.SCARD_S_SUCCESS:
+        raise TransportError(f"no PC/SC service: {_err(hr)}")
+    want = scard.SCARD_STATE_PRESENT if present else scard.SCARD_STATE_EMPTY
+    deadline = time.monotonic() + timeout
+    try:
+        state = scard.SCARD_STATE_UNAWARE
+        while time.monotonic() < deadline:
+            hr, result = scard.SCardGetStatusChange(ctx, 500, [(reader, state)])
+            if hr == scard.SCARD_S_SUCCESS:
+                state = result[0][1] & ~scard.SCARD_STATE_CHANGED
+                if state & want:
+                    return True
+        return False
+    finally:
+        scard.SCardReleaseContext(ctx)
+
+
 # ================================================================ tracing
 def _apdu_lengths(apdu: bytes) -> tuple[int, int | None, int]:
     """(Lc, Le or None, data offset) for an ISO 7816-4 command APDU (cases 1-4, short/extended)."""

@@ -62,6 +62,9 @@ def make_agent(
         pseudonym_key_file=key_file,
         state_dir=state_dir / facility / reader,
         mqtt=MqttSettings(url=broker_url, client_id=f"sim-{facility}-{reader}"),
+        # a fleet has no screens and no chip readers: QR payloads go straight in
+        screen={"enabled": False},
+        chip={"enabled": False},
     )
     return DeskAgent(settings, pseudonym_key=key)
 

@@ -11,11 +11,12 @@ import asyncio
 import hmac
 import json
 from importlib import resources
-from typing import Annotated, AsyncIterator
+from typing import Annotated, AsyncIterator, Callable
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
 
 from edge.desk.his import his_fields
 from edge.desk.hub import DeskHub
@@ -24,7 +25,13 @@ _bearer = HTTPBearer(auto_error=False)
 KEEPALIVE_SECONDS = 15.0
 
 
-def create_desk_app(hub: DeskHub, *, his_token: str | None) -> FastAPI:
+class CanInput(BaseModel):
+    can: str = Field(pattern=r"^[0-9]{6}$", description="the last 6 digits of the ID number")
+
+
+def create_desk_app(
+    hub: DeskHub, *, his_token: str | None, on_can: Callable[[str], None] | None = None
+) -> FastAPI:
     """The screen and HIS app over one hub. Without a HIS token the HIS API answers 503."""
     app = FastAPI(title="CCCD desk", version="1", docs_url="/his/docs", openapi_url="/his/openapi.json")
     page = resources.files("edge.desk").joinpath("static/screen.html").read_text(encoding="utf-8")
@@ -68,6 +75,14 @@ def create_desk_app(hub: DeskHub, *, his_token: str | None) -> FastAPI:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no photo for this visit")
         data, mime = found
         return Response(data, media_type=mime, headers={"Cache-Control": "no-store"})
+
+    @app.post("/screen/api/can", include_in_schema=False, status_code=status.HTTP_202_ACCEPTED)
+    def typed_can(body: CanInput) -> dict:
+        """A CAN typed at the desk for a chip-only read (the card must be on the reader)."""
+        if on_can is None:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no chip reader at this desk")
+        on_can(body.can)
+        return {"accepted": True}
 
     @app.get("/screen/api/stream", include_in_schema=False)
     async def screen_stream(request: Request) -> StreamingResponse:

@@ -77,13 +77,18 @@ class DeskFlow:
         self.pending: Visit | None = None
         self.last_scan_at: datetime | None = None
         self._on_checkin = on_checkin
+        self._recorded = False
 
     # -- events
-    def on_qr(self, data: bytes, seen_at: datetime | None = None) -> None:
+    def on_qr(self, data: bytes, seen_at: datetime | None = None, flags: dict[str, Any] | None = None) -> None:
         """A QR payload from any source (camera, scanner)."""
         if not self.debouncer.accept(data):
             return  # the same card again within the window: the same visit
         self.last_scan_at = seen_at or datetime.now(timezone.utc)
+        if flags and flags.get("diacritics_lost"):
+            # A keyboard-mode scanner dropped the Vietnamese letters: the name is wrong.
+            self.hub.show(view_from_error(DomainError("qr.diacritics_lost")))
+            return
         try:
             record = parse_qr(data)
         except DomainError as err:
@@ -189,9 +194,13 @@ class DeskFlow:
 
     def _record(self, id_number: str, method: Method, level: TrustLevel) -> None:
         self.service.record_checkin(id_number, method, level)
-        if self._on_checkin:
-            self._on_checkin()
+        self._recorded = True
 
     def _done(self, visit: Visit) -> None:
+        """The visit is over; the check-in callback runs once its view is on the screen."""
         if self.pending is visit:
             self.pending = None
+        if self._recorded:
+            self._recorded = False
+            if self._on_checkin:
+                self._on_checkin()

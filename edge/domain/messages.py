@@ -49,6 +49,9 @@ MESSAGES: dict[str, Message] = {
         "Máy quét đã làm mất chữ có dấu tiếng Việt (đang ở chế độ bàn phím). Hãy chuyển máy quét sang chế độ cổng serial (USB CDC).",
         "The scanner dropped the Vietnamese letters (it is in keyboard mode). Switch the scanner to USB serial (CDC) mode.",
     ),
+    # image errors (decode-qr)
+    "image.unreadable": Message("Không đọc được tệp ảnh.", "The image file cannot be read."),
+    "qr.not_found": Message("Không tìm thấy mã QR trong ảnh.", "No QR code was found in the image."),
     # field errors
     "id.format": Message(
         "Số định danh cá nhân phải gồm đúng 12 chữ số.",
@@ -150,6 +153,10 @@ MESSAGES: dict[str, Message] = {
     "next.scan_qr_or_type_can": Message(
         "Thẻ đã đặt trên đầu đọc: quét mã QR trên thẻ hoặc nhập 6 số cuối của số định danh.",
         "The card is on the reader: scan its QR code or type the last 6 digits of the ID number.",
+    ),
+    "outbox.alarm": Message(
+        "Nhiều lượt tiếp đón chưa gửi được về máy chủ: kiểm tra kết nối mạng. Dữ liệu vẫn được giữ lại.",
+        "Many check-ins have not reached the server: check the network. Nothing is lost.",
     ),
     # chip reading
     "chip.access_denied": Message(

@@ -6,6 +6,13 @@ another generator, which the generic mapping G~ = s*G + H and the key
 agreement on G~ require: affine point addition, doubling and double-and-add
 scalar multiplication are written here for that use. The parameter values
 were generated from OpenSSL's named curves and RFC 5114 groups.
+
+This is the one EC module of the product: the trust package uses the same
+tables to map certificates with explicit parameters back to a named curve
+(:func:`match_explicit`), and the same arithmetic to verify ECDSA on curves
+``cryptography`` lacks (brainpoolP160/192/224/320r1). It is not constant
+time: it never holds long-term secrets of a deployed system (card-side use is
+limited to the virtual card's test keys).
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from edge.icao.errors import IcaoError
 
 
-class GroupError(IcaoError):
+class GroupError(IcaoError, ValueError):
     """Unknown parameters, or a public value that is not a valid group element."""
 
 
@@ -29,7 +36,7 @@ class CurveParams:
     """Short Weierstrass curve y^2 = x^3 + ax + b over GF(p)."""
 
     name: str
-    parameter_id: int
+    parameter_id: int | None  # TR-03110 standardized id; None for curves outside that table
     p: int
     a: int
     b: int
@@ -37,6 +44,8 @@ class CurveParams:
     gy: int
     n: int
     h: int
+    oid: str = ""  # named-curve OID
+    crypto: str | None = None  # class name in cryptography's ec module, None if unsupported
 
     @property
     def size(self) -> int:
@@ -105,7 +114,34 @@ class CurveParams:
 
     def crypto_curve(self) -> ec.EllipticCurve:
         """The same curve as a ``cryptography`` object (for ECDH)."""
-        return _CRYPTO_CURVES[self.name]()
+        if self.crypto is None:
+            raise GroupError(f"{self.name} is not supported by cryptography")
+        return getattr(ec, self.crypto)()  # type: ignore[no-any-return]
+
+    def _hash_to_int(self, digest: bytes) -> int:
+        e = int.from_bytes(digest, "big")
+        excess = len(digest) * 8 - self.n.bit_length()
+        return e >> excess if excess > 0 else e
+
+    def ecdsa_verify(self, q: tuple[int, int], digest: bytes, r: int, s: int) -> bool:
+        """ECDSA verification (SEC1 §4.1.4) of a precomputed digest."""
+        n = self.n
+        if not (0 < r < n and 0 < s < n):
+            return False
+        w = pow(s, -1, n)
+        e = self._hash_to_int(digest)
+        x = self.add(self.mul(e * w % n, self.generator), self.mul(r * w % n, q))
+        return x is not None and x[0] % n == r
+
+    def ecdsa_sign(self, d: int, digest: bytes, k: int) -> tuple[int, int]:
+        """ECDSA signature with the given nonce k (test keys only, see module doc)."""
+        n = self.n
+        pt = self.mul(k, self.generator)
+        if pt is None:
+            raise GroupError("nonce gives the point at infinity")
+        r = pt[0] % n
+        s = pow(k, -1, n) * (self._hash_to_int(digest) + r * d) % n
+        return r, s
 
 
 @dataclass(frozen=True)
@@ -133,17 +169,6 @@ class DhGroup:
         return y
 
 
-_CRYPTO_CURVES: dict[str, type[ec.EllipticCurve]] = {
-    "secp192r1": ec.SECP192R1,
-    "secp224r1": ec.SECP224R1,
-    "secp256r1": ec.SECP256R1,
-    "secp384r1": ec.SECP384R1,
-    "secp521r1": ec.SECP521R1,
-    "brainpoolP256r1": ec.BrainpoolP256R1,
-    "brainpoolP384r1": ec.BrainpoolP384R1,
-    "brainpoolP512r1": ec.BrainpoolP512R1,
-}
-
 CURVES: dict[int, CurveParams] = {
     8: CurveParams(
         "secp192r1",
@@ -155,6 +180,8 @@ CURVES: dict[int, CurveParams] = {
         gy=0x7192B95FFC8DA78631011ED6B24CDD573F977A11E794811,
         n=0xFFFFFFFFFFFFFFFFFFFFFFFF99DEF836146BC9B1B4D22831,
         h=1,
+        oid="1.2.840.10045.3.1.1",
+        crypto="SECP192R1",
     ),
     9: CurveParams(
         "brainpoolP192r1",
@@ -166,6 +193,8 @@ CURVES: dict[int, CurveParams] = {
         gy=0x14B690866ABD5BB88B5F4828C1490002E6773FA2FA299B8F,
         n=0xC302F41D932A36CDA7A3462F9E9E916B5BE8F1029AC4ACC1,
         h=1,
+        oid="1.3.36.3.3.2.8.1.1.3",
+        crypto=None,
     ),
     10: CurveParams(
         "secp224r1",
@@ -177,6 +206,8 @@ CURVES: dict[int, CurveParams] = {
         gy=0xBD376388B5F723FB4C22DFE6CD4375A05A07476444D5819985007E34,
         n=0xFFFFFFFFFFFFFFFFFFFFFFFFFFFF16A2E0B8F03E13DD29455C5C2A3D,
         h=1,
+        oid="1.3.132.0.33",
+        crypto="SECP224R1",
     ),
     11: CurveParams(
         "brainpoolP224r1",
@@ -188,6 +219,8 @@ CURVES: dict[int, CurveParams] = {
         gy=0x58AA56F772C0726F24C6B89E4ECDAC24354B9E99CAA3F6D3761402CD,
         n=0xD7C134AA264366862A18302575D0FB98D116BC4B6DDEBCA3A5A7939F,
         h=1,
+        oid="1.3.36.3.3.2.8.1.1.5",
+        crypto=None,
     ),
     12: CurveParams(
         "secp256r1",
@@ -199,6 +232,8 @@ CURVES: dict[int, CurveParams] = {
         gy=0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5,
         n=0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
         h=1,
+        oid="1.2.840.10045.3.1.7",
+        crypto="SECP256R1",
     ),
     13: CurveParams(
         "brainpoolP256r1",
@@ -210,6 +245,8 @@ CURVES: dict[int, CurveParams] = {
         gy=0x547EF835C3DAC4FD97F8461A14611DC9C27745132DED8E545C1D54C72F046997,
         n=0xA9FB57DBA1EEA9BC3E660A909D838D718C397AA3B561A6F7901E0E82974856A7,
         h=1,
+        oid="1.3.36.3.3.2.8.1.1.7",
+        crypto="BrainpoolP256R1",
     ),
     14: CurveParams(
         "brainpoolP320r1",
@@ -221,6 +258,8 @@ CURVES: dict[int, CurveParams] = {
         gy=0x14FDD05545EC1CC8AB4093247F77275E0743FFED117182EAA9C77877AAAC6AC7D35245D1692E8EE1,
         n=0xD35E472036BC4FB7E13C785ED201E065F98FCFA5B68F12A32D482EC7EE8658E98691555B44C59311,
         h=1,
+        oid="1.3.36.3.3.2.8.1.1.9",
+        crypto=None,
     ),
     15: CurveParams(
         "secp384r1",
@@ -232,6 +271,8 @@ CURVES: dict[int, CurveParams] = {
         gy=0x3617DE4A96262C6F5D9E98BF9292DC29F8F41DBD289A147CE9DA3113B5F0B8C00A60B1CE1D7E819D7A431D7C90EA0E5F,
         n=0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973,
         h=1,
+        oid="1.3.132.0.34",
+        crypto="SECP384R1",
     ),
     16: CurveParams(
         "brainpoolP384r1",
@@ -243,6 +284,8 @@ CURVES: dict[int, CurveParams] = {
         gy=0x8ABE1D7520F9C2A45CB1EB8E95CFD55262B70B29FEEC5864E19C054FF99129280E4646217791811142820341263C5315,
         n=0x8CB91E82A3386D280F5D6F7E50E641DF152F7109ED5456B31F166E6CAC0425A7CF3AB6AF6B7FC3103B883202E9046565,
         h=1,
+        oid="1.3.36.3.3.2.8.1.1.11",
+        crypto="BrainpoolP384R1",
     ),
     17: CurveParams(
         "brainpoolP512r1",
@@ -254,6 +297,8 @@ CURVES: dict[int, CurveParams] = {
         gy=0x7DDE385D566332ECC0EABFA9CF7822FDF209F70024A57B1AA000C55B881F8111B2DCDE494A5F485E5BCA4BD88A2763AED1CA2B2FA8F0540678CD1E0F3AD80892,
         n=0xAADD9DB8DBE9C48B3FD4E6AE33C9FC07CB308DB3B3C9D20ED6639CCA70330870553E5C414CA92619418661197FAC10471DB1D381085DDADDB58796829CA90069,
         h=1,
+        oid="1.3.36.3.3.2.8.1.1.13",
+        crypto="BrainpoolP512R1",
     ),
     18: CurveParams(
         "secp521r1",
@@ -265,8 +310,54 @@ CURVES: dict[int, CurveParams] = {
         gy=0x11839296A789A3BC0045C8A5FB42C7D1BD998F54449579B446817AFBD17273E662C97EE72995EF42640C550B9013FAD0761353C7086A272C24088BE94769FD16650,
         n=0x1FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFA51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409,
         h=1,
+        oid="1.3.132.0.35",
+        crypto="SECP521R1",
     ),
 }
+
+#: Curves outside the standardized PACE table that eMRTD certificates and keys use.
+EXTRA_CURVES: tuple[CurveParams, ...] = (
+    CurveParams(
+        "secp256k1",
+        None,
+        p=0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F,
+        a=0x0,
+        b=0x7,
+        gx=0x79BE667EF9DCBBAC55A06295CE870B07029BFCDB2DCE28D959F2815B16F81798,
+        gy=0x483ADA7726A3C4655DA4FBFC0E1108A8FD17B448A68554199C47D08FFB10D4B8,
+        n=0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141,
+        h=1,
+        oid="1.3.132.0.10",
+        crypto="SECP256K1",
+    ),
+    CurveParams(
+        "brainpoolP160r1",
+        None,
+        p=0xE95E4A5F737059DC60DFC7AD95B3D8139515620F,
+        a=0x340E7BE2A280EB74E2BE61BADA745D97E8F7C300,
+        b=0x1E589A8595423412134FAA2DBDEC95C8D8675E58,
+        gx=0xBED5AF16EA3F6A4F62938C4631EB5AF7BDBCDBC3,
+        gy=0x1667CB477A1A8EC338F94741669C976316DA6321,
+        n=0xE95E4A5F737059DC60DF5991D45029409E60FC09,
+        h=1,
+        oid="1.3.36.3.3.2.8.1.1.1",
+        crypto=None,
+    ),
+)
+
+ALL_CURVES: tuple[CurveParams, ...] = (*CURVES.values(), *EXTRA_CURVES)
+BY_NAME: dict[str, CurveParams] = {c.name: c for c in ALL_CURVES}
+BY_OID: dict[str, CurveParams] = {c.oid: c for c in ALL_CURVES}
+
+
+def match_explicit(p: int, a: int, b: int, gx: int, gy: int, n: int) -> CurveParams | None:
+    """The named curve with exactly these parameters (certificates and keys
+    with explicit domain parameters), if known."""
+    for c in ALL_CURVES:
+        if (c.p, c.a % c.p, c.b, c.gx, c.gy, c.n) == (p, a % p, b, gx, gy, n):
+            return c
+    return None
+
 
 DH_GROUPS: dict[int, DhGroup] = {
     0: DhGroup(

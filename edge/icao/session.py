@@ -80,6 +80,8 @@ class ChipReadResult:
     sod: Sod | None = None
     pace: pace.PaceResult | None = None
     timings: dict[str, float] = field(default_factory=dict)  # seconds per step
+    #: per step: {"apdus": n, "bytes": sent + received} (same step names as timings)
+    step_stats: dict[str, dict[str, int]] = field(default_factory=dict)
     apdu_count: int = 0
     bytes_sent: int = 0
     bytes_received: int = 0
@@ -141,6 +143,7 @@ class ChipSession:
         self.random = random
         self.max_response = max_response
         self.result = ChipReadResult()
+        self._mark = (0, 0)  # APDUs and bytes at the end of the previous step
 
     # ------------------------------------------------------------- hooks
     @property
@@ -158,7 +161,19 @@ class ChipSession:
 
     # ------------------------------------------------------------- steps
     def _timed(self, step: str, start: float) -> None:
+        """Close a step: its time, and the APDUs/bytes since the previous step ended.
+
+        Public for post_read hooks (CA/AA) so their cost is accounted alike.
+        """
         self.result.timings[step] = self.result.timings.get(step, 0.0) + self.clock() - start
+        st = self.channel.stats
+        now = (st.commands, st.bytes_sent + st.bytes_received)
+        acc = self.result.step_stats.setdefault(step, {"apdus": 0, "bytes": 0})
+        acc["apdus"] += now[0] - self._mark[0]
+        acc["bytes"] += now[1] - self._mark[1]
+        self._mark = now
+
+    timed_step = _timed
 
     def read_card_access(self) -> SecurityInfos | None:
         """Read EF.CardAccess unauthenticated; None when the card has none."""

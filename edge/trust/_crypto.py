@@ -4,7 +4,8 @@ asn1crypto describes the structures, ``cryptography`` does the mathematics.
 Two gaps are bridged here: EC keys with *explicit* domain parameters (common in
 eMRTD certificates, which ``cryptography`` refuses to load) are mapped back to
 their named curve by comparing p, a, b, G and n; and curves ``cryptography``
-does not implement at all (brainpoolP224r1...) go through :mod:`._ecmath`.
+does not implement at all (brainpoolP224r1...) use the arithmetic of
+:mod:`edge.icao.groups`, the product's one curve module.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
-from edge.trust import _curves, _ecmath
+from edge.icao import groups
+from edge.icao.groups import CurveParams
 from edge.trust.errors import UnsupportedAlgorithm
 
 HASHES: dict[str, type[hashes.HashAlgorithm]] = {
@@ -47,7 +49,7 @@ def digest(name: str, data: bytes) -> bytes:
 class ECKey:
     """An EC public key on a known curve: ``key`` is set when cryptography supports it."""
 
-    curve: _curves.Curve
+    curve: CurveParams
     point: bytes  # SEC1 encoding as found in the certificate
     key: ec.EllipticCurvePublicKey | None
 
@@ -59,11 +61,11 @@ class ECKey:
 PublicKey = Union[rsa.RSAPublicKey, ECKey]
 
 
-def _curve_of(params: keys.ECDomainParameters) -> _curves.Curve:
+def _curve_of(params: keys.ECDomainParameters) -> CurveParams:
     kind = params.name
     if kind == "named":
         oid = params.chosen.dotted
-        curve = _curves.BY_OID.get(oid)
+        curve = groups.BY_OID.get(oid)
         if curve is None:
             raise UnsupportedAlgorithm(f"named curve {oid}")
         return curve
@@ -79,14 +81,14 @@ def _curve_of(params: keys.ECDomainParameters) -> _curves.Curve:
         if len(G) != 1 + 2 * L or G[0] != 4:
             raise UnsupportedAlgorithm("compressed or malformed base point")
         gx, gy = int.from_bytes(G[1 : 1 + L], "big"), int.from_bytes(G[1 + L :], "big")
-        curve = _curves.match_explicit(p, a, b, gx, gy, spec["order"].native)
+        curve = groups.match_explicit(p, a, b, gx, gy, spec["order"].native)
         if curve is None:
             raise UnsupportedAlgorithm("explicit EC parameters of an unknown curve")
         return curve
     raise UnsupportedAlgorithm("implicitly-CA EC parameters")
 
 
-def ec_key_from_point(curve: _curves.Curve, point: bytes) -> ECKey:
+def ec_key_from_point(curve: CurveParams, point: bytes) -> ECKey:
     if curve.crypto is not None:
         try:
             key = ec.EllipticCurvePublicKey.from_encoded_point(getattr(ec, curve.crypto)(), point)
@@ -94,7 +96,7 @@ def ec_key_from_point(curve: _curves.Curve, point: bytes) -> ECKey:
             raise UnsupportedAlgorithm(f"invalid EC point: {e}") from None
         return ECKey(curve, point, key)
     try:
-        _ecmath.decode_point(curve, point)
+        curve.decode(point)
     except ValueError as e:
         raise UnsupportedAlgorithm(str(e)) from None
     return ECKey(curve, point, None)
@@ -198,7 +200,7 @@ def ecdsa_verify_digest(key: ECKey, digest_bytes: bytes, r: int, s: int, hash_na
             return True
         except InvalidSignature:
             return False
-    return _ecmath.ecdsa_verify(key.curve, _ecmath.decode_point(key.curve, key.point), digest_bytes, r, s)
+    return key.curve.ecdsa_verify(key.curve.decode(key.point), digest_bytes, r, s)
 
 
 def verify(key: PublicKey, scheme: SignatureScheme, data: bytes, signature: bytes) -> bool:
@@ -225,7 +227,7 @@ def verify(key: PublicKey, scheme: SignatureScheme, data: bytes, signature: byte
         if not isinstance(key, ECKey):
             raise UnsupportedAlgorithm("ECDSA signature with a non-EC key")
         try:
-            r, s = _ecdsa_rs(signature, key.curve.byte_len)
+            r, s = _ecdsa_rs(signature, key.curve.size)
         except InvalidSignature:
             return False
         return ecdsa_verify_digest(key, digest(scheme.hash, data), r, s, scheme.hash)

@@ -19,14 +19,15 @@ from __future__ import annotations
 import hmac
 import os
 
-from asn1crypto import core, keys
+from asn1crypto import keys
 from cryptography.hazmat.primitives.asymmetric import ec, rsa, utils
 
+from edge.icao.errors import LdsError
+from edge.icao.lds import dg15 as lds_dg15
 from edge.trust import _crypto
 from edge.trust._crypto import ECKey
 from edge.trust.errors import TrustError, UnsupportedAlgorithm
 from edge.trust.result import Check, CheckStatus
-from edge.trust.sod import unwrap_application
 
 ISO_HASH_IDS = {0x33: "sha1", 0x34: "sha256", 0x35: "sha512", 0x36: "sha384", 0x38: "sha224"}
 HASH_ISO_IDS = {v: k for k, v in ISO_HASH_IDS.items()}
@@ -53,30 +54,28 @@ class AAError(TrustError):
 
 
 def parse_dg15(data: bytes) -> keys.PublicKeyInfo:
-    """The SubjectPublicKeyInfo in DG15 (``6F L spki``); a bare SPKI is accepted."""
+    """The SubjectPublicKeyInfo in DG15 (``6F L spki``); a bare SPKI is accepted.
+
+    The 6F structure is parsed by :func:`edge.icao.lds.dg15.parse_dg15`.
+    """
     try:
-        inner = unwrap_application(data, 15)  # 6F wrapper
-        if inner is not None:
-            data = inner
+        if data[:1] == b"\x6f":
+            data = lds_dg15.parse_dg15(data).subject_public_key_info
         spki = keys.PublicKeyInfo.load(data)
         spki.native
         return spki
+    except LdsError as e:
+        raise AAError(f"malformed DG15: {e}") from None
     except Exception as e:  # asn1crypto raises assorted errors on junk
         raise AAError(f"malformed DG15: {type(e).__name__}: {e}") from None
 
 
 def aa_hash_from_dg14(dg14: bytes) -> str | None:
     """The hash named by DG14's ActiveAuthenticationInfo, if any."""
-    from edge.trust.ca import parse_security_infos  # local import: ca imports this module's peers
+    from edge.trust.ca import parse_dg14  # local import: ca imports this module's peers
 
-    for oid, required, optional in parse_security_infos(dg14):
-        if oid == OID_ACTIVE_AUTHENTICATION and optional is not None:
-            try:
-                sig_oid = core.ObjectIdentifier.load(optional).dotted
-            except ValueError:
-                return None
-            return AA_SIGNATURE_OIDS.get(sig_oid)
-    return None
+    sig_oid = parse_dg14(dg14).aa_signature_oid
+    return AA_SIGNATURE_OIDS.get(sig_oid) if sig_oid else None
 
 
 def default_ecdsa_hash(bits: int) -> str:
@@ -190,12 +189,14 @@ def sign_aa_challenge(
     challenge: bytes,
     *,
     hash_name: str | None = None,
+    minimal: bool = False,
 ) -> bytes:
     """The chip's INTERNAL AUTHENTICATE response (for the virtual card).
 
     RSA: ISO/IEC 9796-2 scheme 1, SHA-1 with trailer BC by default (other hashes
-    use the two-byte trailer). ECDSA: plain r||s with ``hash_name`` or the
-    hash matching the curve size.
+    use the two-byte trailer); the signature is J^d mod n, or min(J^d, n - J^d)
+    with ``minimal`` (:func:`verify_aa` accepts both forms, as chips use both).
+    ECDSA: plain r||s with ``hash_name`` or the hash matching the curve size.
     """
     if isinstance(private_key, rsa.RSAPrivateKey):
         h = hash_name or "sha1"
@@ -208,7 +209,7 @@ def sign_aa_challenge(
         if J >= n:
             raise AAError("modulus too small for ISO/IEC 9796-2 with this hash")
         s = pow(J, private_key.private_numbers().d, n)  # no raw RSA in cryptography
-        return min(s, n - s).to_bytes(k, "big")
+        return (min(s, n - s) if minimal else s).to_bytes(k, "big")
     if isinstance(private_key, ec.EllipticCurvePrivateKey):
         bits = private_key.curve.key_size
         h = hash_name or default_ecdsa_hash(bits)

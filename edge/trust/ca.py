@@ -23,39 +23,27 @@ from dataclasses import dataclass, field
 from asn1crypto import core, keys
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from edge.trust import _crypto, _curves, _ecmath
-from edge.trust._kdf import kdf_enc, kdf_mac
+from edge.icao import crypto, der, groups, tlv
+from edge.icao.errors import IcaoError
+from edge.icao.groups import CurveParams
+from edge.icao.lds import security_infos as si
+from edge.icao.lds.dg14 import parse_dg14 as parse_dg14_infos
+from edge.icao.sm import SmContext
+from edge.trust import _crypto
 from edge.trust.errors import TrustError, UnsupportedAlgorithm
 from edge.trust.result import Check, CheckStatus
-from edge.trust.sod import unwrap_application
 
-ID_CA = "0.4.0.127.0.7.2.2.3"
-ID_PK_DH = "0.4.0.127.0.7.2.2.1.1"
-ID_PK_ECDH = "0.4.0.127.0.7.2.2.1.2"
+ID_CA = si.ID_CA
+ID_PK_DH = si.ID_PK + ".1"
+ID_PK_ECDH = si.ID_PK + ".2"
 CIPHERS = {"1": "3DES", "2": "AES-128", "3": "AES-192", "4": "AES-256"}
-#: BSI TR-03110 standardized domain parameter ids (0.4.0.127.0.7.1.2) for EC
-STANDARD_CURVES = {
-    8: "secp192r1", 9: "brainpoolP192r1", 10: "secp224r1", 11: "brainpoolP224r1", 12: "secp256r1",
-    13: "brainpoolP256r1", 14: "brainpoolP320r1", 15: "secp384r1", 16: "brainpoolP384r1",
-    17: "brainpoolP512r1", 18: "secp521r1",
-}  # fmt: skip
+#: cipher name -> the secure-messaging suite of :mod:`edge.icao.crypto`
+CIPHER_SPECS = {"3DES": crypto.TDES, "AES-128": crypto.AES128, "AES-192": crypto.AES192, "AES-256": crypto.AES256}
 OID_STANDARDIZED_DOMAIN_PARAMETERS = "0.4.0.127.0.7.1.2"
 
 
 class CAError(TrustError):
     """DG14 or Chip Authentication input that cannot be used."""
-
-
-class SecurityInfo(core.Sequence):
-    _fields = [
-        ("protocol", core.ObjectIdentifier),
-        ("required_data", core.Any),
-        ("optional_data", core.Any, {"optional": True}),
-    ]
-
-
-class SecurityInfos(core.SetOf):
-    _child_spec = SecurityInfo
 
 
 class _AlgorithmIdentifier(core.Sequence):
@@ -93,29 +81,19 @@ class DHGroup:
     q: int | None = None
 
 
-def parse_security_infos(data: bytes) -> list[tuple[str, bytes, bytes | None]]:
-    """(protocol OID, requiredData DER, optionalData DER or None) of DG14 / EF.CardAccess."""
-    try:
-        inner = unwrap_application(data, 14)
-        infos = SecurityInfos.load(inner if inner is not None else data)
-        out = []
-        for si in infos:
-            opt = si["optional_data"]
-            out.append(
-                (si["protocol"].dotted, si["required_data"].dump(), None if isinstance(opt, core.Void) else opt.dump())
-            )
-        return out
-    except Exception as e:  # asn1crypto raises assorted errors on junk
-        raise CAError(f"malformed SecurityInfos: {type(e).__name__}: {e}") from None
-
-
 @dataclass(frozen=True)
 class ChipAuthenticationInfo:
+    """A ChipAuthenticationInfo of DG14 resolved to what the protocol needs."""
+
     oid: str
     agreement: str  # "ECDH" | "DH"
     cipher: str  # "3DES" | "AES-128" | "AES-192" | "AES-256"
     version: int
     key_id: int | None
+
+    @property
+    def cipher_spec(self) -> crypto.CipherSpec:
+        return CIPHER_SPECS[self.cipher]
 
 
 @dataclass(frozen=True)
@@ -148,43 +126,47 @@ class DG14:
         return ChipAuthenticationInfo(oid, pk.agreement, "3DES", 1, pk.key_id), pk
 
 
-def _int_or_none(der: bytes | None) -> int | None:
-    if der is None:
-        return None
-    return core.Integer.load(der).native
+def dg14_security_infos(data: bytes) -> si.SecurityInfos:
+    """SecurityInfos of DG14 (``6E`` wrapper optional) through the one LDS parser."""
+    try:
+        if data[:1] == b"\x6e":
+            return parse_dg14_infos(data)
+        return si.parse_security_infos(data)
+    except IcaoError as e:
+        raise CAError(f"malformed SecurityInfos: {e}") from None
 
 
-def parse_dg14(data: bytes) -> DG14:
-    """Parse DG14 (``6E`` wrapper optional); raises :class:`CAError`."""
+def parse_dg14(data: bytes | si.SecurityInfos) -> DG14:
+    """DG14 resolved for Chip Authentication (``6E`` wrapper optional); raises :class:`CAError`.
+
+    Built on :func:`edge.icao.lds.dg14.parse_dg14`: entries the LDS parser could
+    not type, and protocols other than CA/AA, are listed in ``other_protocols``.
+    """
+    parsed = data if isinstance(data, si.SecurityInfos) else dg14_security_infos(data)
     infos: list[ChipAuthenticationInfo] = []
     pks: list[ChipAuthenticationPublicKey] = []
     aa_oid = None
     others: list[str] = []
     try:
-        for oid, req, opt in parse_security_infos(data):
-            if oid.startswith(ID_CA + "."):
-                parts = oid[len(ID_CA) + 1 :].split(".")
+        for item in parsed.infos:
+            if isinstance(item, si.ChipAuthenticationInfo):
+                parts = item.protocol[len(ID_CA) + 1 :].split(".")
                 if len(parts) != 2 or parts[0] not in ("1", "2") or parts[1] not in CIPHERS:
-                    others.append(oid)
+                    others.append(item.protocol)
                     continue
-                infos.append(
-                    ChipAuthenticationInfo(
-                        oid, "DH" if parts[0] == "1" else "ECDH", CIPHERS[parts[1]], core.Integer.load(req).native,
-                        _int_or_none(opt),
-                    )
-                )  # fmt: skip
-            elif oid in (ID_PK_DH, ID_PK_ECDH):
-                spki = keys.PublicKeyInfo.load(req) if oid == ID_PK_ECDH else RawPublicKeyInfo.load(req)
-                spki.native
-                pks.append(ChipAuthenticationPublicKey("DH" if oid == ID_PK_DH else "ECDH", spki, _int_or_none(opt)))
-            elif oid == "2.23.136.1.1.5":  # ActiveAuthenticationInfo
-                if opt is not None:
-                    aa_oid = core.ObjectIdentifier.load(opt).dotted
+                agreement = "DH" if parts[0] == "1" else "ECDH"
+                infos.append(ChipAuthenticationInfo(item.protocol, agreement, CIPHERS[parts[1]], item.version, item.key_id))
+            elif isinstance(item, si.ChipAuthenticationPublicKeyInfo) and item.protocol in (ID_PK_DH, ID_PK_ECDH):
+                der_spki = item.subject_public_key_info
+                spki = keys.PublicKeyInfo.load(der_spki) if item.protocol == ID_PK_ECDH else RawPublicKeyInfo.load(der_spki)
+                spki.native  # parse now: junk raises here, not later
+                agreement = "DH" if item.protocol == ID_PK_DH else "ECDH"
+                pks.append(ChipAuthenticationPublicKey(agreement, spki, item.key_id))
+            elif isinstance(item, si.ActiveAuthenticationInfo):
+                aa_oid = item.signature_algorithm or aa_oid
             else:
-                others.append(oid)
-    except CAError:
-        raise
-    except Exception as e:
+                others.append(item.protocol)
+    except Exception as e:  # asn1crypto raises assorted errors on junk
         raise CAError(f"malformed DG14 entry: {type(e).__name__}: {e}") from None
     return DG14(tuple(infos), tuple(pks), aa_oid, tuple(others))
 
@@ -192,15 +174,15 @@ def parse_dg14(data: bytes) -> DG14:
 # --- domain parameters and agreement ----------------------------------------------------
 
 
-def _ec_curve(spki: keys.PublicKeyInfo) -> _curves.Curve:
+def _ec_curve(spki: keys.PublicKeyInfo) -> CurveParams:
     params = spki["algorithm"]["parameters"]
     alg = spki["algorithm"]["algorithm"].dotted
     if alg == OID_STANDARDIZED_DOMAIN_PARAMETERS:
         ident = core.Integer.load(params.dump()).native
-        name = STANDARD_CURVES.get(ident)
-        if name is None:
+        curve = groups.CURVES.get(ident)
+        if curve is None:
             raise UnsupportedAlgorithm(f"standardized domain parameters {ident}")
-        return _curves.BY_NAME[name]
+        return curve
     key = _crypto.load_public_key(spki)
     if not isinstance(key, _crypto.ECKey):
         raise UnsupportedAlgorithm("not an EC key")
@@ -220,28 +202,29 @@ def _dh_numbers(spki: "keys.PublicKeyInfo | RawPublicKeyInfo") -> tuple[DHGroup,
     return DHGroup(p, g, q), y
 
 
-def _ecdh_x(curve: _curves.Curve, scalar: int, point: bytes) -> bytes:
+def _ecdh_x(curve: CurveParams, scalar: int, point: bytes) -> bytes:
     """x-coordinate of scalar * point (the ECDH shared secret, ICAO/BSI TR-03111)."""
     if curve.crypto is not None:
         c = getattr(ec, curve.crypto)()
         priv = ec.derive_private_key(scalar, c)
         peer = ec.EllipticCurvePublicKey.from_encoded_point(c, point)
         return priv.exchange(ec.ECDH(), peer)
-    S = _ecmath.mul(curve, scalar, _ecmath.decode_point(curve, point))
+    try:
+        S = curve.mul(scalar, curve.decode(point))
+    except ValueError as e:
+        raise CAError(f"invalid peer public key: {e}") from None
     if S is None:
         raise CAError("shared point at infinity")
-    return S[0].to_bytes(curve.byte_len, "big")
+    return S[0].to_bytes(curve.size, "big")
 
 
-def _ec_public(curve: _curves.Curve, scalar: int) -> bytes:
+def _ec_public(curve: CurveParams, scalar: int) -> bytes:
     if curve.crypto is not None:
         key = ec.derive_private_key(scalar, getattr(ec, curve.crypto)())
         from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
         return key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
-    P = _ecmath.mul(curve, scalar, (curve.gx, curve.gy))
-    assert P is not None
-    return _ecmath.encode_point(curve, P)
+    return curve.encode(curve.mul(scalar, curve.generator))
 
 
 def _dh_shared(numbers: DHGroup, x: int, y_peer: int) -> bytes:
@@ -257,24 +240,21 @@ class CASessionKeys:
     """New secure-messaging keys after Chip Authentication (SSC restarts at 0)."""
 
     cipher: str
-    k_enc: bytes
-    k_mac: bytes
-    shared_secret: bytes
+    k_enc: bytes = field(repr=False)
+    k_mac: bytes = field(repr=False)
+    shared_secret: bytes = field(repr=False)
+
+    def sm_context(self) -> SmContext:
+        """A fresh secure-messaging context under these keys (SSC 0)."""
+        return SmContext(CIPHER_SPECS[self.cipher], self.k_enc, self.k_mac, 0)
 
 
 def _keys(shared: bytes, cipher: str) -> CASessionKeys:
-    return CASessionKeys(cipher, kdf_enc(shared, cipher), kdf_mac(shared, cipher), shared)
+    spec = CIPHER_SPECS[cipher]
+    return CASessionKeys(cipher, crypto.kdf(shared, crypto.KDF_ENC, spec), crypto.kdf(shared, crypto.KDF_MAC, spec), shared)
 
 
-def _tlv(tag: int, value: bytes) -> bytes:
-    n = len(value)
-    if n < 0x80:
-        length = bytes([n])
-    elif n < 0x100:
-        length = bytes([0x81, n])
-    else:
-        length = bytes([0x82]) + n.to_bytes(2, "big")
-    return bytes([tag]) + length + value
+_tlv = tlv.encode
 
 
 @dataclass
@@ -303,8 +283,7 @@ class TerminalCA:
 
     def mse_set_at_data(self) -> bytes:
         """Data of MSE:Set AT (00 22 41 A4): 80 CA OID [84 keyId]."""
-        oid = core.ObjectIdentifier(self.info.oid).dump()[2:]  # value only
-        return _tlv(0x80, oid) + self._key_ref()
+        return _tlv(0x80, der.encode_oid(self.info.oid)) + self._key_ref()
 
     def general_authenticate_data(self) -> bytes:
         """Data of GENERAL AUTHENTICATE (00 86 00 00): 7C { 80 ephemeral key }."""
@@ -374,6 +353,13 @@ def card_session_keys(
         numbers, _ = _dh_numbers(pk.public_key)
         shared = _dh_shared(numbers, scalar, int.from_bytes(terminal_public, "big"))
     return _keys(shared, info.cipher)
+
+
+def card_ecdh_session_keys(curve: CurveParams, scalar: int, terminal_public: bytes, cipher: str) -> CASessionKeys:
+    """Chip side of ECDH Chip Authentication from a curve and scalar: the one
+    key derivation the virtual card's MSE / GENERAL AUTHENTICATE handlers use.
+    Raises :class:`CAError` for a terminal key that is not on the curve."""
+    return _keys(_ecdh_x(curve, scalar, terminal_public), cipher)
 
 
 def chip_authentication_check(succeeded: bool, detail: str | None = None) -> Check:

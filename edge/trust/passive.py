@@ -19,7 +19,7 @@ from asn1crypto import crl, x509
 from edge.trust import _cms, _crypto
 from edge.trust.errors import SODParseError, TrustError, UnsupportedAlgorithm
 from edge.trust.result import Check, CheckName, CheckStatus, Reason, TrustResult
-from edge.trust.sod import SOD, names_match, parse_sod
+from edge.trust.sod import SOD, find_signer_certificate, names_match, parse_sod, require_signed
 from edge.trust.store import TrustStore, fingerprint, load_certificates, load_crls, signed_by
 
 P, F, NC, NA = CheckStatus.PASSED, CheckStatus.FAILED, CheckStatus.NOT_CHECKED, CheckStatus.NOT_APPLICABLE
@@ -119,12 +119,11 @@ def verify_passive(
     checks: dict[CheckName, Check] = {}
     details: dict[str, object] = {"at": at.isoformat()}
 
-    if not isinstance(sod, SOD):
-        try:
-            sod = parse_sod(sod)
-        except SODParseError as e:
-            checks[CheckName.SIGNATURE] = Check.make(F, "sod_unparsable", str(e))
-            return TrustResult(checks, details=details)
+    try:
+        sod = require_signed(sod) if isinstance(sod, SOD) else parse_sod(sod)
+    except SODParseError as e:
+        checks[CheckName.SIGNATURE] = Check.make(F, "sod_unparsable", str(e))
+        return TrustResult(checks, details=details)
 
     details.update(
         hash_algorithm=sod.hash_algorithm,
@@ -138,7 +137,7 @@ def verify_passive(
         checks[CheckName.DATA_GROUP_HASHES] = Check.make(NC, "unsupported_algorithm", str(e))
 
     # -- document signer and SOD signature ------------------------------------
-    ds = sod.signer_certificate()
+    ds = find_signer_certificate(sod.signer_info, sod.certificates)
     if ds is None and ds_certificate is not None:
         ds = _as_cert(ds_certificate)
     if ds is None and trust_store is not None:

@@ -18,20 +18,13 @@ from typing import Any, TextIO
 
 import cv2
 
-from edge.domain.messages import QrError
+from edge.domain.messages import DomainError, QrError
 from edge.domain.qr import parse_qr
 from reader_drivers.qr.decode import QrDecoder, strict_utf8
 
-# Errors that are about the image, not the payload (codes in the domain's style).
-_IMAGE_ERRORS = {
-    "image.unreadable": ("Không đọc được tệp ảnh.", "The image file cannot be read."),
-    "qr.not_found": ("Không tìm thấy mã QR trong ảnh.", "No QR code was found in the image."),
-}
-
-
 def _image_error(code: str, lang: str) -> dict[str, Any]:
-    vi, en = _IMAGE_ERRORS[code]
-    return {"code": code, "message": vi if lang == "vi" else en, "message_vi": vi, "message_en": en}
+    """Errors about the image rather than the payload; codes and texts live with the others."""
+    return DomainError(code).to_dict(lang)
 
 
 def decode_image_file(path: str, decoder: QrDecoder, *, today: date | None = None, lang: str = "vi") -> dict[str, Any]:

@@ -15,9 +15,11 @@ Stages, cheapest first; a later stage runs only when every earlier one found not
    different detector, catches codes zxing misses (wrinkled, odd quiet zones).
 4. Preprocessed variants (blur, 2x upscale, CLAHE contrast normalisation, Otsu
    binarisation) with zxing and zbar. Small images only (up to ``max_side``).
-5. The region pass: a cheap localiser (dense edges in both directions, on a half-size
-   copy) finds the QR-like region; it is cut out upright (de-rotated), scaled to a few
-   sizes and retried with unsharp-mask and CLAHE variants, zxing first, zbar last.
+5. The region pass: a cheap localiser (dense edges in every direction, on a copy about
+   640 px wide) finds the QR-like region; it is cut out upright (de-rotated), scaled to
+   a few sizes and retried with unsharp-mask and CLAHE variants, zxing first, zbar last.
+   When the region's gradients show a one-directional smear (motion blur), a Wiener
+   deconvolution along the estimated direction is tried before those variants.
 
 Camera frames skip stage 4 (whole-frame variants are costly at 1280x720) and go to the
 region pass, so an empty frame costs about twice a plain zxing call.
@@ -337,6 +339,16 @@ class QrDecoder:
 
     def _roi_pass(self, gray: np.ndarray, rect: Rect) -> list[DecodedSymbol]:
         """Cut the rotated region out upright at a few sizes, try sharpened variants."""
+        if max(rect[1]) >= self.DEBLUR_MIN_REGION:
+            deblur_crop, deblur_inverse = _upright_crop(gray, rect, self.DEBLUR_TARGET)
+            anisotropy, direction = _smear_direction(deblur_crop)
+        else:  # modules under ~2 px: aliasing looks like a smear, and no filter restores them
+            anisotropy = 0.0
+        # a QR's gradients go every way; a smeared one's do not
+        if anisotropy >= 0.25:  # motion blur: unsharp masks rarely help, deconvolution often does
+            found = self._deblur_pass(deblur_crop, deblur_inverse, rect, direction)
+            if found:
+                return found
         crops: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         variants: dict[tuple[int, str], np.ndarray] = {}
         for target, variant, decoder in self.ROI_ATTEMPTS:
@@ -354,6 +366,28 @@ class QrDecoder:
                 found = self._zx(image, "roi", binarizer, fast=True)
             if found:
                 self.roi_detail = f"{target}-{variant}-{decoder}"
+                return [_transform(s, inverse) for s in found]
+        return []
+
+    # Motion-blur lengths tried, in frame pixels (a card moving during a 1/30-1/60 s
+    # exposure smears by a few modules' worth).
+    DEBLUR_LENGTHS = (8.0, 6.0, 10.0)
+    DEBLUR_TARGET = 320
+    DEBLUR_MIN_REGION = 110  # px: a version 7-10 QR this small has modules under 2 px
+
+    def _deblur_pass(
+        self, crop: np.ndarray, inverse: np.ndarray, rect: Rect, direction: float
+    ) -> list[DecodedSymbol]:
+        """Motion blur: undo a linear smear along ``direction`` (estimated from the crop's
+        structure tensor) for a few smear lengths, with a Wiener filter."""
+        crop_scale = self.DEBLUR_TARGET / (max(rect[1][0], rect[1][1], 1.0) * 1.35)
+        image_spectrum = np.fft.rfft2(crop.astype(np.float32) / 255.0)  # shared by every length
+        for length in self.DEBLUR_LENGTHS:
+            kernel = _line_psf(max(2.0, length * crop_scale), direction)
+            restored = _wiener(image_spectrum, crop.shape, kernel, 0.005)
+            found = self._zx(restored, "roi", zxingcpp.Binarizer.LocalAverage, fast=True)
+            if found:
+                self.roi_detail = f"deblur-{length:g}"
                 return [_transform(s, inverse) for s in found]
         return []
 
@@ -427,6 +461,50 @@ def _upright_crop(gray: np.ndarray, rect: Rect, target: int, margin: float = 1.3
     m[1, 2] += target / 2 - cy
     crop = cv2.warpAffine(gray, m, (target, target), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     return crop, cv2.invertAffineTransform(m)
+
+
+def _smear_direction(image: np.ndarray) -> tuple[float, float]:
+    """(anisotropy 0..1, smear angle in radians) from the structure tensor.
+
+    A smear flattens gradients along its direction, so the direction of least gradient
+    energy is the direction of motion.
+    """
+    f = image.astype(np.float32)
+    gx = cv2.Sobel(f, cv2.CV_32F, 1, 0)
+    gy = cv2.Sobel(f, cv2.CV_32F, 0, 1)
+    jxx, jyy, jxy = float((gx * gx).mean()), float((gy * gy).mean()), float((gx * gy).mean())
+    trace = jxx + jyy
+    if trace <= 0:
+        return 0.0, 0.0
+    spread = float(np.sqrt(max(trace * trace / 4 - (jxx * jyy - jxy * jxy), 0.0)))
+    strongest = 0.5 * float(np.arctan2(2 * jxy, jxx - jyy))
+    return 2 * spread / trace, strongest + np.pi / 2
+
+
+def _line_psf(length: float, angle: float, size: int = 31) -> np.ndarray:
+    """A normalised straight-line point-spread function."""
+    kernel = np.zeros((size, size), np.float32)
+    c = size // 2
+    half = min(length, size - 1) / 2
+    for t in np.linspace(-half, half, max(2, int(length * 4))):
+        kernel[int(round(c + t * np.sin(angle))), int(round(c + t * np.cos(angle)))] += 1
+    return kernel / kernel.sum()
+
+
+def _wiener(
+    image_spectrum: np.ndarray, shape: tuple[int, ...], kernel: np.ndarray, noise_to_signal: float
+) -> np.ndarray:
+    """Wiener deconvolution of an image given as its rfft2 (of values in 0..1); the kernel
+    is centred on the origin. Returns the restored 8-bit image."""
+    padded = np.zeros(shape[:2], np.float32)
+    k = kernel.shape[0]
+    padded[:k, :k] = kernel
+    padded = np.roll(padded, (-(k // 2), -(k // 2)), axis=(0, 1))
+    kernel_spectrum = np.fft.rfft2(padded)
+    restored = np.fft.irfft2(
+        image_spectrum * np.conj(kernel_spectrum) / (np.abs(kernel_spectrum) ** 2 + noise_to_signal), s=shape[:2]
+    )
+    return np.clip(restored * 255.0, 0, 255).astype(np.uint8)
 
 
 def _transform(sym: DecodedSymbol, affine: np.ndarray) -> DecodedSymbol:

@@ -24,13 +24,15 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from typing import Callable, Literal, Protocol
 
-from asn1crypto import algos, cms, core
+from asn1crypto import cms, core
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from edge.domain.validity import card_expiry
+from edge.icao.lds.sod import OID_LDS_SECURITY_OBJECT, LDSSecurityObject
+from edge.icao.lds.tags import DG_TAGS
 from simulators.vcard.pki import TestPki, build_test_pki, derive_ec_key
 
 __all__ = [
@@ -59,10 +61,9 @@ EF_CARD_ACCESS = 0x011C
 EF_SOD = 0x011D
 EF_COM = 0x011E
 DG_FILE_IDS: dict[int, int] = {n: 0x0100 + n for n in range(1, 17)}
-DG_TAGS: dict[int, int] = {1: 0x61, 2: 0x75, 3: 0x63, 13: 0x6D, 14: 0x6E, 15: 0x6F}
 
 # ---------------------------------------------------------------- OIDs
-OID_LDS_SECURITY_OBJECT = "2.23.136.1.1.1"
+
 OID_AA_PROTOCOL = "2.23.136.1.1.5"  # id-icao-mrtd-security-aaProtocolObject
 OID_ECDSA_PLAIN_SHA256 = "0.4.0.127.0.7.1.1.4.1.3"
 OID_PK_ECDH = "0.4.0.127.0.7.2.2.1.2"
@@ -345,20 +346,7 @@ def card_access() -> bytes:
 
 
 # ================================================================ EF.SOD
-class DataGroupHash(core.Sequence):
-    _fields = [("dataGroupNumber", core.Integer), ("dataGroupHashValue", core.OctetString)]
-
-
-class DataGroupHashValues(core.SequenceOf):
-    _child_spec = DataGroupHash
-
-
-class LDSSecurityObject(core.Sequence):
-    _fields = [
-        ("version", core.Integer),
-        ("hashAlgorithm", algos.DigestAlgorithm),
-        ("dataGroupHashValues", DataGroupHashValues),
-    ]
+# The LDSSecurityObject ASN.1 is the reader's own (edge.icao.lds.sod): one definition.
 
 
 def build_sod(dg_files: dict[int, bytes], pki: TestPki, signing_time: _dt.datetime) -> bytes:
@@ -366,9 +354,9 @@ def build_sod(dg_files: dict[int, bytes], pki: TestPki, signing_time: _dt.dateti
     lso = LDSSecurityObject(
         {
             "version": 0,
-            "hashAlgorithm": {"algorithm": "sha256"},
-            "dataGroupHashValues": [
-                {"dataGroupNumber": n, "dataGroupHashValue": hashlib.sha256(dg_files[n]).digest()}
+            "hash_algorithm": {"algorithm": "sha256"},
+            "data_group_hash_values": [
+                {"data_group_number": n, "data_group_hash_value": hashlib.sha256(dg_files[n]).digest()}
                 for n in sorted(dg_files)
             ],
         }

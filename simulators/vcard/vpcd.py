@@ -43,6 +43,9 @@ class CardLike(Protocol):
     def transmit(self, apdu: bytes) -> bytes: ...
 
 
+_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
+
+
 class _Closed(Exception):
     pass
 
@@ -175,6 +178,15 @@ class VpcdLink:
 
     def _serve(self, sock: socket.socket) -> None:
         while not self._stop.is_set():
+            # vpcd writes the 2-byte length and the APDU in two sends without
+            # TCP_NODELAY: Nagle holds the APDU until our ACK, which delayed ACK
+            # sends ~40 ms late. Ask for immediate ACKs (Linux resets the flag
+            # after use, hence every time).
+            if _QUICKACK is not None:
+                try:
+                    sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+                except OSError:
+                    pass
             length = int.from_bytes(_recv_exact(sock, 2), "big")
             payload = _recv_exact(sock, length) if length else b""
             if len(payload) == 1:

@@ -208,3 +208,12 @@ def test_bhyt_card_qr_is_named_and_not_counted(outbox):
     assert events(outbox) == []
     view = flow.hub.current()
     assert view.badges[0].code == "qr.bhyt_card" and view.next_step.code == "next.scan_id_card"
+
+
+def test_scanner_that_flagged_lost_vietnamese_letters_is_refused_with_the_fix(outbox):
+    flow = make_flow(outbox, FakeChip())
+    flow.on_qr(b"089202012345||Le Van A|23052002|Nam|To 1, An Giang|31122021", flags={"diacritics_lost": True})
+    assert events(outbox) == []
+    view = flow.hub.current()
+    assert view.badges[0].code == "qr.diacritics_lost"
+    assert view.next_step.code == "next.switch_scanner_to_serial"

@@ -9,33 +9,22 @@ in the server's database.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import time
 from datetime import date
-from pathlib import Path
 
 import httpx
 import pytest
 
 from simulators.population import Population
-from simulators.services import Mosquitto, free_port
+from simulators.services import Mosquitto
 from tests.mqtt_sniffer import Sniffer
+from tests.processes import READ_TOKEN, ServerProcess, wait_until
 
 pytestmark = pytest.mark.services
-TOKEN = "e2e-read-token-0123456789"
+TOKEN = READ_TOKEN
 SEED, FACILITIES, COUNT, DUPLICATES = 7, 4, 120, 6
 
-
-def wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -46,33 +35,11 @@ def broker():
 
 @pytest.fixture
 def server(tmp_path, broker):
-    port = free_port()
-    db = tmp_path / "server.sqlite"
-    config = tmp_path / "server.toml"
-    config.write_text(
-        f'database_url = "sqlite:///{db}"\n'
-        f'[mqtt]\nurl = "{broker.url}"\nclient_id = "e2e-server"\n'
-        f'[api]\nport = {port}\nread_tokens = ["{TOKEN}"]\n'
-        # the simulated readers are not in the server's registry: let it register them (tests only)
-        "[registry]\nauto_register = true\n"
-    )
-    log = open(tmp_path / "server.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--config", str(config)],
-                            stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-
-    def subscribed():
-        try:
-            return httpx.get(f"{base}/api/v1/health", timeout=1).json().get("mqtt_subscribed")
-        except httpx.HTTPError:
-            return False
-
+    process = ServerProcess(tmp_path, broker.url).start()
     try:
-        wait_until(subscribed, 30, "the server to subscribe")
-        yield {"base": base, "db": db, "proc": proc}
+        yield {"base": process.base, "db": process.db, "proc": process.proc}
     finally:
-        proc.terminate()
-        proc.wait(10)
+        process.stop()
 
 
 def test_server_counts_exactly_what_the_fleet_sent_and_no_personal_data_leaves_the_desk(tmp_path, broker, server):

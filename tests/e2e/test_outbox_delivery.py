@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 
 import pytest
 
@@ -12,17 +11,10 @@ from simulators.fleet import make_agent
 from simulators.population import Population
 from simulators.services import Mosquitto, free_port
 from tests.mqtt_sniffer import Sniffer
+from tests.processes import wait_until
 
 pytestmark = pytest.mark.services
 
-
-def wait_until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_checkins_made_while_the_broker_is_down_are_all_delivered_in_order_once_it_is_up(tmp_path):

@@ -7,7 +7,6 @@ import time
 
 import cv2
 import numpy as np
-import pytest
 
 from reader_drivers.qr.camera import CameraSource, CaptureGrabber, parse_camera_spec
 from reader_drivers.qr.source import QrSource, SourceClosed
@@ -150,3 +149,27 @@ def test_spec_parsing():
     assert parse_camera_spec("0") == 0 and parse_camera_spec(2) == 2
     assert parse_camera_spec("/dev/video0") == "/dev/video0"
     assert parse_camera_spec("rtsp://10.0.0.5/stream") == "rtsp://10.0.0.5/stream"
+
+
+def test_still_scene_gate_skips_an_unchanged_empty_desk_but_never_for_long():
+    import numpy as np
+
+    from reader_drivers.qr.camera import StillSceneGate
+
+    now = [0.0]
+    gate = StillSceneGate(max_skip_seconds=0.5, clock=lambda: now[0])
+    desk = np.full((720, 1280), 128, np.uint8)
+    assert gate.should_decode(desk)
+    gate.record(found=False)
+    now[0] += 0.1
+    assert not gate.should_decode(desk)  # nothing moved, nothing was there
+    now[0] += 0.5
+    assert gate.should_decode(desk)  # but decoded again within max_skip_seconds
+    gate.record(found=False)
+    card = desk.copy()
+    card[200:500, 400:800] = 255  # something came into view
+    now[0] += 0.05
+    assert gate.should_decode(card)
+    gate.record(found=True)
+    now[0] += 0.05
+    assert gate.should_decode(card)  # a card in view keeps being decoded (the debouncer needs sightings)

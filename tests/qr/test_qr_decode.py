@@ -115,3 +115,17 @@ def test_every_degradation_class_renders():
         assert frame.image.shape == (720, 1280, 3)
         assert frame.qr_version and 5 <= frame.qr_version <= 12
     assert generator.frame(4).image.tobytes() == CardFrameGenerator(seed=9).frame(4).image.tobytes()
+
+
+def test_motion_blur_is_undone_by_the_deblur_pass():
+    generator = CardFrameGenerator(seed=5)
+    decoder = QrDecoder()
+    zx = pipe = deblurred = 0
+    for index in range(8):
+        frame = generator.frame(index, "motion_blur")
+        expected = frame.payload.encode()
+        zx += expected in [s.data for s in decode_zxing(frame.image)]
+        decoder.roi_detail = None
+        pipe += expected in decoder.decode_bytes(frame.image)
+        deblurred += bool(decoder.roi_detail and decoder.roi_detail.startswith("deblur"))
+    assert deblurred > 0 and pipe > zx

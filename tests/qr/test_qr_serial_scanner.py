@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import pty
-import threading
 import time
 import tty
 

@@ -3,11 +3,7 @@ the final counts equal exactly what the readers sent, with no event counted twic
 
 from __future__ import annotations
 
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 from collections import Counter
 from pathlib import Path
@@ -19,6 +15,7 @@ from server.store import EventStore
 from simulators.fleet import run_checkins
 from simulators.services import Mosquitto, free_port, wait_for_port
 from srvhelpers import READ_TOKEN, auth, register_fleet, wait_until
+from tests.processes import ProgramProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 FACILITIES = 5
@@ -29,18 +26,15 @@ def _count(db: Path) -> int:
         return int(conn.execute("SELECT count(*) FROM checkin_event").fetchone()[0])
 
 
-class ServerProcess:
-    def __init__(self, config: Path, port: int, log: Path) -> None:
-        self.config, self.port, self.log = config, port, log
-        self.proc: subprocess.Popen[bytes] | None = None
+class ServerProcess(ProgramProcess):
+    """``cccd-server serve`` with a prepared config (this test registers its fleet itself)."""
 
-    def start(self) -> None:
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "server.cli", "serve", "--config", str(self.config)],
-                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                env=os.environ | {"PYTHONPATH": str(ROOT)},
-            )
+    def __init__(self, config: Path, port: int, log: Path) -> None:
+        super().__init__("server.cli", ["serve", "--config", str(config)], log)
+        self.port = port
+
+    def start(self) -> None:  # type: ignore[override]
+        super().start()
         wait_for_port(self.port, 30)
         wait_until(self.mqtt_connected, 30, "the server to connect to the broker")
 
@@ -49,20 +43,6 @@ class ServerProcess:
             return bool(httpx.get(f"http://127.0.0.1:{self.port}/api/v1/health", timeout=2).json()["mqtt_connected"])
         except httpx.HTTPError:
             return False
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
 
 
 def test_sigkilled_server_and_restarted_broker_lose_nothing_and_count_nothing_twice(tmp_path):

@@ -9,7 +9,7 @@ from asn1crypto import core, keys
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from edge.trust import _curves, _ecmath
+from edge.icao import groups
 from edge.trust.aa import AAError, parse_dg15, recover_9796_2, sign_aa_challenge, verify_aa
 from edge.trust.result import CheckStatus
 from tests.trust.conftest import read
@@ -113,11 +113,11 @@ def test_ecdsa_aa_on_explicit_brainpool_p224_key_uses_the_fallback_arithmetic():
     # The BSI DG14 key (brainpoolP224r1, explicit parameters) is unusable by cryptography.
     pk_der = read(f"{BSI}/DG14_pk.bin")
     sk = keys.PrivateKeyInfo.load(read(f"{BSI}/DG14_sk.pkcs8"))["private_key"].parsed["private_key"].native
-    curve = _curves.BY_NAME["brainpoolP224r1"]
+    curve = groups.BY_NAME["brainpoolP224r1"]
     challenge = os.urandom(8)
     import hashlib
 
-    r, s = _ecmath.ecdsa_sign(curve, sk, hashlib.sha224(challenge).digest(), int.from_bytes(os.urandom(27), "big") + 1)
+    r, s = curve.ecdsa_sign(sk, hashlib.sha224(challenge).digest(), int.from_bytes(os.urandom(27), "big") + 1)
     sig = r.to_bytes(28, "big") + s.to_bytes(28, "big")
     assert verify_aa(pk_der, challenge, sig).status is CheckStatus.PASSED
     assert verify_aa(pk_der, bytes(8), sig).status is CheckStatus.FAILED

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from edge.trust import _curves
-from edge.trust._kdf import kdf, kdf_enc, kdf_mac
-from edge.trust.ca import _ecdh_x, card_session_keys, parse_dg14, start_chip_authentication
+from edge.icao import crypto, groups
+from edge.trust.ca import CIPHER_SPECS, _ecdh_x, card_session_keys, parse_dg14, start_chip_authentication
 from tests.trust.conftest import read
 
 BSI = "bsi_tr03105_5_refdataset"
 DG14_FILES = [f"{BSI}/Datagroup14.bin", "jmrtd_bsi2008/Datagroup14.bin", "pymrtd_etsi/DG14.bin"]
+
+
+def kdf(secret: bytes, counter: int, cipher: str) -> bytes:
+    """The one KDF (edge.icao.crypto) addressed by the trust side's cipher names."""
+    return crypto.kdf(secret, counter, CIPHER_SPECS[cipher])
+
+
+def kdf_enc(secret: bytes, cipher: str) -> bytes:
+    return kdf(secret, crypto.KDF_ENC, cipher)
+
+
+def kdf_mac(secret: bytes, cipher: str) -> bytes:
+    return kdf(secret, crypto.KDF_MAC, cipher)
 
 
 def test_kdf_matches_icao_appendix_i_session_keys(vectors):
@@ -34,9 +48,9 @@ def test_kdf_key_lengths_per_cipher():
 @pytest.mark.parametrize("use_openssl", [True, False])
 def test_ecdh_shared_secret_matches_icao_appendix_i(vectors, use_openssl):
     v = vectors["pace"]["ecdh_cam_I"]
-    curve = _curves.BY_NAME["brainpoolP256r1"]
+    curve = groups.BY_NAME["brainpoolP256r1"]
     if not use_openssl:  # the pure-Python path used for curves cryptography lacks
-        curve = curve._replace(crypto=None)
+        curve = dataclasses.replace(curve, crypto=None)
     x = _ecdh_x(curve, int(v["sk_dh_ifd"], 16), bytes.fromhex(v["pk_dh_ic"]))
     assert x.hex().upper() == v["shared_secret_k"]
 

@@ -220,8 +220,8 @@ def _lso_hashes(sd: cms.SignedData) -> dict[int, bytes]:
     eci = sd["encap_content_info"]
     assert eci["content_type"].dotted == lb.OID_LDS_SECURITY_OBJECT
     lso = lb.LDSSecurityObject.load(eci["content"].contents)
-    assert lso["hashAlgorithm"]["algorithm"].native == "sha256"
-    return {h["dataGroupNumber"].native: h["dataGroupHashValue"].native for h in lso["dataGroupHashValues"]}
+    assert lso["hash_algorithm"]["algorithm"].native == "sha256"
+    return {h["data_group_number"].native: h["data_group_hash_value"].native for h in lso["data_group_hash_values"]}
 
 
 def test_sod_hashes_match_every_data_group(profile):

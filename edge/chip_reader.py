@@ -1,0 +1,290 @@
+"""Read a chip ID card and verify it: the one entry point of the desk agent.
+
+:func:`read_and_verify` takes any :class:`edge.icao.apdu.Transport` (a PC/SC
+reader, the in-process virtual card...) and never imports pyscard. It
+
+1. reads EF.CardAccess, opens the chip with PACE (or BAC) trying the keys in
+   order, and reads EF.COM, DG1, DG2 (if ``read_face``), DG13, DG14, DG15 and
+   EF.SOD (:mod:`edge.icao.session`);
+2. when ``clone_check``: runs Active Authentication (DG15: INTERNAL
+   AUTHENTICATE with a random 8-byte challenge) and then Chip Authentication
+   (DG14: MSE:Set KAT for 3DES, or MSE:Set AT + GENERAL AUTHENTICATE, ECDH,
+   restart secure messaging under the new keys and re-read EF.COM under them
+   as the proof). AA goes first because a failed CA leaves no usable session;
+3. runs passive authentication on every data group it read
+   (:func:`edge.trust.passive.verify_passive`), adds the CA/AA checks and,
+   with a QR record, the QR<->chip cross-check (:mod:`edge.trust.crosscheck`);
+   the level follows :func:`edge.trust.result.decide_level`: a failed CA or AA
+   (a cloned chip) or a cross-check mismatch make the reading ``invalid``;
+   clone-checked needs the authenticating key's DG (14 or 15) to match EF.SOD.
+
+Errors (all from :mod:`edge.icao.errors`, base ``IcaoError``):
+
+* :class:`edge.icao.session.AccessDeniedError` (an ``AuthenticationError``):
+  no key opened the chip; ``.attempts`` says what was tried;
+* ``TransportError``: the card was pulled or the reader failed mid-read
+  (reader drivers raise subclasses, e.g. ``CardRemovedError``);
+* ``SecureMessagingError``: a bad MAC or a malformed protected answer during
+  access or file reading (a hostile or broken card);
+* any other ``IcaoError`` (e.g. ``StatusError`` while selecting the
+  application). Answers the chip gives during CA/AA never raise: they become
+  failed checks. Nothing waits forever: the transport's own timeout bounds
+  every exchange.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Literal
+
+from edge.icao.access import AccessKey
+from edge.icao.apdu import CommandApdu, StatusError, Transport
+from edge.icao.errors import SecureMessagingError
+from edge.icao.files import FileReadError, read_file
+from edge.icao.lds.tags import EF_COM, EF_SOD, dg_fid
+from edge.icao.session import ChipReadResult, ChipSession
+from edge.trust.aa import AAError, verify_aa
+from edge.trust.ca import CAError, chip_authentication_check, start_chip_authentication
+from edge.trust.crosscheck import IdentityFields, crosscheck
+from edge.trust.passive import verify_passive
+from edge.trust.result import Check, CheckName, CheckStatus, TrustResult
+from edge.trust.levels import TrustLevel
+from edge.trust.store import TrustStore
+
+if TYPE_CHECKING:  # pragma: no cover
+    from edge.domain.qr import CccdRecord
+
+__all__ = [
+    "ChipCheck",
+    "read_and_verify",
+    "chip_authentication_step",
+    "active_authentication_step",
+    "identity_from_chip",
+    "identity_from_qr",
+    "chip_files",
+]
+
+EXTRA_CA = "chip_authentication"
+EXTRA_AA = "active_authentication"
+_MIME = {"jpeg": "image/jpeg", "jpeg2000": "image/jp2"}
+
+
+@dataclass(repr=False)
+class ChipCheck:
+    """One verified reading. Holds personal data: its repr shows no values."""
+
+    read: ChipReadResult  # raw files, parsed DGs, access method, timings, APDU counts
+    trust: TrustResult  # every check and .level
+    identity: IdentityFields | None  # chip side: DG13, else DG1
+    face_image: bytes | None
+    face_mime: str | None
+
+    @property
+    def level(self) -> TrustLevel:
+        return self.trust.level
+
+    def __repr__(self) -> str:
+        face = f"{len(self.face_image)} bytes" if self.face_image else "none"
+        return f"ChipCheck(level={self.trust.level.value}, read={self.read!r}, face={face}, <redacted>)"
+
+
+def chip_files(read_face: bool = True) -> tuple[int, ...]:
+    """The files read, in order (EF.CardAccess is read before access control)."""
+    dgs = (1, 2, 13, 14, 15) if read_face else (1, 13, 14, 15)
+    return (EF_COM, *(dg_fid(n) for n in dgs), EF_SOD)
+
+
+# ------------------------------------------------------------------ clone checks
+def active_authentication_step(session: ChipSession, result: ChipReadResult) -> None:
+    """post_read hook: INTERNAL AUTHENTICATE with a random challenge, verified with DG15.
+
+    Stores a :class:`Check` in ``result.extras["active_authentication"]``.
+    Transport errors (card pulled) propagate; chip answers become checks.
+    """
+    dg15 = result.files.get(dg_fid(15))
+    if dg15 is None:
+        result.extras[EXTRA_AA] = Check.make(CheckStatus.NOT_APPLICABLE, "not_checked", "no DG15")
+        return
+    t = session.clock()
+    try:
+        challenge = session.random(8)
+        try:
+            sig = session.transmit_secure(CommandApdu(0x00, 0x88, 0x00, 0x00, challenge, ne=256)).check(
+                "INTERNAL AUTHENTICATE"
+            )
+        except (StatusError, SecureMessagingError) as e:
+            result.extras[EXTRA_AA] = Check.make(CheckStatus.FAILED, "aa_failed", str(e))
+            return
+        try:
+            result.extras[EXTRA_AA] = verify_aa(dg15, challenge, sig, dg14=result.files.get(dg_fid(14)))
+        except AAError as e:
+            result.extras[EXTRA_AA] = Check.make(CheckStatus.NOT_CHECKED, "not_checked", f"DG15 unusable: {e}")
+    finally:
+        session.timed_step(EXTRA_AA, t)
+
+
+def chip_authentication_step(session: ChipSession, result: ChipReadResult) -> None:
+    """post_read hook: Chip Authentication with DG14's key, then proof under the new keys.
+
+    CA v1 with 3DES: MSE:Set KAT; otherwise MSE:Set AT + GENERAL AUTHENTICATE.
+    The chip answers under the old keys and switches; the terminal switches
+    too (SSC 0) and re-reads EF.COM: only a chip holding DG14's private key
+    can answer that correctly. Stores a Check in ``result.extras["chip_authentication"]``.
+    """
+    dg14 = result.files.get(dg_fid(14))
+    if dg14 is None:
+        result.extras[EXTRA_CA] = Check.make(CheckStatus.NOT_APPLICABLE, "not_checked", "no DG14")
+        return
+    t = session.clock()
+    try:
+        try:
+            terminal = start_chip_authentication(dg14)
+        except (CAError, ValueError) as e:
+            result.extras[EXTRA_CA] = Check.make(CheckStatus.NOT_CHECKED, "not_checked", f"DG14 unusable: {e}")
+            return
+        try:
+            if terminal.uses_mse_set_kat:
+                session.transmit_secure(CommandApdu(0x00, 0x22, 0x41, 0xA6, terminal.mse_set_kat_data())).check(
+                    "MSE:Set KAT"
+                )
+            else:
+                session.transmit_secure(CommandApdu(0x00, 0x22, 0x41, 0xA4, terminal.mse_set_at_data())).check(
+                    "MSE:Set AT"
+                )
+                session.transmit_secure(
+                    CommandApdu(0x00, 0x86, 0x00, 0x00, terminal.general_authenticate_data(), ne=256)
+                ).check("GENERAL AUTHENTICATE")
+            session.sm = terminal.session_keys().sm_context()
+            # The proof: a file read under the new keys, compared with the earlier read.
+            again = read_file(session.channel, EF_COM, session.max_response)
+        except (StatusError, SecureMessagingError, FileReadError, CAError) as e:
+            result.extras[EXTRA_CA] = chip_authentication_check(False, f"{type(e).__name__}: {e}")
+            return
+        earlier = result.files.get(EF_COM)
+        if earlier is not None and again != earlier:
+            result.extras[EXTRA_CA] = chip_authentication_check(False, "EF.COM differs under the new keys")
+            return
+        result.extras[EXTRA_CA] = chip_authentication_check(
+            True, f"{terminal.info.agreement} {terminal.info.cipher}, EF.COM read under the new keys"
+        )
+        result.extras["sm_after_ca"] = terminal.info.cipher
+    finally:
+        session.timed_step(EXTRA_CA, t)
+
+
+# ------------------------------------------------------------------ identities
+def _century_year(yy: int, personal_id: str | None) -> int:
+    # The 12-digit ID's 4th digit gives the century (0/1 = 1900s, 2/3 = 2000s...).
+    if personal_id and len(personal_id) == 12 and personal_id.isdigit():
+        return 1900 + 100 * (int(personal_id[3]) // 2) + yy
+    this = date.today().year % 100
+    return (2000 if yy <= this else 1900) + yy
+
+
+def _dmy(text: str | None) -> date | None:
+    if not text:
+        return None
+    m = re.fullmatch(r"\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\s*", text)
+    if not m:
+        return None
+    try:
+        return date(int(m[3]), int(m[2]), int(m[1]))
+    except ValueError:
+        return None
+
+
+def _sex(text: str | None) -> Literal["M", "F"] | None:
+    if not text:
+        return None
+    t = text.strip().lower()
+    if t in ("nam", "m", "male"):
+        return "M"
+    if t in ("nữ", "nu", "f", "female"):
+        return "F"
+    return None
+
+
+def identity_from_chip(read: ChipReadResult) -> IdentityFields | None:
+    """Identity fields from DG13 (diacritics intact), each missing one from DG1's MRZ."""
+    dg13, dg1 = read.dg13, read.dg1
+    if dg13 is None and dg1 is None:
+        return None
+    m = dg1.mrz if dg1 is not None else None
+    mrz_id = m.personal_id if m is not None else None
+    mrz_name = None
+    mrz_dob = None
+    if m is not None:
+        mrz_name = " ".join(p for p in (m.primary_identifier, m.secondary_identifier) if p) or None
+        if m.date_of_birth.isdigit():
+            try:
+                yy, mm, dd = int(m.date_of_birth[:2]), int(m.date_of_birth[2:4]), int(m.date_of_birth[4:])
+                mrz_dob = date(_century_year(yy, mrz_id), mm, dd)
+            except ValueError:
+                mrz_dob = None
+    return IdentityFields(
+        id_number=(dg13.id_number if dg13 is not None else None) or mrz_id,
+        full_name=(dg13.full_name if dg13 is not None else None) or mrz_name,
+        date_of_birth=(_dmy(dg13.date_of_birth) if dg13 is not None else None) or mrz_dob,
+        sex=(_sex(dg13.sex) if dg13 is not None else None) or (_sex(m.sex) if m is not None else None),
+    )
+
+
+def identity_from_qr(record: CccdRecord) -> IdentityFields:
+    """The QR record's identity fields (the QR always has all four)."""
+    return IdentityFields(record.id_number, record.full_name, record.date_of_birth, record.sex)
+
+
+# ------------------------------------------------------------------ entry point
+def _passive(read: ChipReadResult, trust_store: TrustStore | None, at: datetime | None) -> TrustResult:
+    sod = read.files.get(EF_SOD)
+    if sod is None:
+        why = read.file_status.get(EF_SOD, "not read")
+        return TrustResult(
+            {CheckName.SIGNATURE: Check.make(CheckStatus.NOT_CHECKED, "not_checked", f"EF.SOD: {why}")}
+        )
+    dgs = {fid - 0x0100: raw for fid, raw in read.files.items() if 0x0101 <= fid <= 0x0110}
+    # The session already parsed EF.SOD with the same parser: verify that object.
+    return verify_passive(read.sod if read.sod is not None else sod, dgs, trust_store=trust_store, at=at)
+
+
+def read_and_verify(
+    transport: Transport,
+    keys: Sequence[AccessKey],
+    *,
+    trust_store: TrustStore | None,
+    qr: CccdRecord | None = None,
+    at: datetime | None = None,
+    read_face: bool = True,
+    clone_check: bool = True,
+) -> ChipCheck:
+    """Read the card through ``transport`` and verify everything; see the module docstring."""
+    session = ChipSession(transport, random=os.urandom)
+    hooks = (active_authentication_step, chip_authentication_step) if clone_check else ()
+    read = session.run(keys, chip_files(read_face), hooks)
+
+    t = time.monotonic()
+    trust = _passive(read, trust_store, at)
+    for name, key in ((CheckName.CHIP_AUTHENTICATION, EXTRA_CA), (CheckName.ACTIVE_AUTHENTICATION, EXTRA_AA)):
+        check = read.extras.get(key)
+        if isinstance(check, Check):
+            trust = trust.with_check(name, check)
+    identity = identity_from_chip(read)
+    if qr is not None:
+        trust = trust.with_qr(True)
+        if identity is not None:
+            trust = trust.with_check(CheckName.CROSSCHECK, crosscheck(identity_from_qr(qr), identity))
+    read.timings["passive_authentication"] = time.monotonic() - t
+
+    face = read.dg2.image if read.dg2 is not None else None
+    return ChipCheck(
+        read=read,
+        trust=trust,
+        identity=identity,
+        face_image=face.data if face is not None else None,
+        face_mime=_MIME.get(face.image_type) if face is not None else None,
+    )

@@ -1,0 +1,121 @@
+"""read_and_verify against the in-process virtual card: the variants that do
+not need pcscd (BAC-only card, RSA Active Authentication, no trust store,
+DG1 fallback, hostile CA/AA answers, wrong keys, redacted repr)."""
+
+from __future__ import annotations
+
+import pytest
+
+from edge.chip_reader import identity_from_chip, read_and_verify
+from edge.domain.qr import parse_qr
+from edge.icao import access
+from edge.icao.apdu import ResponseApdu
+from edge.icao.session import AccessDeniedError
+from edge.trust import CheckName, CheckStatus, TrustLevel
+from simulators.vcard.card import VirtualCard
+from simulators.vcard.inprocess import InProcessTransport
+from simulators.vcard.lds_builder import build_chip_profile
+from tests.chip_e2e.conftest import SEED, make_card
+
+
+def _can(profile):
+    return [access.key_from_can(profile.can)]
+
+
+def test_bac_only_card_is_read_with_the_typed_mrz_and_clone_checked(genuine, trust_store):
+    card = VirtualCard(genuine.files, genuine.can, genuine.mrz_information, card_access=None,
+                       chip_auth_private_key=genuine.chip_auth_private_key,
+                       aa_private_key=genuine.aa_private_key)
+    check = read_and_verify(InProcessTransport(card), access.keys_from_mrz(genuine.mrz.splitlines()),
+                            trust_store=trust_store, read_face=False)
+    assert check.read.access_method == "BAC"
+    assert check.trust.check(CheckName.CHIP_AUTHENTICATION).status is CheckStatus.PASSED  # CA from a BAC (3DES) session to AES keys
+    assert check.trust.level is TrustLevel.CHIP_VERIFIED_CLONE_CHECKED
+
+
+def test_rsa_active_authentication_verifies_with_iso9796_2(citizen, pki, trust_store):
+    profile = build_chip_profile(citizen, pki=pki, seed=SEED, aa_algorithm="rsa-2048")
+    check = read_and_verify(InProcessTransport(make_card(profile)), _can(profile), trust_store=trust_store,
+                            read_face=False)
+    aa = check.trust.check(CheckName.ACTIVE_AUTHENTICATION)
+    assert aa.status is CheckStatus.PASSED and aa.reason.detail.startswith("iso9796-2 scheme 1")
+
+
+def test_without_a_trust_store_the_data_is_unanchored_even_with_clone_checks(genuine):
+    check = read_and_verify(InProcessTransport(make_card(genuine)), _can(genuine), trust_store=None, read_face=False)
+    assert check.trust.check(CheckName.CHIP_AUTHENTICATION).status is CheckStatus.PASSED
+    assert check.trust.check(CheckName.CHAIN).codes == ["no_trust_store"]
+    assert check.trust.level is TrustLevel.CHIP_DATA_UNANCHORED
+
+
+def test_identity_falls_back_to_dg1_and_the_crosscheck_drops_diacritics(genuine, citizen, trust_store):
+    files = {fid: data for fid, data in genuine.files.items() if fid != 0x010D}  # no DG13 on this chip
+    card = VirtualCard(files, genuine.can, genuine.mrz_information,
+                       chip_auth_private_key=genuine.chip_auth_private_key, aa_private_key=genuine.aa_private_key)
+    check = read_and_verify(InProcessTransport(card), _can(genuine), trust_store=trust_store,
+                            qr=parse_qr(citizen.qr_payload()), read_face=False)
+    ident = check.identity
+    assert ident is not None and ident.id_number == citizen.id_number
+    assert ident.date_of_birth == citizen.date_of_birth and ident.sex == citizen.sex
+    assert check.trust.check(CheckName.CROSSCHECK).codes == ["crosscheck_match"]
+    assert identity_from_chip(check.read) == ident
+
+
+def test_chip_refusing_ca_and_aa_commands_fails_both_checks(genuine, trust_store):
+    def refuse(card, cmd):
+        return ResponseApdu(b"", 0x6A80)
+
+    card = make_card(genuine)
+    card.handlers.update({0x88: refuse, 0x22: refuse, 0x86: refuse})
+    check = read_and_verify(InProcessTransport(card), _can(genuine), trust_store=trust_store, read_face=False)
+    assert check.trust.check(CheckName.ACTIVE_AUTHENTICATION).codes == ["aa_failed"]
+    assert check.trust.check(CheckName.CHIP_AUTHENTICATION).codes == ["ca_failed"]
+    assert check.trust.level is TrustLevel.INVALID
+
+
+def test_wrong_keys_raise_access_denied_with_the_attempts(genuine, trust_store):
+    with pytest.raises(AccessDeniedError) as info:
+        read_and_verify(InProcessTransport(make_card(genuine)), [access.key_from_can("000000")],
+                        trust_store=trust_store)
+    assert [a.ok for a in info.value.attempts] == [False]
+
+
+def test_chip_check_repr_shows_no_personal_data(genuine, citizen, trust_store):
+    check = read_and_verify(InProcessTransport(make_card(genuine)), _can(genuine), trust_store=trust_store)
+    text = repr(check)
+    assert "chip_verified_clone_checked" in text
+    for secret in (citizen.id_number, citizen.full_name, genuine.can):
+        assert secret not in text
+
+
+@pytest.mark.parametrize("argv", [[], ["--can", "12"], ["--can", "123456", "--qr", "x"], ["--mrz", "NOT AN MRZ"],
+                                  ["--can", "123456", "--at", "yesterday"], ["--qr", "not|a|cccd"]])
+def test_read_chip_cli_usage_errors_exit_2_with_a_json_error(argv, capsys):
+    import json
+
+    from edge.cli import main
+
+    assert main(["read-chip", *argv]) == 2
+    err = json.loads(capsys.readouterr().out)["error"]
+    assert err["code"] == "usage" and err["message"]
+
+
+def test_hostile_answer_with_a_bad_mac_raises_secure_messaging_error(genuine, trust_store):
+    from edge.icao.errors import SecureMessagingError
+
+    class Flipping:
+        """The genuine card, but its 12th answer has one byte flipped (bad MAC)."""
+
+        def __init__(self, card) -> None:
+            self.card, self.count = card, 0
+            self.extended_length = True
+
+        def transmit(self, apdu: bytes) -> bytes:
+            self.count += 1
+            out = bytearray(self.card.transmit(apdu))
+            if self.count == 12 and len(out) > 4:
+                out[2] ^= 0x01
+            return bytes(out)
+
+    with pytest.raises(SecureMessagingError):
+        read_and_verify(Flipping(make_card(genuine)), _can(genuine), trust_store=trust_store)
