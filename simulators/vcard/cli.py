@@ -16,12 +16,12 @@ without access control, for transport checks only.
 from __future__ import annotations
 
 import argparse
-import inspect
 import signal
 import sys
 import threading
 from typing import Any, TextIO
 
+from simulators.vcard.card import VirtualCard
 from simulators.vcard.lds_builder import ChipProfile, build_chip_profile
 from simulators.vcard.pki import build_test_pki
 from simulators.vcard.plain_card import PlainFileCard
@@ -47,22 +47,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def make_card(profile: ChipProfile, *, plain: bool = False) -> tuple[Any, str]:
     """The card object for `profile` and a short description of its kind."""
-    if not plain:
-        try:
-            from simulators.vcard.card import VirtualCard  # the eMRTD state machine (engineer "icao")
-        except ImportError:
-            pass
-        else:
-            params = inspect.signature(VirtualCard).parameters
-            # Pass whatever profile data the card accepts by name (keys, protected files, ...).
-            extra = {
-                name: getattr(profile, name)
-                for name in params
-                if name not in ("files", "can", "mrz_information") and hasattr(profile, name)
-            }
-            card = VirtualCard(files=profile.files, can=profile.can, mrz_information=profile.mrz_information, **extra)
-            return card, "eMRTD chip (PACE/BAC, secure messaging)"
-    return PlainFileCard(profile.files, protected=set(profile.protected_files)), "plain file card (NO access control)"
+    if plain:
+        return PlainFileCard(profile.files, protected=set(profile.protected_files)), \
+            "plain file card (NO access control)"
+    card = VirtualCard(
+        files=profile.files,
+        can=profile.can,
+        mrz_information=profile.mrz_information,
+        card_access=profile.card_access,
+        chip_auth_private_key=profile.chip_auth_private_key,
+        aa_private_key=profile.aa_private_key,
+    )
+    return card, "eMRTD chip (PACE/BAC, secure messaging)"
 
 
 def chip_main(argv: list[str] | None = None, *, stderr: TextIO | None = None, stop: threading.Event | None = None) -> int:

@@ -34,19 +34,6 @@ READER = "Virtual PCD 00 00"
 
 
 
-@pytest.fixture(scope="module")
-def pcscd():
-    from simulators.services_pcsc import PcscdService, ServiceUnavailable
-
-    try:
-        service = PcscdService()
-        service.start()
-    except ServiceUnavailable as exc:
-        pytest.skip(f"pcscd with vpcd is not available: {exc}")
-    try:
-        yield service
-    finally:
-        service.close()
 
 
 @pytest.fixture(scope="module")

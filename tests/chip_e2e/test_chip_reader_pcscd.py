@@ -24,23 +24,13 @@ from edge.icao import access  # noqa: E402
 from edge.icao.errors import TransportError  # noqa: E402
 from edge.trust import CheckName, CheckStatus, TrustLevel  # noqa: E402
 from reader_drivers.pcsc import PcscTransport  # noqa: E402
-from simulators.services_pcsc import VPCD_READER_0, PcscdService, ServiceUnavailable  # noqa: E402
+from simulators.services_pcsc import VPCD_READER_0  # noqa: E402
 from tests.chip_e2e.conftest import make_card, served  # noqa: E402
 
 pytestmark = pytest.mark.services
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def pcscd(tmp_path_factory):
-    svc = PcscdService(log_path=tmp_path_factory.mktemp("pcscd") / "pcscd.log")
-    try:
-        svc.start()
-    except ServiceUnavailable as exc:
-        svc.close()
-        pytest.skip(f"pcscd/vpcd not usable: {exc}")
-    yield svc
-    svc.close()
 
 
 def _qr_keys(citizen):

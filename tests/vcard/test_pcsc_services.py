@@ -8,7 +8,6 @@ upper bounds for waiting, never assertions about speed.
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 
@@ -16,7 +15,7 @@ import pytest
 from smartcard import scard
 
 from reader_drivers.pcsc import CardObserver, CardRemovedError, PcscTransport, TransportError, list_readers
-from simulators.services_pcsc import VPCD_READER_0, PcscdService, ServiceUnavailable
+from simulators.services_pcsc import VPCD_READER_0
 from simulators.vcard.lds_builder import EF_CARD_ACCESS
 from simulators.vcard.plain_card import DEFAULT_ATR, PlainFileCard, atr_with_tck
 from simulators.vcard.vpcd import VpcdLink
@@ -26,16 +25,6 @@ pytestmark = pytest.mark.services
 WAIT = 20.0  # upper bound for any event; a healthy run takes well under a second
 
 
-@pytest.fixture(scope="module")
-def pcscd(tmp_path_factory):
-    svc = PcscdService(log_path=os.environ.get("VCARD_PCSCD_LOG") or tmp_path_factory.mktemp("pcscd") / "pcscd.log", debug=bool(os.environ.get("VCARD_PCSCD_LOG")))
-    try:
-        svc.start()
-    except ServiceUnavailable as exc:
-        svc.close()
-        pytest.skip(f"pcscd/vpcd not usable: {exc}")
-    yield svc
-    svc.close()
 
 
 class Events:
