@@ -11,7 +11,8 @@ result counts when one decoded payload is the expected one (see
 ``simulators.qr_testdata.matches``; synthetic cards: the exact UTF-8 bytes of the payload).
 Rows: each real set (``qrcode-N``), each synthetic degradation class, the totals, then
 ms per full frame (1280x720 and 1920x1080) with one card in view and with none.
-The last column says whether the pipeline's rate is >= every single decoder's.
+The last column says whether the pipeline's rate, with and without the live camera's 12 ms
+budget per frame, is >= every single decoder's.
 """
 
 from __future__ import annotations
@@ -40,10 +41,11 @@ from reader_drivers.qr.decode import (  # noqa: E402
     decode_zxing,
     strict_utf8,
 )
+from reader_drivers.qr.camera import LIVE_FRAME_BUDGET_MS  # noqa: E402
 from simulators.qr_cards import CardFrameGenerator  # noqa: E402
 from simulators.qr_testdata import matches, real_samples  # noqa: E402
 
-DECODERS = ("pyzbar", "opencv", "zxing", "zxing+zbar", "pipeline")
+DECODERS = ("pyzbar", "opencv", "zxing", "zxing+zbar", "pipeline", "live 12ms")
 
 
 @dataclass
@@ -87,7 +89,8 @@ class Report:
 
     def pipeline_wins(self, row: str) -> bool:
         cells = self.rows[row]
-        return all(cells["pipeline"].ok >= cells[d].ok for d in DECODERS if d != "pipeline")
+        ours = ("pipeline", "live 12ms")
+        return all(cells[o].ok >= cells[d].ok for o in ours for d in DECODERS if d not in ours)
 
 
 def _pin_one_core() -> None:
@@ -113,6 +116,8 @@ def _decoders() -> dict[str, Callable[[np.ndarray], list[DecodedSymbol]]]:
         "zxing": decode_zxing,
         "zxing+zbar": zxing_then_zbar,
         "pipeline": pipeline.decode,
+        # what the camera source runs: the same pipeline with a 12 ms budget per frame
+        "live 12ms": QrDecoder(budget_ms=LIVE_FRAME_BUDGET_MS).decode,
     }
 
 
@@ -212,7 +217,7 @@ def _garbled_version_of(payload: bytes, expected: bytes) -> bool:
 
 
 def format_report(report: Report) -> str:
-    header = f"{'set / class':28s} {'n':>4s} " + " ".join(f"{d:>22s}" for d in DECODERS) + "  pipeline>=all"
+    header = f"{'set / class':28s} {'n':>4s} " + " ".join(f"{d:>22s}" for d in DECODERS) + "  ours>=all"
     sub = f"{'':28s} {'':>4s} " + " ".join(f"{'rate  mean   p95':>22s}" for _ in DECODERS)
     lines = [header, sub, "-" * len(header)]
     order = ["real", "synthetic", "total", "frame"]

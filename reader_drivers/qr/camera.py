@@ -310,6 +310,9 @@ def parse_camera_spec(spec: int | str) -> int | str:
     return spec
 
 
+LIVE_FRAME_BUDGET_MS = 12.0
+
+
 class CameraSource(FrameDecodingSource):
     """A QrSource reading a camera, video file, image folder or stream URL (see module doc)."""
 
@@ -334,6 +337,8 @@ class CameraSource(FrameDecodingSource):
         else:
             frames = CaptureGrabber(spec, width=width, height=height, fps=fps, **grabber_options)
             gate = StillSceneGate() if still_gate else None
+            # live frames: bound each frame's fallbacks so the loop keeps up with the camera
+            decoder = decoder or QrDecoder(budget_ms=LIVE_FRAME_BUDGET_MS)
         super().__init__(frames, source_id or f"camera:{spec}", decoder=decoder, debouncer=debouncer, gate=gate)
 
     @property

@@ -32,6 +32,7 @@ place here as the image-processing toolkit (CLAHE, warps, the localiser).
 from __future__ import annotations
 
 import ctypes
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -222,10 +223,15 @@ class QrDecoder:
     on every other frame). Not thread-safe (one zbar scanner inside): one per thread.
     """
 
-    def __init__(self, *, max_side: int = 1000, fallbacks: bool = True, max_regions: int = 1) -> None:
+    def __init__(self, *, max_side: int = 1000, fallbacks: bool = True, max_regions: int = 1,
+                 budget_ms: float | None = None) -> None:
         self.max_side = max_side
         self.max_regions = max_regions
         self.fallbacks = fallbacks
+        # A live camera gives the next frame anyway: past this time a frame's fallbacks
+        # stop (the cheap first pass always runs), so the loop keeps up with the camera.
+        self.budget_ms = budget_ms
+        self._deadline = float("inf")
         self._zbar = ZbarBinaryDecoder()
         self._clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
         self.last_stage: str | None = None  # which stage succeeded on the last call (for stats)
@@ -235,6 +241,7 @@ class QrDecoder:
 
     def decode(self, image: np.ndarray) -> list[DecodedSymbol]:
         """All QR symbols found in ``image`` (BGR or gray), de-duplicated, in stage order."""
+        self._deadline = time.perf_counter() + self.budget_ms / 1000 if self.budget_ms else float("inf")
         gray = to_gray(image)
         self.last_stage = None
         candidates: list[np.ndarray] = []  # quads located but not decoded, for the ROI pass
@@ -247,6 +254,8 @@ class QrDecoder:
         # variants are cheap and catch what the first pass missed.
         if max(gray.shape) <= self.max_side:
             for name, stage in self._fallback_stages(gray, candidates):
+                if self._out_of_time():
+                    return []
                 found = stage()
                 if found:
                     return self._done(found, name)
@@ -256,6 +265,8 @@ class QrDecoder:
         # The localiser's regions first: zxing's undecodable "symbols" are often noise.
         regions = localise_qr_regions(gray) + [_quad_rect(q) for q in candidates]
         for rect in regions[: self.max_regions]:
+            if self._out_of_time():
+                return []
             found = self._roi_pass(gray, rect)
             if found:
                 return self._done(found, "roi")
@@ -352,6 +363,8 @@ class QrDecoder:
         crops: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         variants: dict[tuple[int, str], np.ndarray] = {}
         for target, variant, decoder in self.ROI_ATTEMPTS:
+            if self._out_of_time():
+                return []
             if target not in crops:  # a direct warp per size: better than resizing one crop
                 crops[target] = _upright_crop(gray, rect, target)
             crop, inverse = crops[target]
@@ -383,6 +396,8 @@ class QrDecoder:
         crop_scale = self.DEBLUR_TARGET / (max(rect[1][0], rect[1][1], 1.0) * 1.35)
         image_spectrum = np.fft.rfft2(crop.astype(np.float32) / 255.0)  # shared by every length
         for length in self.DEBLUR_LENGTHS:
+            if self._out_of_time():
+                return []
             kernel = _line_psf(max(2.0, length * crop_scale), direction)
             restored = _wiener(image_spectrum, crop.shape, kernel, 0.005)
             found = self._zx(restored, "roi", zxingcpp.Binarizer.LocalAverage, fast=True)
@@ -392,6 +407,9 @@ class QrDecoder:
         return []
 
     # -- helpers -----------------------------------------------------------------------
+
+    def _out_of_time(self) -> bool:
+        return time.perf_counter() > self._deadline
 
     def _done(self, found: list[DecodedSymbol], stage: str) -> list[DecodedSymbol]:
         seen: set[bytes] = set()
