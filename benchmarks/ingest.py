@@ -144,9 +144,8 @@ def raw_run(publishers: int, per_publisher: int, window: int) -> float:
         return total / (end[0] - t0)
 
 
-def server_run(database_url: str, publishers: int, per_publisher: int, window: int, batch_size: int) -> float:
-    """Events/s from the publishers through the broker into the server's store (committed)."""
-    total = publishers * per_publisher
+def _registered_store(database_url: str, publishers: int) -> EventStore:
+    """A fresh store with one registered facility and reader per publisher."""
     engine = make_engine(database_url)
     init_db(engine)
     store = EventStore(engine)
@@ -156,6 +155,13 @@ def server_run(database_url: str, publishers: int, per_publisher: int, window: i
     )
     for i in range(publishers):
         store.add_reader(f"B{i:03d}", "desk-1")
+    return store
+
+
+def server_run(database_url: str, publishers: int, per_publisher: int, window: int, batch_size: int) -> float:
+    """Events/s from the publishers through the broker into the server's store (committed)."""
+    total = publishers * per_publisher
+    store = _registered_store(database_url, publishers)
     with Mosquitto(max_inflight=BROKER_INFLIGHT) as broker:
         ingestor = Ingestor(store, MqttSettings(url=broker.url, client_id="bench-server"), batch_size=batch_size,
                             receive_maximum=10_000)
@@ -172,7 +178,7 @@ def server_run(database_url: str, publishers: int, per_publisher: int, window: i
         fleet.join()
         ingestor.stop()
     assert store.event_count() == total, "every event stored exactly once"
-    engine.dispose()
+    store.engine.dispose()
     return total / (t1 - t0)
 
 
@@ -219,15 +225,7 @@ def raw_drain(publishers: int, per_publisher: int, window: int) -> float:
 def server_drain(database_url: str, publishers: int, per_publisher: int, window: int, batch_size: int) -> float:
     """Events/s of the server's ingest draining a backlog queued for its persistent session."""
     total = publishers * per_publisher
-    engine = make_engine(database_url)
-    init_db(engine)
-    store = EventStore(engine)
-    store.import_facilities(
-        "code,name,type,province,district,commune\n"
-        + "".join(f"B{i:03d},Cơ sở {i},health_station,Tỉnh,Huyện {i % 5},Xã\n" for i in range(publishers))
-    )
-    for i in range(publishers):
-        store.add_reader(f"B{i:03d}", "desk-1")
+    store = _registered_store(database_url, publishers)
     with Mosquitto(max_inflight=BROKER_INFLIGHT) as broker:
         settings = MqttSettings(url=broker.url, client_id="bench-server-drain")
         first = Ingestor(store, settings, batch_size=batch_size, receive_maximum=10_000)
@@ -247,7 +245,7 @@ def server_drain(database_url: str, publishers: int, per_publisher: int, window:
         t1 = time.perf_counter()
         second.stop()
     assert store.event_count() == total, "every event stored exactly once"
-    engine.dispose()
+    store.engine.dispose()
     return total / (t1 - t0)
 
 
@@ -389,7 +387,7 @@ def query_benchmark(database_url: str, sizes: list[int], reps: int) -> tuple[dic
         costs[size] = time.perf_counter() - t
         assert store.event_count() == size
         results[size] = query_latencies(store, reps)
-    engine.dispose()
+    store.engine.dispose()
     return results, costs
 
 
