@@ -26,7 +26,7 @@ import statistics
 import tempfile
 import threading
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -263,7 +263,7 @@ def _registry(store: EventStore) -> None:
         rows.append(f"F{i:04d},Cơ sở {i},health_station,{province},Huyện {i % DISTRICTS:02d},Xã {i}")
     store.import_facilities("\n".join(rows) + "\n")
     with store.engine.begin() as conn:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         conn.execute(
             text("INSERT INTO reader (facility_code, reader_id, registered_at, last_checkin_at, last_seen_at) "
                  "VALUES (:f, 'desk-1', :t, :c, :c)"),

@@ -31,8 +31,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edge.domain.qr import parse_qr  # noqa: E402
-from reader_drivers.qr.decode import (  # noqa: E402
+from edge.domain.qr import parse_qr
+from reader_drivers.qr.camera import LIVE_FRAME_BUDGET_MS
+from reader_drivers.qr.decode import (
     DecodedSymbol,
     QrDecoder,
     ZbarBinaryDecoder,
@@ -41,9 +42,8 @@ from reader_drivers.qr.decode import (  # noqa: E402
     decode_zxing,
     strict_utf8,
 )
-from reader_drivers.qr.camera import LIVE_FRAME_BUDGET_MS  # noqa: E402
-from simulators.qr_cards import CardFrameGenerator  # noqa: E402
-from simulators.qr_testdata import matches, real_samples  # noqa: E402
+from simulators.qr_cards import CardFrameGenerator
+from simulators.qr_testdata import matches, real_samples
 
 DECODERS = ("pyzbar", "opencv", "zxing", "zxing+zbar", "pipeline", "live 12ms")
 

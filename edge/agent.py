@@ -14,8 +14,9 @@ import logging
 import queue
 import threading
 import time
-from datetime import datetime, timezone
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 from edge.checkin import CheckInOutcome, CheckInService
 from edge.config import CameraSource, EdgeSettings, HidSource, SerialSource
@@ -326,5 +327,5 @@ class DeskAgent:
 
     def _error(self, text: str) -> None:
         log.warning("%s", text)
-        self.health.errors.append(f"{datetime.now(timezone.utc).isoformat()} {text}")
+        self.health.errors.append(f"{datetime.now(UTC).isoformat()} {text}")
         del self.health.errors[:-20]

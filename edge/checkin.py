@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from edge.domain.messages import DomainError
 from edge.domain.qr import CccdRecord, parse_qr
@@ -60,7 +60,7 @@ class CheckInService:
         self, id_number: str, method: Method, trust_level: TrustLevel, seen_at: datetime | None = None
     ) -> CheckInEvent:
         """Queue one check-in durably and return its event."""
-        occurred = seen_at or datetime.now(timezone.utc)
+        occurred = seen_at or datetime.now(UTC)
         event = CheckInEvent(
             event_id=new_event_id(occurred.timestamp()),
             facility_code=self.facility_code,

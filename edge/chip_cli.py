@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from edge.icao.access import AccessKey, AccessKeyError, key_from_can, keys_from_mrz, keys_from_qr
@@ -65,7 +65,7 @@ def _at(text: str | None) -> datetime | None:
         when = datetime.fromisoformat(text)
     except ValueError:
         raise _UsageError(f"--at: not an ISO date: {text!r}") from None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _keys(opts: argparse.Namespace) -> tuple[list[AccessKey], Any]:

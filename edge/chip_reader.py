@@ -51,9 +51,9 @@ from edge.icao.session import ChipReadResult, ChipSession
 from edge.trust.aa import AAError, verify_aa
 from edge.trust.ca import CAError, chip_authentication_check, start_chip_authentication
 from edge.trust.crosscheck import IdentityFields, crosscheck
+from edge.trust.levels import TrustLevel
 from edge.trust.passive import verify_passive
 from edge.trust.result import Check, CheckName, CheckStatus, TrustResult
-from edge.trust.levels import TrustLevel
 from edge.trust.store import TrustStore
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -61,12 +61,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "ChipCheck",
-    "read_and_verify",
-    "chip_authentication_step",
     "active_authentication_step",
+    "chip_authentication_step",
+    "chip_files",
     "identity_from_chip",
     "identity_from_qr",
-    "chip_files",
+    "read_and_verify",
 ]
 
 EXTRA_CA = "chip_authentication"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -41,7 +41,7 @@ class HidSource(Section):
     device: str = Field(description="the scanner's evdev node, e.g. /dev/input/by-id/...-event-kbd")
 
 
-QrSourceSettings = Annotated[Union[CameraSource, SerialSource, HidSource], Field(discriminator="kind")]
+QrSourceSettings = Annotated[CameraSource | SerialSource | HidSource, Field(discriminator="kind")]
 
 
 class ChipSettings(Section):

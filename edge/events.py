@@ -18,7 +18,7 @@ import os
 import re
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Annotated, Literal
 
@@ -63,7 +63,7 @@ class CheckInEvent(BaseModel):
         return self.model_dump_json().encode()
 
     @classmethod
-    def from_json_bytes(cls, data: bytes) -> "CheckInEvent":
+    def from_json_bytes(cls, data: bytes) -> CheckInEvent:
         return cls.model_validate_json(data)
 
 
@@ -102,7 +102,7 @@ def event_id_time(event_id: str) -> datetime:
     value = 0
     for ch in event_id:
         value = (value << 5) | _CROCKFORD.index(ch)
-    return datetime.fromtimestamp((value >> 80) / 1000, tz=timezone.utc)
+    return datetime.fromtimestamp((value >> 80) / 1000, tz=UTC)
 
 
 # --- Topics

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 
 
@@ -39,7 +39,7 @@ class HealthSnapshot:
                 "schema_version": 1,
                 "facility_code": self.facility_code,
                 "reader_id": self.reader_id,
-                "sent_at": datetime.now(timezone.utc).isoformat(),
+                "sent_at": datetime.now(UTC).isoformat(),
                 "software_version": software_version(),
                 "uptime_s": round(time.monotonic() - self.started_at, 1),
                 "readers": self.readers,

@@ -20,11 +20,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Callable
 
 from smartcard import scard
 
+from edge.icao.errors import CardRemovedError as IcaoCardRemovedError
 from edge.icao.errors import TransportError as IcaoTransportError
 
 __all__ = [
@@ -52,7 +53,7 @@ class TransportError(IcaoTransportError):
     PC/SC reader like any other failing transport."""
 
 
-class CardRemovedError(TransportError):
+class CardRemovedError(TransportError, IcaoCardRemovedError):
     """The card left the reader (or lost power): the session is over."""
 
 
@@ -310,7 +311,7 @@ class PcscTransport:
             # A transmit is still stuck in pcscd (after a timeout): don't hang the caller.
             threading.Thread(target=release, name="pcsc-close", daemon=True).start()
 
-    def __enter__(self) -> "PcscTransport":
+    def __enter__(self) -> PcscTransport:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -397,7 +398,7 @@ class CardObserver:
         self.context_count = 0  # contexts established so far (diagnostics/tests)
 
     # ------------------------------------------------------------ control
-    def start(self) -> "CardObserver":
+    def start(self) -> CardObserver:
         if self._thread is None:
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="pcsc-observer", daemon=True)
@@ -421,7 +422,7 @@ class CardObserver:
         """Readers that hold a card now (reader -> ATR)."""
         return dict(self._present)
 
-    def __enter__(self) -> "CardObserver":
+    def __enter__(self) -> CardObserver:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import csv
 import hmac
 import io
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from enum import Enum
-from typing import Annotated, AsyncIterator
+from typing import Annotated
 
 from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request, Response, status
 from fastapi.responses import HTMLResponse

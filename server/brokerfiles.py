@@ -16,7 +16,7 @@ import os
 import secrets
 from pathlib import Path
 
-from edge.events import checkin_topic, heartbeat_topic, status_topic, TOPIC_ROOT
+from edge.events import TOPIC_ROOT, checkin_topic, heartbeat_topic, status_topic
 
 PBKDF2_ITERATIONS = 101  # what mosquitto_passwd 2.0 writes ($7$ = PBKDF2-SHA512)
 

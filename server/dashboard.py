@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
-
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request, status

@@ -24,7 +24,7 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.client import PUBACK
@@ -201,7 +201,7 @@ class Ingestor:
                 register = {(f, r) for f, r in unknown - found if _FACILITY.match(f) and _READER.match(r)}
         events: list[CheckInEvent] = []
         activity: list[Activity] = []
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         for facility, reader, kind, item in parsed:
             if (facility, reader) not in self._known and (facility, reader) not in register:
                 self._refuse(refused, "unregistered_reader", item.topic)

@@ -13,16 +13,25 @@ import csv
 import io
 import json
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
-from typing import Iterable
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Date, Engine, and_, bindparam, case, cast, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from edge.events import CheckInEvent
-from server.db import FACILITY_TYPES, AreaDailyUsage, CheckInRow, DailyCitizen, DailyUsage, Facility, Reader, RefusedDaily
+from server.db import (
+    FACILITY_TYPES,
+    AreaDailyUsage,
+    CheckInRow,
+    DailyCitizen,
+    DailyUsage,
+    Facility,
+    Reader,
+    RefusedDaily,
+)
 
 EVENTS = CheckInRow.__table__
 USAGE = DailyUsage.__table__
@@ -49,14 +58,14 @@ FACILITY_CSV_COLUMNS = ("code", "name", "type", "province", "district", "commune
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def as_utc(value: datetime | None) -> datetime | None:
     """Stored datetimes are UTC; SQLite gives them back naive."""
     if value is None:
         return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _insert(conn: Connection, table):  # type: ignore[no-untyped-def]
@@ -178,7 +187,7 @@ class EventStore:
             occurred = ev.occurred_at
             day = occurred.astimezone(tz).date().isoformat()
             days.append(day)
-            rows.append((ev.event_id, ev.facility_code, ev.reader_id, ts(occurred.astimezone(timezone.utc)),
+            rows.append((ev.event_id, ev.facility_code, ev.reader_id, ts(occurred.astimezone(UTC)),
                          day, ev.method.value, ev.trust_level.value, ev.citizen_pseudonym, received))
         if is_pg:
             src = "FROM json_array_elements(%s::json) AS e"
@@ -236,7 +245,7 @@ class EventStore:
         last_checkin: dict[tuple[str, str], datetime] = {}
         for ev in new:
             key = (ev.facility_code, ev.reader_id)
-            at = min(ev.occurred_at.astimezone(timezone.utc), now)
+            at = min(ev.occurred_at.astimezone(UTC), now)
             if key not in last_checkin or at > last_checkin[key]:
                 last_checkin[key] = at
         for key, at in last_checkin.items():

@@ -148,7 +148,7 @@ class Mosquitto:
             self.proc.wait(5)
         self.proc = None
 
-    def start(self) -> "Mosquitto":
+    def start(self) -> Mosquitto:
         conf = self._write_config()
         self.log_path = self.workdir / "mosquitto.log"
         log = open(self.log_path, "ab")
@@ -179,7 +179,7 @@ class Mosquitto:
         self.stop()
         self.start()
 
-    def __enter__(self) -> "Mosquitto":
+    def __enter__(self) -> Mosquitto:
         return self.start()
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
@@ -232,7 +232,7 @@ class Postgres:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
         subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=self.workdir)
 
-    def start(self) -> "Postgres":
+    def start(self) -> Postgres:
         if self.bindir is None:
             raise FileNotFoundError("PostgreSQL is not installed (apt install postgresql)")
         if os.geteuid() == 0:
@@ -257,7 +257,7 @@ class Postgres:
             self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "fast", "-w", "stop")
             self._started = False
 
-    def __enter__(self) -> "Postgres":
+    def __enter__(self) -> Postgres:
         try:
             return self.start()
         except BaseException:

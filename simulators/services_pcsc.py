@@ -19,7 +19,7 @@ import subprocess
 import time
 from pathlib import Path
 
-__all__ = ["PcscdService", "ServiceUnavailable", "LOCK_PATH", "VPCD_READER_0", "VPCD_READER_1"]
+__all__ = ["LOCK_PATH", "VPCD_READER_0", "VPCD_READER_1", "PcscdService", "ServiceUnavailable"]
 
 PCSCD_BINARY = "/usr/sbin/pcscd"
 VPCD_CONF = Path("/etc/reader.conf.d/vpcd")
@@ -130,7 +130,7 @@ class PcscdService:
             except FileNotFoundError:
                 pass
 
-    def start(self, timeout: float = 15.0, lock_timeout: float = 600.0) -> "PcscdService":
+    def start(self, timeout: float = 15.0, lock_timeout: float = 600.0) -> PcscdService:
         """Start pcscd and wait until `ready_reader` is listed."""
         self.check()
         self._acquire_lock(lock_timeout)
@@ -174,7 +174,7 @@ class PcscdService:
             proc.kill()
             proc.wait(10)
 
-    def restart(self, *, crash: bool = False, timeout: float = 15.0) -> "PcscdService":
+    def restart(self, *, crash: bool = False, timeout: float = 15.0) -> PcscdService:
         self.kill() if crash else self.stop()
         return self.start(timeout)
 
@@ -188,7 +188,7 @@ class PcscdService:
                 os.close(self._lock_fd)
                 self._lock_fd = None
 
-    def __enter__(self) -> "PcscdService":
+    def __enter__(self) -> PcscdService:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -37,7 +37,7 @@ def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
 def make_device_pki(directory: Path, client_cn: str = "34001/desk-1") -> TlsFiles:
     """A CA, a broker certificate for 127.0.0.1/localhost, and one client certificate."""
     directory.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (
         x509.CertificateBuilder()

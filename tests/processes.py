@@ -7,8 +7,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 
@@ -36,7 +37,7 @@ class ProgramProcess:
         self.module, self.args, self.log = module, args, log
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, **popen: Any) -> "ProgramProcess":
+    def start(self, **popen: Any) -> ProgramProcess:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", self.module, *self.args], cwd=ROOT, stdout=log,
@@ -82,7 +83,7 @@ class ServerProcess(ProgramProcess):
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, **popen: Any) -> "ServerProcess":
+    def start(self, **popen: Any) -> ServerProcess:
         super().start(**popen)
         wait_for_port(self.port, 30)
         wait_until(self.subscribed, 30, "the server to subscribe")

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from edge.events import (
-    CheckInEvent, Method, event_id_time, json_schema, new_event_id, parse_topic, pseudonymise,
+    CheckInEvent,
+    Method,
+    event_id_time,
+    json_schema,
+    new_event_id,
+    parse_topic,
+    pseudonymise,
 )
 from edge.trust.levels import TrustLevel
 
@@ -23,7 +29,7 @@ def make_event(**overrides):
         event_id=new_event_id(),
         facility_code="34001",
         reader_id="desk-1",
-        occurred_at=datetime(2026, 11, 23, 8, 30, tzinfo=timezone.utc),
+        occurred_at=datetime(2026, 11, 23, 8, 30, tzinfo=UTC),
         method=Method.QR,
         trust_level=TrustLevel.QR_ONLY,
         citizen_pseudonym=pseudonymise("089202012345", KEY),

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+from collections.abc import AsyncIterator, Callable
 from importlib import resources
-from typing import Annotated, AsyncIterator, Callable
+from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
@@ -113,7 +114,7 @@ async def _sse(hub: DeskHub, request: Request, *, his: bool) -> AsyncIterator[by
         while not await request.is_disconnected():
             try:
                 kind, data = await asyncio.wait_for(listener.queue.get(), KEEPALIVE_SECONDS)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 yield b": keepalive\n\n"
                 continue
             if his:

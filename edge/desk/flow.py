@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable, Protocol, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from edge.checkin import CheckInService
 from edge.debounce import Debouncer
@@ -28,7 +29,7 @@ from edge.domain.qr import CccdRecord, parse_qr
 from edge.domain.validity import expiry_candidates
 from edge.events import Method
 from edge.icao.access import AccessKey, AccessKeyError, key_from_can, keys_from_qr
-from edge.icao.errors import AuthenticationError, IcaoError, TransportError
+from edge.icao.errors import AuthenticationError, CardRemovedError, IcaoError, TransportError
 from edge.trust.levels import TrustLevel
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ class DeskFlow:
         """A QR payload from any source (camera, scanner)."""
         if not self.debouncer.accept(data):
             return  # the same card again within the window: the same visit
-        self.last_scan_at = seen_at or datetime.now(timezone.utc)
+        self.last_scan_at = seen_at or datetime.now(UTC)
         if flags and flags.get("diacritics_lost"):
             # A keyboard-mode scanner dropped the Vietnamese letters: the name is wrong.
             self.hub.show(view_from_error(DomainError("qr.diacritics_lost")))
@@ -163,9 +164,11 @@ class DeskFlow:
         except (AuthenticationError, AccessKeyError):
             self._chip_failed(visit, "chip.access_denied")
             return
-        except TransportError as err:
-            removed = "removed" in type(err).__name__.lower() or "removed" in str(err).lower()
-            self._chip_failed(visit, "chip.card_removed" if removed else "chip.reader_unavailable")
+        except CardRemovedError:
+            self._chip_failed(visit, "chip.card_removed")
+            return
+        except TransportError:
+            self._chip_failed(visit, "chip.reader_unavailable")
             return
         except IcaoError:
             self._chip_failed(visit, "chip.read_failed")

@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, date, datetime
+from typing import Any
 
 from edge.desk.view import PatientView
 from edge.domain.qr import VIETNAM_TZ
@@ -32,7 +33,7 @@ class DeskHub:
         *,
         history_enabled: bool = False,
         clear_after_seconds: float = 120.0,
-        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.history_enabled = history_enabled
         self.clear_after_seconds = clear_after_seconds

@@ -7,7 +7,7 @@ local history read. It holds personal data and never leaves the desk.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,7 +36,7 @@ class Badge(BaseModel):
     en: str
 
     @classmethod
-    def of(cls, code: str, severity: Severity) -> "Badge":
+    def of(cls, code: str, severity: Severity) -> Badge:
         msg = MESSAGES[code]
         return cls(code=code, severity=severity, vi=msg.vi, en=msg.en)
 
@@ -47,7 +47,7 @@ class PatientView(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     visit_id: str = Field(default_factory=new_event_id)
-    scanned_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+    scanned_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     outcome: Outcome
     method: Method | None = None
     trust_level: TrustLevel = TrustLevel.INVALID
@@ -145,7 +145,7 @@ def view_from_chip(check: object, qr: CccdRecord | None, *, checkin_recorded: bo
     """The screen after a chip read: the chip's own data first, the QR's where the chip has none."""
     from edge.trust.levels import TrustLevel as Level  # local: keeps the import graph simple
 
-    trust = getattr(check, "trust")
+    trust = check.trust
     level: Level = trust.level
     identity = getattr(check, "identity", None)
     read = getattr(check, "read", None)

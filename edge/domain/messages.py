@@ -192,7 +192,7 @@ class Finding(BaseModel):
     message_en: str
 
     @classmethod
-    def of(cls, code: str) -> "Finding":
+    def of(cls, code: str) -> Finding:
         msg = MESSAGES[code]
         return cls(code=code, message_vi=msg.vi, message_en=msg.en)
 

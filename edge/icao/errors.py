@@ -35,5 +35,12 @@ class TransportError(IcaoError):
     """The transport failed (card removed, reader gone) mid-exchange."""
 
 
+class CardRemovedError(TransportError):
+    """The card left the field (or lost power) mid-exchange: the session is over.
+
+    Raised by transports (the PC/SC driver's kind subclasses it), caught by type by the
+    desk: a removed card asks the receptionist to lay it down again."""
+
+
 class LdsError(IcaoError):
     """A data group that cannot be parsed."""

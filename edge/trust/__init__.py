@@ -20,13 +20,13 @@ from edge.trust.sod import SOD, parse_sod
 from edge.trust.store import TrustStore
 
 __all__ = [
+    "SOD",
     "CASessionKeys",
     "Check",
     "CheckName",
     "CheckStatus",
     "IdentityFields",
     "Reason",
-    "SOD",
     "SODParseError",
     "TrustError",
     "TrustLevel",

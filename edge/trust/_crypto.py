@@ -234,7 +234,7 @@ def verify(key: PublicKey, scheme: SignatureScheme, data: bytes, signature: byte
     raise UnsupportedAlgorithm(scheme.scheme)
 
 
-def verify_certificate_signature(cert: "core.Asn1Value", issuer_key: PublicKey) -> bool:
+def verify_certificate_signature(cert: core.Asn1Value, issuer_key: PublicKey) -> bool:
     """Whether ``cert`` (asn1crypto x509.Certificate or crl.CertificateList) was
     signed by ``issuer_key``."""
     if "tbs_certificate" in cert:

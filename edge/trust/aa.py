@@ -206,7 +206,7 @@ def sign_aa_challenge(
         m1 = os.urandom(k - 1 - HASH_LEN[h] - len(trailer))
         F = b"\x6a" + m1 + _crypto.digest(h, m1 + challenge) + trailer
         J = int.from_bytes(F, "big")
-        if J >= n:
+        if n <= J:
             raise AAError("modulus too small for ISO/IEC 9796-2 with this hash")
         s = pow(J, private_key.private_numbers().d, n)  # no raw RSA in cryptography
         return (min(s, n - s) if minimal else s).to_bytes(k, "big")

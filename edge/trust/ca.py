@@ -193,7 +193,7 @@ def _ec_point(spki: keys.PublicKeyInfo) -> bytes:
     return spki["public_key"].native if spki["algorithm"]["algorithm"].native == "ec" else spki["public_key"].contents[1:]
 
 
-def _dh_numbers(spki: "keys.PublicKeyInfo | RawPublicKeyInfo") -> tuple[DHGroup, int]:
+def _dh_numbers(spki: keys.PublicKeyInfo | RawPublicKeyInfo) -> tuple[DHGroup, int]:
     raw = RawPublicKeyInfo.load(spki.dump())
     params = _DHParameters.load(raw["algorithm"]["parameters"].dump())
     p, g = params["p"].native, params["g"].native

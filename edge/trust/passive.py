@@ -11,8 +11,8 @@ data: everything ends up as a check status in the :class:`TrustResult`.
 from __future__ import annotations
 
 import hmac
-from datetime import datetime, timezone
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 
 from asn1crypto import crl, x509
 
@@ -27,8 +27,8 @@ P, F, NC, NA = CheckStatus.PASSED, CheckStatus.FAILED, CheckStatus.NOT_CHECKED, 
 
 def _utc(at: datetime | None) -> datetime:
     if at is None:
-        return datetime.now(timezone.utc)
-    return at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)
+        return datetime.now(UTC)
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def check_data_groups(sod: SOD, data_groups: Mapping[int, bytes]) -> Check:

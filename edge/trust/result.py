@@ -29,9 +29,10 @@ whose content they use.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Any, Mapping
+from typing import Any
 
 from edge.trust.levels import TrustLevel
 
@@ -207,7 +208,7 @@ class Reason:
     detail: str | None = None  # free-form context (e.g. which data group)
 
     @classmethod
-    def of(cls, code: str, detail: str | None = None) -> "Reason":
+    def of(cls, code: str, detail: str | None = None) -> Reason:
         en, vi = REASONS[code]  # KeyError on an unknown code: a programming error
         return cls(code, en, vi, detail)
 
@@ -235,7 +236,7 @@ class Check:
         return [r.code for r in self.reasons]
 
     @classmethod
-    def make(cls, status: CheckStatus, code: str, detail: str | None = None, **details: Any) -> "Check":
+    def make(cls, status: CheckStatus, code: str, detail: str | None = None, **details: Any) -> Check:
         return cls(status, (Reason.of(code, detail),), details)
 
     def to_dict(self) -> dict[str, Any]:
@@ -307,13 +308,13 @@ class TrustResult:
         """True from ``chip_verified`` upwards."""
         return self.level >= TrustLevel.CHIP_VERIFIED
 
-    def with_check(self, name: CheckName | str, check: Check) -> "TrustResult":
+    def with_check(self, name: CheckName | str, check: Check) -> TrustResult:
         """A copy with one check set (e.g. the reader adds CA/AA or the cross-check)."""
         checks = dict(self.checks)
         checks[CheckName(name)] = check
         return replace(self, checks=checks)
 
-    def with_qr(self, present: bool = True) -> "TrustResult":
+    def with_qr(self, present: bool = True) -> TrustResult:
         return replace(self, qr_present=present)
 
     def to_dict(self) -> dict[str, Any]:

@@ -23,15 +23,15 @@ from edge.trust.errors import SODParseError
 
 __all__ = [
     "OID_LDS_SECURITY_OBJECT",
-    "LDSSecurityObject",
     "SOD",
+    "LDSSecurityObject",
+    "dg_number_from_content",
+    "econtent_bytes",
+    "find_signer_certificate",
+    "name_key",
+    "names_match",
     "parse_sod",
     "require_signed",
-    "find_signer_certificate",
-    "names_match",
-    "name_key",
-    "econtent_bytes",
-    "dg_number_from_content",
 ]
 
 #: The parsed EF.SOD: one class for the reading session and the verifier.
@@ -62,7 +62,7 @@ def econtent_bytes(signed_data: cms.SignedData) -> bytes:
 
 
 def find_signer_certificate(
-    signer_info: cms.SignerInfo, certificates: "tuple[x509.Certificate, ...] | list[x509.Certificate]"
+    signer_info: cms.SignerInfo, certificates: tuple[x509.Certificate, ...] | list[x509.Certificate]
 ) -> x509.Certificate | None:
     sid = signer_info["sid"]
     for cert in certificates:

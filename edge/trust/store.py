@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from asn1crypto import cms, core, crl, pem, x509
 
@@ -261,7 +261,7 @@ class TrustStore:
         cscas: Iterable[x509.Certificate | bytes] = (),
         pinned_document_signers: Iterable[x509.Certificate | bytes] = (),
         crls: Iterable[crl.CertificateList | bytes] = (),
-    ) -> "TrustStore":
+    ) -> TrustStore:
         """A store from in-memory objects (DER bytes or asn1crypto objects)."""
         store = cls()
         for c in cscas:
@@ -394,14 +394,14 @@ class TrustStore:
 
 
 __all__ = [
-    "TrustStore",
-    "SourceReport",
     "MasterList",
-    "parse_master_list",
+    "SourceReport",
+    "TrustError",
+    "TrustStore",
+    "fingerprint",
+    "is_ca_certificate",
     "load_certificates",
     "load_crls",
-    "is_ca_certificate",
+    "parse_master_list",
     "signed_by",
-    "fingerprint",
-    "TrustError",
 ]

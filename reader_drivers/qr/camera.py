@@ -60,7 +60,7 @@ class FrameDecodingSource(SourceBase):
         *,
         decoder: QrDecoder | None = None,
         debouncer: Debouncer | None = None,
-        gate: "StillSceneGate | None" = None,
+        gate: StillSceneGate | None = None,
     ) -> None:
         self.frames = frames
         self.source_id = source_id

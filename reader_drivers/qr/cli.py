@@ -22,6 +22,7 @@ from edge.domain.messages import DomainError, QrError
 from edge.domain.qr import parse_qr
 from reader_drivers.qr.decode import QrDecoder, strict_utf8
 
+
 def _image_error(code: str, lang: str) -> dict[str, Any]:
     """Errors about the image rather than the payload; codes and texts live with the others."""
     return DomainError(code).to_dict(lang)

@@ -539,7 +539,7 @@ def _rescale(sym: DecodedSymbol, factor: float) -> DecodedSymbol:
     return DecodedSymbol(sym.data, sym.decoder, sym.stage, tuple((x * factor, y * factor) for x, y in sym.points))
 
 
-_ROI_VARIANTS: dict[str, Callable[[np.ndarray, "QrDecoder"], np.ndarray]] = {
+_ROI_VARIANTS: dict[str, Callable[[np.ndarray, QrDecoder], np.ndarray]] = {
     "raw": lambda c, d: c,
     # unsharp masks: undo defocus and motion blur before binarising
     "sharp1": lambda c, d: cv2.addWeighted(c, 2.0, cv2.GaussianBlur(c, (0, 0), 2.0), -1.0, 0),

@@ -33,8 +33,8 @@ from collections.abc import Callable
 
 from edge.icao import bac, pace, tlv
 from edge.icao.apdu import ApduError, CommandApdu, ResponseApdu
-from edge.icao.files import b1_payload
 from edge.icao.errors import AuthenticationError, LdsError, SecureMessagingError, TlvError
+from edge.icao.files import b1_payload
 from edge.icao.lds.security_infos import parse_security_infos
 from edge.icao.lds.tags import AID_EMRTD, EF_CARD_ACCESS
 from edge.icao.sm import SmContext, max_plain_response

@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["WIDTH", "HEIGHT", "face_jpeg"]
+__all__ = ["HEIGHT", "WIDTH", "face_jpeg"]
 
 WIDTH = 360
 HEIGHT = 480

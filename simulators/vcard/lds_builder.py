@@ -21,8 +21,9 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Callable, Literal, Protocol
+from typing import Literal, Protocol
 
 from asn1crypto import cms, core
 from asn1crypto import x509 as asn1_x509
@@ -36,15 +37,15 @@ from edge.icao.lds.tags import DG_TAGS
 from simulators.vcard.pki import TestPki, build_test_pki, derive_ec_key
 
 __all__ = [
-    "AaAlgorithm",
-    "Citizen",
-    "ChipProfile",
     "DG_FILE_IDS",
     "EF_CARD_ACCESS",
     "EF_COM",
     "EF_SOD",
     "NO_EXPIRY_MRZ",
     "NO_EXPIRY_TEXT",
+    "AaAlgorithm",
+    "ChipProfile",
+    "Citizen",
     "build_chip_profile",
     "build_dg1",
     "build_dg13",
@@ -456,7 +457,7 @@ def build_chip_profile(
         14: build_dg14(ca_key.public_key(), isinstance(aa_key, ec.EllipticCurvePrivateKey)),
         15: build_dg15(aa_key.public_key()),
     }
-    signing_time = _dt.datetime.combine(citizen.issue_date, _dt.time(9, 0), tzinfo=_dt.timezone.utc)
+    signing_time = _dt.datetime.combine(citizen.issue_date, _dt.time(9, 0), tzinfo=_dt.UTC)
     sod = build_sod(dgs, pki, signing_time)
     files = {
         EF_CARD_ACCESS: card_access(),

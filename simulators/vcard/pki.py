@@ -37,10 +37,10 @@ _ORG = "Synthetic Test Authority (not a real issuer)"
 
 # Fixed windows: reproducible certificates, valid for every synthetic card
 # issued 2021..2035 and read until 2045.
-CSCA_NOT_BEFORE = _dt.datetime(2020, 1, 1, tzinfo=_dt.timezone.utc)
-CSCA_NOT_AFTER = _dt.datetime(2050, 1, 1, tzinfo=_dt.timezone.utc)
-DS_NOT_BEFORE = _dt.datetime(2020, 6, 1, tzinfo=_dt.timezone.utc)
-DS_NOT_AFTER = _dt.datetime(2045, 6, 1, tzinfo=_dt.timezone.utc)
+CSCA_NOT_BEFORE = _dt.datetime(2020, 1, 1, tzinfo=_dt.UTC)
+CSCA_NOT_AFTER = _dt.datetime(2050, 1, 1, tzinfo=_dt.UTC)
+DS_NOT_BEFORE = _dt.datetime(2020, 6, 1, tzinfo=_dt.UTC)
+DS_NOT_AFTER = _dt.datetime(2045, 6, 1, tzinfo=_dt.UTC)
 
 # ICAO Doc 9303 Part 12: documentTypeList extension (id-icao-mrtd-security-extensions 2)
 _OID_DOCUMENT_TYPE_LIST = x509.ObjectIdentifier("2.23.136.1.1.6.2")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 
-__all__ = ["PlainFileCard", "DEFAULT_ATR", "atr_with_tck"]
+__all__ = ["DEFAULT_ATR", "PlainFileCard", "atr_with_tck"]
 
 
 def atr_with_tck(body: bytes) -> bytes:

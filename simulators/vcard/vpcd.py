@@ -24,7 +24,7 @@ import socket
 import threading
 from typing import Protocol
 
-__all__ = ["CardLike", "VpcdLink", "VPCD_HOST", "VPCD_PORT"]
+__all__ = ["VPCD_HOST", "VPCD_PORT", "CardLike", "VpcdLink"]
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ class VpcdLink:
         self.connections = 0  # how many times vpcd accepted us (for tests/diagnostics)
 
     # ------------------------------------------------------------ control
-    def start(self) -> "VpcdLink":
+    def start(self) -> VpcdLink:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name=f"vpcd-link-{self.port}", daemon=True)
             self._thread.start()
@@ -119,7 +119,7 @@ class VpcdLink:
         """Blocking variant for a CLI: run in the calling thread until `stop()` from elsewhere."""
         self._run()
 
-    def __enter__(self) -> "VpcdLink":
+    def __enter__(self) -> VpcdLink:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from edge.agent import DeskAgent
 from edge.config import EdgeSettings
+from edge.domain.qr import today_in_vietnam
 from edge.settings_base import write_secret_file
 from simulators.population import Population
 from simulators.qr_sources import SyntheticCardStream
@@ -23,7 +24,6 @@ from simulators.vcard.lds_builder import build_chip_profile
 from simulators.vcard.pki import build_test_pki
 from simulators.vcard.vpcd import VpcdLink
 from tests.browser import CHROMIUM, chromium_page
-from edge.domain.qr import today_in_vietnam
 from tests.mqtt_sniffer import Sniffer
 from tests.processes import ServerProcess, wait_until
 

@@ -13,7 +13,11 @@ from edge.icao import access, tlv
 from edge.icao.apdu import ApduError, CommandApdu, StatusError
 from edge.icao.crypto import AES128, TDES
 from edge.icao.errors import (
-    IcaoError, LdsError, SecureMessagingError, TlvError, TransportError,
+    IcaoError,
+    LdsError,
+    SecureMessagingError,
+    TlvError,
+    TransportError,
 )
 from edge.icao.lds.com import parse_com
 from edge.icao.lds.dg1 import parse_dg1

@@ -8,7 +8,7 @@ import pytest
 
 from edge.icao import access
 from edge.icao.lds.tags import EF_SOD, dg_fid
-from edge.icao.session import AccessDeniedError, ChipSession, DEFAULT_FILES, read_chip
+from edge.icao.session import DEFAULT_FILES, AccessDeniedError, ChipSession, read_chip
 from simulators.vcard.card import VirtualCard
 from simulators.vcard.inprocess import InProcessTransport
 from tests.chip import citizen

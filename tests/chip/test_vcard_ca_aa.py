@@ -6,9 +6,9 @@ from __future__ import annotations
 import hashlib
 import os
 
+from asn1crypto import keys as asn1_keys
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa, utils
-from asn1crypto import keys as asn1_keys
 
 from edge.icao import access, crypto, tlv
 from edge.icao.apdu import CommandApdu

@@ -17,15 +17,15 @@ import pytest
 
 pytest.importorskip("smartcard")
 
-from edge.chip_reader import read_and_verify  # noqa: E402
-from edge.domain.qr import parse_qr  # noqa: E402
-from edge.domain.validity import expiry_candidates  # noqa: E402
-from edge.icao import access  # noqa: E402
-from edge.icao.errors import TransportError  # noqa: E402
-from edge.trust import CheckName, CheckStatus, TrustLevel  # noqa: E402
-from reader_drivers.pcsc import PcscTransport  # noqa: E402
-from simulators.services_pcsc import VPCD_READER_0  # noqa: E402
-from tests.chip_e2e.conftest import make_card, served  # noqa: E402
+from edge.chip_reader import read_and_verify
+from edge.domain.qr import parse_qr
+from edge.domain.validity import expiry_candidates
+from edge.icao import access
+from edge.icao.errors import TransportError
+from edge.trust import CheckName, CheckStatus, TrustLevel
+from reader_drivers.pcsc import PcscTransport
+from simulators.services_pcsc import VPCD_READER_0
+from tests.chip_e2e.conftest import make_card, served
 
 pytestmark = pytest.mark.services
 REPO = Path(__file__).resolve().parents[2]
@@ -39,9 +39,8 @@ def _qr_keys(citizen):
 
 
 def _read(profile, keys, trust_store, **kw):
-    with served(make_card(profile)):
-        with PcscTransport(VPCD_READER_0, timeout=10.0) as t:
-            return read_and_verify(t, keys, trust_store=trust_store, **kw)
+    with served(make_card(profile)), PcscTransport(VPCD_READER_0, timeout=10.0) as t:
+        return read_and_verify(t, keys, trust_store=trust_store, **kw)
 
 
 @pytest.mark.parametrize("key_kind", ["qr", "qr_mrz_only", "can", "typed_mrz"])
@@ -143,9 +142,8 @@ def test_card_pulled_mid_read_raises_a_typed_transport_error(pcscd, genuine, tru
     card = _PulledMidRead(make_card(genuine), at_apdu=14)
     with served(card) as link:
         card.link = link
-        with PcscTransport(VPCD_READER_0, timeout=10.0) as t:
-            with pytest.raises(TransportError):
-                read_and_verify(t, [access.key_from_can(genuine.can)], trust_store=trust_store)
+        with PcscTransport(VPCD_READER_0, timeout=10.0) as t, pytest.raises(TransportError):
+            read_and_verify(t, [access.key_from_can(genuine.can)], trust_store=trust_store)
     assert card.pulled.is_set()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -77,7 +77,7 @@ def test_screen_state_shows_an_error_with_the_next_step(hub, client):
 
 
 def test_the_last_patient_is_cleared_from_the_screen_after_the_timeout():
-    now = [datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)]
+    now = [datetime(2026, 11, 23, 3, 0, tzinfo=UTC)]
     hub = DeskHub(clear_after_seconds=60, clock=lambda: now[0])
     view = view_from_qr(parse_qr(P2021, today=date(2026, 11, 23)), checkin_recorded=True)
     hub.show(view.model_copy(update={"scanned_at": now[0]}))
@@ -88,7 +88,7 @@ def test_the_last_patient_is_cleared_from_the_screen_after_the_timeout():
 
 def test_history_is_off_by_default_and_kept_only_until_midnight_when_on():
     assert TestClient(create_desk_app(DeskHub(), his_token=None)).get("/screen/api/history").status_code == 404
-    now = [datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)]  # 17:00 in Vietnam
+    now = [datetime(2026, 11, 23, 10, 0, tzinfo=UTC)]  # 17:00 in Vietnam
     hub = DeskHub(history_enabled=True, clock=lambda: now[0])
     view = view_from_qr(parse_qr(P2021, today=date(2026, 11, 23)), checkin_recorded=True)
     hub.show(view.model_copy(update={"scanned_at": now[0]}))

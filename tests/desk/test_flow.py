@@ -11,7 +11,7 @@ import pytest
 from edge.checkin import CheckInService
 from edge.desk.flow import DeskFlow
 from edge.desk.hub import DeskHub
-from edge.icao.errors import TransportError
+from edge.icao.errors import CardRemovedError
 from edge.icao.session import AccessDeniedError
 from edge.outbox import Outbox
 from edge.trust.levels import TrustLevel
@@ -176,7 +176,7 @@ def test_chip_that_refuses_the_key_falls_back_to_a_qr_only_checkin_and_says_why(
 
 
 def test_card_pulled_mid_read_is_reported_and_counted_once(outbox):
-    flow = make_flow(outbox, FakeChip(error=TransportError("card removed")))
+    flow = make_flow(outbox, FakeChip(error=CardRemovedError("card removed")))
     flow.on_qr(qr())
     flow.on_card_inserted()
     assert len(events(outbox)) == 1

@@ -149,12 +149,12 @@ def test_invalid_utf8_bytes_are_refused_with_a_clear_code():
 
 
 def test_name_misread_as_shift_jis_is_detected_as_garbled():
-    garbled = "Lê Văn A".encode("utf-8").decode("shift_jis", errors="replace")
+    garbled = "Lê Văn A".encode().decode("shift_jis", errors="replace")
     assert error_code(P2021.replace("Lê Văn A", garbled)) == "qr.garbled_charset"
 
 
 def test_name_misread_as_latin1_is_detected_as_garbled():
-    garbled = "Nguyễn Thị B".encode("utf-8").decode("latin-1")
+    garbled = "Nguyễn Thị B".encode().decode("latin-1")
     assert error_code(P2021_NO_CMND.replace("Nguyễn Thị B", garbled)) == "qr.garbled_charset"
 
 

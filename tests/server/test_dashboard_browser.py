@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from srvhelpers import READ_TOKEN, make_settings
 
 from edge.events import CheckInEvent, Method, new_event_id
 from edge.trust.levels import TrustLevel
 from server.api import create_app
 from server.store import Activity
 from simulators.services import free_port
-from srvhelpers import READ_TOKEN, make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/lib/chromium/chromium") if os.access(p, os.X_OK)), None)

@@ -9,12 +9,12 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+from srvhelpers import READ_TOKEN, auth, register_fleet, wait_until
 
 from server.db import init_db, make_engine
 from server.store import EventStore
 from simulators.fleet import run_checkins
 from simulators.services import Mosquitto, free_port, wait_for_port
-from srvhelpers import READ_TOKEN, auth, register_fleet, wait_until
 from tests.processes import ProgramProcess
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,11 +10,11 @@ from datetime import date, timedelta
 import paho.mqtt.client as mqtt
 from fastapi.testclient import TestClient
 from paho.mqtt.enums import CallbackAPIVersion
+from srvhelpers import auth, make_settings, register_fleet, wait_until
 
 from edge.events import checkin_topic, heartbeat_topic, new_event_id
 from server.api import create_app
 from simulators.fleet import run_checkins
-from srvhelpers import auth, make_settings, register_fleet, wait_until
 
 
 def test_every_checkin_is_stored_once_and_counted_per_day(broker, database_url, tmp_path):

@@ -11,14 +11,14 @@ from contextlib import redirect_stdout
 import paho.mqtt.client as mqtt
 from fastapi.testclient import TestClient
 from paho.mqtt.enums import CallbackAPIVersion
+from srvhelpers import ADMIN_TOKEN, READ_TOKEN, wait_until
+from test_ingest import _event
 
 from edge.events import checkin_topic
 from server.api import create_app
 from server.cli import main as cli
 from server.settings import ServerSettings
 from simulators.services import Mosquitto, free_port
-from srvhelpers import ADMIN_TOKEN, READ_TOKEN, wait_until
-from test_ingest import _event
 
 SERVER_PASSWORD = "server-password-0123456789"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from asn1crypto import cms
 from asn1crypto import x509 as ax509
@@ -19,7 +19,7 @@ from cryptography.x509.oid import NameOID
 
 from edge.trust.sod import OID_LDS_SECURITY_OBJECT, LDSSecurityObject
 
-T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def _name(cn: str, country: str = "VN") -> x509.Name:

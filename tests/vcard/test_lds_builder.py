@@ -263,7 +263,7 @@ def test_pki_is_deterministic_and_well_formed(tmp_path, pki):
     aki = ds.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier
     ski = csca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
     assert aki == ski
-    assert ds.not_valid_before_utc <= dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc) <= ds.not_valid_after_utc
+    assert ds.not_valid_before_utc <= dt.datetime(2026, 1, 1, tzinfo=dt.UTC) <= ds.not_valid_after_utc
 
 
 # ------------------------------------------------------------------ tampered / cloned

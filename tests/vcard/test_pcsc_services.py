@@ -135,9 +135,8 @@ def test_insert_transmit_remove(observed, card_link, profile, caplog):
 def test_extended_length_probe_when_the_atr_is_silent(pcscd, observed, profile, card_supports):
     silent_atr = atr_with_tck(bytes.fromhex("3B8180018031"))  # historical: 31 (not compact-TLV)
     card = PlainFileCard({EF_CARD_ACCESS: profile.files[EF_CARD_ACCESS]}, atr=silent_atr, extended_length=card_supports)
-    with VpcdLink(card):
-        with _connect_when_present(observed) as t:
-            assert t.extended_length is card_supports
+    with VpcdLink(card), _connect_when_present(observed) as t:
+        assert t.extended_length is card_supports
 
 
 def test_card_pulled_mid_transmit_raises_card_removed(observed, card_link):
@@ -198,10 +197,9 @@ def test_icao_terminal_reads_the_chip_over_pcsc(observed, profile):
     from simulators.vcard.cli import make_card
 
     card, _ = make_card(profile)
-    with VpcdLink(card):
-        with _connect_when_present(observed) as t:
-            assert t.extended_length  # the probe (the card's ATR does not say)
-            result = session.read_chip(t, [access.AccessKey("can", profile.can, "test")])
+    with VpcdLink(card), _connect_when_present(observed) as t:
+        assert t.extended_length  # the probe (the card's ATR does not say)
+        result = session.read_chip(t, [access.AccessKey("can", profile.can, "test")])
     assert result.access_method == "PACE-CAN"
     for fid, data in result.files.items():
         assert data == profile.files[fid], hex(fid)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from reader_drivers.pcsc import atr_extended_length, describe_command, describe_response
 from simulators.vcard.plain_card import DEFAULT_ATR, atr_with_tck
 
@@ -19,7 +18,7 @@ def test_atr_card_capabilities():
 
 
 def test_trace_never_shows_data_fields():
-    secret_mrz = "0990123459990201524020113".encode()
+    secret_mrz = b"0990123459990201524020113"
     mse = bytes([0x00, 0x22, 0xC1, 0xA4, len(secret_mrz)]) + secret_mrz
     text = describe_command(mse)
     assert secret_mrz.hex().upper() not in text and secret_mrz.decode() not in text

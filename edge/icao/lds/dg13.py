@@ -15,8 +15,21 @@ from dataclasses import dataclass, field
 
 from edge.icao import tlv
 from edge.icao.der import (
-    TAG_BMP, TAG_IA5, TAG_INTEGER, TAG_OCTET_STRING, TAG_OID, TAG_PRINTABLE, TAG_SEQUENCE,
-    TAG_SET, TAG_T61, TAG_UTF8, TAG_VISIBLE, decode_int, decode_oid, encode_int, encode_oid,
+    TAG_BMP,
+    TAG_IA5,
+    TAG_INTEGER,
+    TAG_OCTET_STRING,
+    TAG_OID,
+    TAG_PRINTABLE,
+    TAG_SEQUENCE,
+    TAG_SET,
+    TAG_T61,
+    TAG_UTF8,
+    TAG_VISIBLE,
+    decode_int,
+    decode_oid,
+    encode_int,
+    encode_oid,
 )
 from edge.icao.errors import LdsError, TlvError
 
