@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, HTTPException, status
 from fastapi.responses import Response
 
 from server.csvout import CSV_ANSWER, csv_response
-from server.deps import ADMIN, READ, Store
+from server.deps import ADMIN, READ, AreaName, Store
 from server.schemas import FacilityOut, Format, Imported
 from server.store import RegistryError
 
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/facilities", tags=["facilities"])
 
 @router.get("", dependencies=READ, response_model=list[FacilityOut], responses=CSV_ANSWER)
 def facilities(
-    store: Store, province: str | None = None, district: str | None = None, format: Format = Format.json
+    store: Store, province: AreaName = None, district: AreaName = None, format: Format = Format.json
 ) -> list[FacilityOut] | Response:
     rows = store.facilities(province, district)
     return csv_response(rows, "facilities") if format == Format.csv else rows

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import ColumnElement, Connection, Date, and_, case, cast, func, or_, select
 
@@ -22,13 +22,26 @@ from server.schemas import (
     GroupBy,
     Level,
     OfflineReason,
+    QuarantineOut,
     ReaderOut,
     UncoveredFacility,
     Usage,
     UsageDay,
     UsagePeriod,
 )
-from server.store.base import AREA, CITIZEN, EVENTS, FACILITY, READER, REFUSED, USAGE, StoreBase, as_utc, utcnow
+from server.store.base import (
+    AREA,
+    CITIZEN,
+    EVENTS,
+    FACILITY,
+    QUARANTINE,
+    READER,
+    REFUSED,
+    USAGE,
+    StoreBase,
+    as_utc,
+    utcnow,
+)
 
 #: A condition on a facility-code column (one facility, or the facilities of an area).
 FacilityFilter = Callable[[ColumnElement[str]], ColumnElement[bool]]
@@ -296,6 +309,25 @@ class Queries(StoreBase):
         with self.engine.connect() as conn:
             return [DistrictUsage.model_validate(dict(r._mapping) | {"checkins": int(r.checkins)})
                     for r in conn.execute(query)]
+
+    def quarantine(self, start: date, end: date, limit: int = 1000) -> list[QuarantineOut]:
+        """The newest quarantined messages received on the local days ``start``..``end``."""
+        since = datetime.combine(start, time(0), tzinfo=self.tz).astimezone(UTC)
+        until = datetime.combine(end + timedelta(days=1), time(0), tzinfo=self.tz).astimezone(UTC)
+        query = (
+            select(QUARANTINE)
+            .where(QUARANTINE.c.received_at >= since, QUARANTINE.c.received_at < until)
+            .order_by(QUARANTINE.c.received_at.desc(), QUARANTINE.c.id.desc())
+            .limit(limit)
+        )
+        out = []
+        with self.engine.connect() as conn:
+            for r in conn.execute(query):
+                row = dict(r._mapping)
+                received = as_utc(r.received_at)
+                row["received_at"] = received.isoformat() if received else ""
+                out.append(QuarantineOut.model_validate(row))
+        return out
 
     def refused_counts(self) -> dict[str, int]:
         query = select(REFUSED.c.reason, func.sum(REFUSED.c.count)).group_by(REFUSED.c.reason)
