@@ -173,7 +173,8 @@ Settings = Annotated[ServerSettings, Depends(get_settings)]
 Store = Annotated[EventStore, Depends(get_store)]
 DateRange = Annotated[Dates, Depends(date_range)]
 OfflineAfter = Annotated[timedelta, Depends(offline_after)]
-#: A free-text area filter (a province or district name): as long as the registry's column.
-AreaName = Annotated[str | None, Query(max_length=100)]
+#: A free-text area filter (a province or district name): as long as the registry's column, and no
+#: control characters (PostgreSQL refuses a NUL in a string: that would be a 500).
+AreaName = Annotated[str | None, Query(max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$")]
 READ = [Depends(require_reader)]
 ADMIN = [Depends(require_admin)]

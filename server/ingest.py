@@ -59,6 +59,7 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 SESSION_EXPIRY_SECONDS = 7 * 24 * 3600
+MAX_PACKET_BYTES = 128 * 1024  # above the template's 64 KiB cap, far above any check-in
 #: Errors that retrying fixes: the database is unreachable, restarting, locked or full.
 RETRYABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError)
 #: Errors of one message's data (or an unforeseen bug on it): retrying the same batch cannot fix them.
@@ -153,6 +154,9 @@ class Ingestor:
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho leaves it unannotated
         props.SessionExpiryInterval = SESSION_EXPIRY_SECONDS
         props.ReceiveMaximum = self.receive_maximum
+        # The broker must not hand the server anything near a 32 MB publish even where its own
+        # cap is missing: MQTT v5 brokers drop what exceeds the client's Maximum Packet Size.
+        props.MaximumPacketSize = MAX_PACKET_BYTES
         self._writer.start()
         self._client.connect_async(
             self.settings.host, self.settings.port, keepalive=self.settings.keepalive,

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
 from urllib.parse import parse_qs, urlsplit
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from server.deps import (
     COOKIE,
+    AreaName,
     OfflineAfter,
     Settings,
     Store,
@@ -114,7 +114,7 @@ def logout(request: Request) -> Response:
 @router.get("/dashboard", response_class=HTMLResponse)
 def dashboard(
     request: Request, store: Store, settings: Settings, offline_after: OfflineAfter,
-    province: Annotated[str | None, Query(max_length=100)] = None, days: int = 30,
+    province: AreaName = None, days: int = 30,
 ) -> Response:
     if get_sessions(request).get(request.cookies.get(COOKIE)) is None:
         return RedirectResponse("/dashboard/login", status_code=status.HTTP_303_SEE_OTHER)

@@ -144,3 +144,30 @@ def _receipted(client) -> set[str]:  # type: ignore[no-untyped-def]
         if topic == receipt_topic("34001", "desk-a"):
             ids |= set(Receipt.from_json_bytes(payload).event_ids)
     return ids
+
+
+def test_a_retained_heartbeat_is_refused_and_never_replayed_so_a_dead_reader_stays_offline(tmp_path):
+    db = f"sqlite:///{tmp_path / 'server.sqlite'}"
+    with TemplateBroker([GOOD]) as broker:
+        app = create_app(_settings(db, broker))
+        app.state.store.import_facilities(facilities_csv(["34001"]))
+        app.state.store.add_reader("34001", "desk-a")
+        reader = broker.reader(GOOD[0], GOOD[1], "desk-a").connect()
+        try:
+            with TestClient(app):
+                ingestor = app.state.ingestor
+                wait_until(lambda: ingestor.subscribed, 15, "the server to subscribe")
+                assert reader.publish("cccd/v1/34001/desk-a/heartbeat", b'{"uptime": 1}', retain=True) in (0, 16)
+                wait_until(lambda: ingestor.counters["quarantined"] >= 1, 15, "the quarantine")
+                assert ingestor.counters["refused_retained"] == 1
+        finally:
+            reader.close()  # the reader is gone; only its retained heartbeat stays on the broker
+        for _restart in range(2):
+            again = create_app(_settings(db, broker))
+            with TestClient(again):
+                wait_until(lambda app=again: app.state.ingestor.subscribed, 15, "the server to subscribe")
+                time.sleep(1)  # let anything the broker would replay arrive
+                assert again.state.ingestor.counters["quarantined"] == 0
+            row = again.state.store.readers(timedelta(minutes=15))[0]
+            assert row.last_heartbeat_at is None and not row.online
+            assert again.state.store.coverage("province", 7).total.covered == 0
