@@ -43,7 +43,7 @@ def run_main(argv: list[str]) -> int:
     import signal
     import threading
 
-    from edge.agent import DeskAgent
+    from app.agent import DeskAgent
     from edge.config import EdgeSettings
     from edge.settings_base import ConfigError
 
@@ -79,7 +79,7 @@ def verify_sod_main(argv: list[str]) -> int:
 
 def read_chip_main(argv: list[str]) -> int:
     """``cccd-edge read-chip [--reader NAME] (--qr TEXT | --can N | --mrz LINES) [--trust PATH]``."""
-    from edge.chip_cli import read_chip_main as run
+    from app.chip_cli import read_chip_main as run
 
     return run(argv)
 
