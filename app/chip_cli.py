@@ -17,7 +17,6 @@ import argparse
 import json
 import sys
 from datetime import UTC, datetime
-from typing import Any
 
 from edge.chip_reader import ChipCheck
 from edge.domain.qr import CccdRecord
@@ -52,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _error(code: str, message: str) -> dict[str, Any]:
+def _error(code: str, message: str) -> dict[str, object]:
     return {"error": {"code": code, "message": message}}
 
 
@@ -90,10 +89,10 @@ def _keys(opts: argparse.Namespace) -> tuple[list[AccessKey], CccdRecord | None]
         raise _UsageError(str(e)) from None
 
 
-def report(check: ChipCheck, reader: str | None = None) -> dict[str, Any]:
+def report(check: ChipCheck, reader: str | None = None) -> dict[str, object]:
     """The JSON document for one :class:`edge.chip_reader.ChipCheck`."""
     read = check.read
-    out: dict[str, Any] = {"reader": reader, "access": {
+    out: dict[str, object] = {"reader": reader, "access": {
         "method": read.access_method,
         "key_source": read.access_key_source,
         "attempts": [{"method": a.method, "key_source": a.key_source, "ok": a.ok,

@@ -6,12 +6,11 @@ import argparse
 import json
 import logging
 import sys
-from typing import Any
 
 from edge.domain.messages import DomainError
 
 
-def _print_json(obj: Any) -> None:
+def _print_json(obj: object) -> None:
     print(json.dumps(obj, ensure_ascii=False, indent=2))
 
 
