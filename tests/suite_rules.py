@@ -158,6 +158,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatu
         for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1]):
             kind = "hardware" if hardware_skip(reason) else "MISSING"
             tr.write_line(f"  {count:4d} x [{kind}] {reason}", red=kind == "MISSING", yellow=kind == "hardware")
+    if config.stash.get(_CHECKOUT, None) is None:
+        tr.write_line("checkout check off: not a git checkout (or git missing), so changes to it are not seen",
+                      yellow=True)
     changed = config.stash.get(_CHECKOUT_CHANGES, [])
     if changed:
         tr.write_sep("!", "THE RUN CHANGED THE CHECKOUT (tests must write under tmp dirs)", red=True, bold=True)
