@@ -153,7 +153,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatu
         for report in skipped:
             reason = _skip_reason(report)
             reasons[reason] = reasons.get(reason, 0) + 1
-        tr.write_sep("!", f"{len(skipped)} TESTS DID NOT RUN (skipped); under CI=1 these fail unless hardware",
+        count = f"{len(skipped)} TEST{'S' if len(skipped) != 1 else ''}"
+        tr.write_sep("!", f"{count} DID NOT RUN (skipped); under CI=1 a skip fails unless it is hardware",
                      red=True, bold=True)
         for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1]):
             kind = "hardware" if hardware_skip(reason) else "MISSING"
@@ -163,6 +164,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatu
                       yellow=True)
     changed = config.stash.get(_CHECKOUT_CHANGES, [])
     if changed:
-        tr.write_sep("!", "THE RUN CHANGED THE CHECKOUT (tests must write under tmp dirs)", red=True, bold=True)
+        tr.write_sep("!", "THE CHECKOUT CHANGED DURING THE RUN (tests must write under tmp dirs)", red=True, bold=True)
+        tr.write_line("  a test wrote these (or they were edited meanwhile); the run fails:", red=True)
         for path in changed:
             tr.write_line(f"  {path}", red=True)

@@ -98,7 +98,7 @@ def test_writes():
     result.assert_outcomes(passed=1)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     changed = "tracked.txt" if change == "modify_tracked" else "left_behind.png"
-    result.stdout.fnmatch_lines(["*THE RUN CHANGED THE CHECKOUT*", f"*{changed}*"])
+    result.stdout.fnmatch_lines(["*THE CHECKOUT CHANGED DURING THE RUN*", f"*{changed}*"])
     assert "fine.log" not in result.stdout.str()
 
 
@@ -111,7 +111,7 @@ def test_a_run_that_leaves_the_checkout_alone_passes(pytester, monkeypatch):
     _git(pytester.path, "-c", "user.email=t@example.org", "-c", "user.name=t", "commit", "-qm", "init")
     result = pytester.runpytest("-p", "tests.suite_rules", "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.OK
-    assert "CHANGED THE CHECKOUT" not in result.stdout.str()
+    assert "CHECKOUT CHANGED" not in result.stdout.str()
 
 
 # ------------------------------------------------------------------ the shipped broker configuration
