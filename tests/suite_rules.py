@@ -44,6 +44,19 @@ def hardware_skip(reason: str) -> str | None:
     return next((key for key in HARDWARE_SKIPS if key in reason), None)
 
 
+# Parts of tests that passed without running everything (a browser check without Chromium).
+PARTS_NOT_RUN: list[tuple[str, str]] = []
+
+
+def part_not_run(reason: str) -> None:
+    """A test goes on without one of its parts: under CI that fails the test, elsewhere the
+    run's summary lists it beside the skips."""
+    if in_ci():
+        pytest.fail(f"CI is set and part of this test cannot run: {reason}")
+    test = os.environ.get("PYTEST_CURRENT_TEST", "?").rsplit(" (", 1)[0]
+    PARTS_NOT_RUN.append((test, reason))
+
+
 def _skip_reason(report: pytest.TestReport | pytest.CollectReport) -> str:
     longrepr = report.longrepr
     if isinstance(longrepr, tuple) and len(longrepr) == 3:
@@ -153,12 +166,16 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatu
         for report in skipped:
             reason = _skip_reason(report)
             reasons[reason] = reasons.get(reason, 0) + 1
-        count = f"{len(skipped)} TEST{'S' if len(skipped) != 1 else ''}"
-        tr.write_sep("!", f"{count} DID NOT RUN (skipped); under CI=1 a skip fails unless it is hardware",
+        title = f"{len(skipped)} TEST{'S' if len(skipped) != 1 else ''}"
+        tr.write_sep("!", f"{title} DID NOT RUN (skipped); under CI=1 a skip fails unless it is hardware",
                      red=True, bold=True)
         for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1]):
             kind = "hardware" if hardware_skip(reason) else "MISSING"
             tr.write_line(f"  {count:4d} x [{kind}] {reason}", red=kind == "MISSING", yellow=kind == "hardware")
+    if PARTS_NOT_RUN:
+        tr.write_sep("!", f"{len(PARTS_NOT_RUN)} TEST PART(S) DID NOT RUN; under CI=1 they fail", red=True, bold=True)
+        for nodeid, reason in PARTS_NOT_RUN:
+            tr.write_line(f"  {nodeid}: {reason}", red=True)
     if config.stash.get(_CHECKOUT, None) is None:
         tr.write_line("checkout check off: not a git checkout (or git missing), so changes to it are not seen",
                       yellow=True)

@@ -14,6 +14,7 @@ import pytest
 
 from simulators.services import SHIPPED_BROKER_CONFIG, Mosquitto, shipped_broker_settings
 from simulators.services_pcsc import VPCD_READER_0, PcscSandbox
+from tests import suite_rules
 from tests.suite_rules import HARDWARE_SKIPS
 
 SKIPPING_TESTS = '''
@@ -57,6 +58,27 @@ def test_outside_ci_skips_stay_skips_and_the_summary_lists_them_loudly(pytester,
                                  "*1 x ?MISSING? mosquitto is not installed*",
                                  "*1 x ?hardware? /dev/uinput not available here*"])
     assert result.ret == pytest.ExitCode.OK
+
+
+PART_NOT_RUN = '''
+from tests.suite_rules import part_not_run
+
+def test_with_a_browser_part():
+    part_not_run("browser part: no chromium here")
+'''
+
+
+def test_a_test_part_not_run_fails_under_ci_and_is_listed_elsewhere(pytester, monkeypatch):
+    monkeypatch.setattr(suite_rules, "PARTS_NOT_RUN", [])  # the inner runs share this process
+    pytester.makepyfile(PART_NOT_RUN)
+    monkeypatch.setenv("CI", "true")
+    result = pytester.runpytest("-p", "tests.suite_rules")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*CI is set and part of this test cannot run: browser part: no chromium here*"])
+    monkeypatch.delenv("CI")
+    result = pytester.runpytest("-p", "tests.suite_rules")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*TEST PART(S) DID NOT RUN*", "*test_with_a_browser_part*no chromium here*"])
 
 
 def test_ci_false_is_not_ci(pytester, monkeypatch):
