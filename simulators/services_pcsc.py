@@ -38,7 +38,6 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 __all__ = ["VPCD_READER_0", "VPCD_READER_1", "PcscSandbox", "PcscdService", "ServiceUnavailable"]
 
@@ -182,10 +181,11 @@ class PcscdService:
         sandbox: PcscSandbox | None = None,
     ) -> None:
         self.binary = binary
-        self.log_path = log_path
         self.debug = debug
         self.ready_reader = ready_reader
         self.sandbox = sandbox or PcscSandbox.for_this_process()
+        # pcscd's and the launcher's output: the reason when it cannot start
+        self.log_path: str | os.PathLike[str] = log_path or self.sandbox.directory / "pcscd.log"
         self._proc: subprocess.Popen[bytes] | None = None
 
     # ------------------------------------------------------------ checks
@@ -248,8 +248,6 @@ class PcscdService:
                 "--run-dir", str(self.sandbox.run_dir), "--listen-fds", ",".join(map(str, fds)), "--", *pcscd]
 
     def _log_tail(self) -> str:
-        if not self.log_path:
-            return ""
         try:
             return Path(self.log_path).read_text(errors="replace")[-1500:]
         except OSError:
@@ -264,13 +262,11 @@ class PcscdService:
         self.sandbox.reader_conf.write_text(READER_CONF)
         listeners = self._listen()
         fds = [sock.fileno() for sock in listeners]
-        out: IO[bytes] | int = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         try:
-            self._proc = subprocess.Popen(self._command(fds), stdin=subprocess.PIPE, stdout=out,
-                                          stderr=out, pass_fds=fds)
+            with open(self.log_path, "ab") as out:  # the child keeps its own descriptor
+                self._proc = subprocess.Popen(self._command(fds), stdin=subprocess.PIPE, stdout=out,
+                                              stderr=out, pass_fds=fds)
         finally:
-            if not isinstance(out, int):
-                out.close()
             for sock in listeners:
                 sock.close()  # the launcher holds them now
         deadline = time.monotonic() + timeout
