@@ -1,0 +1,346 @@
+"""The province's periodic report: a month or a quarter, for a province or one district.
+
+It answers in the figures the province reports use ("100% các cơ sở khám bệnh, chữa
+bệnh ... sử dụng thiết bị đọc căn cước công dân gắn chíp"; "817.250 người sử dụng thẻ
+căn cước công dân khám chữa bệnh"): facilities with a working reader out of all, the
+share against the 100% target, the facilities still without one (listed), check-ins
+and distinct citizens, by district and by facility type, and per month of a quarter.
+Rejected attempts are reported beside the check-ins, never inside them.
+
+Counting (docs/counting.md): a facility *has a working reader in the period* when at
+least one card read (a check-in or a rejected attempt) was stored from it in the
+period — a heartbeat alone is not use. Every figure is aggregated by the database from
+the daily rollups; nothing iterates over events or over the whole fleet in Python.
+
+The same ``ProvinceReport`` renders as a printable A4 page (``report.html``) and as an
+XLSX workbook.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import ColumnElement, Connection, case, exists, func, select
+
+from server.db import DailyCitizen, DailyUsage, Facility, Reader
+from server.exports import Column, Table, to_xlsx
+from server.localformat import Lang, LocalFormat
+
+FACILITY = Facility.__table__
+READER = Reader.__table__
+USAGE = DailyUsage.__table__
+CITIZEN = DailyCitizen.__table__
+TEMPLATES = Path(__file__).with_name("templates")
+
+#: The trust level of a read that failed verification: a rejected attempt, not a check-in.
+REJECTED = "invalid"
+TARGET_RATIO = 1.0
+#: The report lists at most this many facilities without a reader (the XLSX has them all up to it too).
+MAX_LISTED = 5000
+FACILITY_TYPES: dict[str, tuple[str, str]] = {
+    "hospital": ("Bệnh viện", "Hospital"),
+    "health_station": ("Trạm y tế", "Health station"),
+    "private_clinic": ("Phòng khám tư nhân", "Private clinic"),
+}
+_ROMAN = ("I", "II", "III", "IV")
+_MONTH_EN = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+             "November", "December")
+_PERIOD = re.compile(r"^(\d{4})-(?:(0[1-9]|1[0-2])|[Qq]([1-4]))$")
+
+
+class PeriodError(ValueError):
+    """A period that is not ``YYYY-MM`` or ``YYYY-Qn``."""
+
+
+@dataclass(frozen=True)
+class Period:
+    """A calendar month or quarter (local days, both ends included)."""
+
+    year: int
+    month: int | None = None
+    quarter: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Period:
+        match = _PERIOD.match(text.strip())
+        if not match or not 2000 <= int(match[1]) <= 2100:
+            raise PeriodError(f"period must be YYYY-MM or YYYY-Qn (2000-2100), not {text[:20]!r}")
+        year = int(match[1])
+        return cls(year, month=int(match[2])) if match[2] else cls(year, quarter=int(match[3]))
+
+    @property
+    def key(self) -> str:
+        return f"{self.year}-{self.month:02d}" if self.month else f"{self.year}-Q{self.quarter}"
+
+    @property
+    def start(self) -> date:
+        first_month = self.month or (3 * ((self.quarter or 1) - 1) + 1)
+        return date(self.year, first_month, 1)
+
+    @property
+    def end(self) -> date:
+        months = 1 if self.month else 3
+        m = self.start.month - 1 + months
+        return date(self.year + m // 12, m % 12 + 1, 1) - timedelta(days=1)
+
+    def months(self) -> list[date]:
+        """The first day of each month in the period."""
+        out, day = [], self.start
+        while day <= self.end:
+            out.append(day)
+            day = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+        return out
+
+    def label(self, lang: Lang) -> str:
+        if self.month:
+            return f"Tháng {self.month}/{self.year}" if lang == "vi" else f"{_MONTH_EN[self.month - 1]} {self.year}"
+        q = self.quarter or 1
+        return f"Quý {_ROMAN[q - 1]}/{self.year}" if lang == "vi" else f"Q{q} {self.year}"
+
+
+@dataclass(frozen=True)
+class Area:
+    province: str | None = None
+    district: str | None = None
+
+    def label(self, lang: Lang) -> str:
+        everywhere = "Toàn bộ" if lang == "vi" else "All areas"
+        if self.district:
+            return f"{self.district}, {self.province}" if self.province else self.district
+        return self.province or everywhere
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        conds: list[ColumnElement[bool]] = []
+        if self.province:
+            conds.append(FACILITY.c.province == self.province)
+        if self.district:
+            conds.append(FACILITY.c.district == self.district)
+        return conds
+
+
+@dataclass
+class Figures:
+    """The counts of one row of the report (a district, a facility type, a month, or the total)."""
+
+    label: str
+    facilities: int = 0
+    with_reader: int = 0
+    checkins: int = 0
+    rejected: int = 0
+    citizens: int = 0
+
+    @property
+    def share(self) -> float:
+        return self.with_reader / self.facilities if self.facilities else 0.0
+
+    @property
+    def missing(self) -> int:
+        return self.facilities - self.with_reader
+
+    def as_row(self) -> dict[str, str | int | float]:
+        return {"label": self.label, "facilities": self.facilities, "with_reader": self.with_reader,
+                "share": self.share, "target": TARGET_RATIO, "missing": self.missing, "checkins": self.checkins,
+                "rejected": self.rejected, "citizens": self.citizens}
+
+
+@dataclass(frozen=True)
+class MissingFacility:
+    code: str
+    name: str
+    type: str
+    district: str
+    readers: int
+    last_heard: datetime | None
+
+
+@dataclass
+class ProvinceReport:
+    period: Period
+    area: Area
+    generated_at: datetime
+    total: Figures
+    by_district: list[Figures] = field(default_factory=list)
+    by_type: list[Figures] = field(default_factory=list)
+    by_month: list[Figures] = field(default_factory=list)
+    without_reader: list[MissingFacility] = field(default_factory=list)
+    without_reader_total: int = 0
+
+
+# ---------------------------------------------------------------------- queries
+def _used(start: date, end: date) -> ColumnElement[bool]:
+    """The facility stored at least one card read (check-in or rejected attempt) between the days."""
+    return exists().where(USAGE.c.facility_code == FACILITY.c.code, USAGE.c.day.between(start, end))
+
+
+def _facility_counts(conn: Connection, area: Area, key: ColumnElement[str] | None, start: date,
+                     end: date) -> dict[str, tuple[int, int]]:
+    """(facilities, with a working reader) per key (district, type) or for the whole area (key None)."""
+    used = func.sum(case((_used(start, end), 1), else_=0))
+    cols = [key.label("k")] if key is not None else []
+    query = select(*cols, func.count(), used).where(*area.conditions())
+    if key is not None:
+        query = query.group_by(key)
+    return {str(r[0]) if key is not None else "": (int(r[-2]), int(r[-1] or 0)) for r in conn.execute(query)}
+
+
+def _usage_counts(conn: Connection, area: Area, key: ColumnElement[str] | None, start: date,
+                  end: date) -> dict[str, tuple[int, int]]:
+    """(check-ins, rejected attempts) per key from the facility rollup."""
+    rejected = USAGE.c.trust_level == REJECTED
+    cols = [key.label("k")] if key is not None else []
+    query = (
+        select(*cols, func.sum(case((rejected, 0), else_=USAGE.c.checkins)),
+               func.sum(case((rejected, USAGE.c.checkins), else_=0)))
+        .select_from(USAGE.join(FACILITY, FACILITY.c.code == USAGE.c.facility_code))
+        .where(USAGE.c.day.between(start, end), *area.conditions())
+    )
+    if key is not None:
+        query = query.group_by(key)
+    return {str(r[0]) if key is not None else "": (int(r[-2] or 0), int(r[-1] or 0)) for r in conn.execute(query)}
+
+
+def _citizen_counts(conn: Connection, area: Area, key: ColumnElement[str] | None, start: date,
+                    end: date) -> dict[str, int]:
+    """Distinct citizens (pseudonyms) per key: a citizen seen in two districts counts once in the total."""
+    cols = [key.label("k")] if key is not None else []
+    query = (
+        select(*cols, func.count(func.distinct(CITIZEN.c.citizen_pseudonym)))
+        .select_from(CITIZEN.join(FACILITY, FACILITY.c.code == CITIZEN.c.facility_code))
+        .where(CITIZEN.c.day.between(start, end), *area.conditions())
+    )
+    if key is not None:
+        query = query.group_by(key)
+    return {str(r[0]) if key is not None else "": int(r[-1] or 0) for r in conn.execute(query)}
+
+
+def _figures(conn: Connection, area: Area, key: ColumnElement[str] | None, start: date, end: date,
+             labels: dict[str, str] | None = None) -> list[Figures]:
+    facilities = _facility_counts(conn, area, key, start, end)
+    usage = _usage_counts(conn, area, key, start, end)
+    citizens = _citizen_counts(conn, area, key, start, end)
+    out = []
+    for k in sorted(set(facilities) | set(usage)):
+        n, used = facilities.get(k, (0, 0))
+        checkins, rejected = usage.get(k, (0, 0))
+        label = (labels or {}).get(k, k) or "—"
+        out.append(Figures(label, n, used, checkins, rejected, citizens.get(k, 0)))
+    return out
+
+
+def _without_reader(conn: Connection, area: Area, start: date, end: date) -> tuple[list[MissingFacility], int]:
+    readers = select(func.count()).where(READER.c.facility_code == FACILITY.c.code).scalar_subquery()
+    heard = select(func.max(READER.c.last_seen_at)).where(READER.c.facility_code == FACILITY.c.code).scalar_subquery()
+    conds = [*area.conditions(), ~_used(start, end)]
+    total = int(conn.execute(select(func.count()).select_from(FACILITY).where(*conds)).scalar_one())
+    query = (
+        select(FACILITY.c.code, FACILITY.c.name, FACILITY.c.type, FACILITY.c.district, readers.label("readers"),
+               heard.label("heard"))
+        .where(*conds)
+        .order_by(FACILITY.c.district, FACILITY.c.type, FACILITY.c.code)
+        .limit(MAX_LISTED)
+    )
+    rows = [
+        MissingFacility(r.code, r.name, r.type, r.district, int(r.readers or 0),
+                        r.heard.replace(tzinfo=UTC) if r.heard is not None and r.heard.tzinfo is None else r.heard)
+        for r in conn.execute(query)
+    ]
+    return rows, total
+
+
+def build_report(conn: Connection, period: Period, area: Area, lang: Lang = "vi") -> ProvinceReport:
+    """Every figure of the report for the period and area, in a handful of grouped queries."""
+    start, end = period.start, period.end
+    types = {k: v[0] if lang == "vi" else v[1] for k, v in FACILITY_TYPES.items()}
+    total = (_figures(conn, area, None, start, end) or [Figures("")])[0]
+    total.label = "Tổng cộng" if lang == "vi" else "Total"
+    months = []
+    for first in period.months():
+        last = min(end, (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1))
+        row = (_figures(conn, area, None, first, last) or [Figures("")])[0]
+        row.label = Period(first.year, month=first.month).label(lang)
+        months.append(row)
+    missing, missing_total = _without_reader(conn, area, start, end)
+    return ProvinceReport(
+        period=period,
+        area=area,
+        generated_at=datetime.now(UTC),
+        total=total,
+        by_district=_figures(conn, area, FACILITY.c.district, start, end),
+        by_type=_figures(conn, area, FACILITY.c.type, start, end, types),
+        by_month=months,
+        without_reader=missing,
+        without_reader_total=missing_total,
+    )
+
+
+# ---------------------------------------------------------------------- output
+FIGURE_COLUMNS = (
+    Column("facilities", "Số cơ sở", "Facilities", "int"),
+    Column("with_reader", "Có đầu đọc hoạt động", "With a working reader", "int"),
+    Column("share", "Tỉ lệ", "Share", "percent"),
+    Column("target", "Mục tiêu", "Target", "percent"),
+    Column("missing", "Còn thiếu", "Still without", "int"),
+    Column("checkins", "Lượt đón tiếp", "Check-ins", "int"),
+    Column("rejected", "Lượt đọc bị từ chối", "Rejected attempts", "int"),
+    Column("citizens", "Số người dùng thẻ", "Distinct citizens", "int"),
+)
+
+
+def report_tables(report: ProvinceReport, lang: Lang) -> list[Table]:
+    """The report as spreadsheet tables (one sheet each)."""
+    types = {k: v[0] if lang == "vi" else v[1] for k, v in FACILITY_TYPES.items()}
+
+    def figures(name: str, vi: str, en: str, first: Column, rows: Sequence[Figures]) -> Table:
+        return Table(name, vi, en, (first, *FIGURE_COLUMNS), [r.as_row() for r in rows])
+
+    missing_cols = (
+        Column("code", "Mã cơ sở", "Facility code", width=12),
+        Column("name", "Tên cơ sở", "Facility name"),
+        Column("type", "Loại", "Type"),
+        Column("district", "Huyện", "District"),
+        Column("readers", "Đầu đọc đã đăng ký", "Registered readers", "int"),
+        Column("last_heard", "Lần cuối có tín hiệu", "Last heard", "datetime"),
+    )
+    missing_rows = [
+        {"code": f.code, "name": f.name, "type": types.get(f.type, f.type), "district": f.district,
+         "readers": f.readers, "last_heard": f.last_heard}
+        for f in report.without_reader
+    ]
+    return [
+        figures("tong-hop", "Tổng hợp", "Summary", Column("label", "Kỳ báo cáo", "Period"),
+                [*report.by_month, report.total]),
+        figures("theo-huyen", "Theo huyện", "By district", Column("label", "Huyện", "District"),
+                [*report.by_district, report.total]),
+        figures("theo-loai", "Theo loại cơ sở", "By facility type", Column("label", "Loại cơ sở", "Facility type"),
+                [*report.by_type, report.total]),
+        Table("chua-co-dau-doc", "Cơ sở chưa có đầu đọc hoạt động", "Facilities without a working reader",
+              missing_cols, missing_rows),
+    ]
+
+
+def report_xlsx(report: ProvinceReport, fmt: LocalFormat) -> bytes:
+    return to_xlsx(report_tables(report, fmt.lang), fmt)
+
+
+def _environment() -> Environment:
+    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+
+
+def render_report_html(report: ProvinceReport, fmt: LocalFormat, *, xlsx_url: str | None = None) -> str:
+    types = {k: v[0] if fmt.lang == "vi" else v[1] for k, v in FACILITY_TYPES.items()}
+    return _environment().get_template("report.html").render(
+        r=report, f=fmt, lang=fmt.lang, types=types, target=TARGET_RATIO, xlsx_url=xlsx_url,
+        title=_title(report, fmt.lang),
+    )
+
+
+def _title(report: ProvinceReport, lang: Lang) -> str:
+    if lang == "vi":
+        return f"Báo cáo sử dụng thiết bị đọc CCCD gắn chip tại cơ sở y tế — {report.area.label(lang)}, " \
+               f"{report.period.label(lang)}"
+    return f"Chip-ID card reader use at health facilities — {report.area.label(lang)}, {report.period.label(lang)}"
