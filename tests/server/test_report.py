@@ -55,14 +55,17 @@ def populate(store: EventStore) -> None:
     for code, *_ in FACILITIES[:5]:
         store.add_reader(code, "desk-1")
     oct_, nov, dec = (datetime(2026, m, 10, 9, 0, tzinfo=VN) for m in (10, 11, 12))
+    # Rejected attempts reuse citizens who also checked in in the same month, district and
+    # quarter, so that these figures do not depend on whether a rejected read's pseudonym
+    # counts as a citizen (it must not: tests/server/test_counting.py).
     events = [
         # October: 34001 only (3 check-ins by 2 citizens)
         _event("34001", oct_, 1), _event("34001", oct_, 1), _event("34001", oct_ + timedelta(days=1), 2),
         # November: 34001, 34003; citizen 1 also goes to Vũ Thư; one rejected attempt at 34003
         _event("34001", nov, 1), _event("34003", nov, 1), _event("34003", nov, 3, TrustLevel.QR_ONLY),
-        _event("34003", nov, 4, TrustLevel.INVALID),
-        # December: 34004 only with a rejected attempt: the reader is in use
-        _event("34004", dec, 5, TrustLevel.INVALID),
+        _event("34003", nov, 3, TrustLevel.INVALID),
+        # December: a rejected attempt at 34004 (its reader is in use) and a check-in at 34001
+        _event("34004", dec, 3, TrustLevel.INVALID), _event("34001", dec, 3),
         # another province: never in Thái Bình's figures
         _event("35001", nov, 9),
         # the night of 30 November local time is still November (23:30 +07:00 = 16:30 UTC)
@@ -99,19 +102,19 @@ def test_quarter_report_counts_facilities_check_ins_rejections_and_citizens(repo
     t = r.total
     assert (t.facilities, t.with_reader, t.missing) == (6, 4, 2)  # 34001, 34002, 34003, 34004 read cards
     assert abs(t.share - 4 / 6) < 1e-9
-    assert t.checkins == 7  # rejected attempts are not check-ins
+    assert t.checkins == 8  # rejected attempts are not check-ins
     assert t.rejected == 2
-    assert t.citizens == 6  # citizens 1..6: citizen 1 counted once across two districts
+    assert t.citizens == 4  # citizens 1, 2, 3, 6: citizens 1 and 3 counted once across two districts
     districts = {d.label: d for d in r.by_district}
     assert set(districts) == {"TP Thái Bình", "Vũ Thư", "Tiền Hải"}
     assert (districts["Vũ Thư"].with_reader, districts["Vũ Thư"].checkins, districts["Vũ Thư"].rejected) == (2, 2, 2)
     assert districts["Tiền Hải"].with_reader == 0 and districts["Tiền Hải"].facilities == 2
-    assert sum(d.citizens for d in r.by_district) == 7  # per district, citizen 1 is in two of them
+    assert {d: x.citizens for d, x in districts.items()} == {"TP Thái Bình": 4, "Vũ Thư": 2, "Tiền Hải": 0}
     types = {x.label: x for x in r.by_type}
     assert (types["Trạm y tế"].facilities, types["Trạm y tế"].with_reader) == (4, 2)
-    assert types["Bệnh viện"].checkins == 4
+    assert types["Bệnh viện"].checkins == 5
     months = [(m.label, m.with_reader, m.checkins, m.rejected, m.citizens) for m in r.by_month]
-    assert months == [("Tháng 10/2026", 1, 3, 0, 2), ("Tháng 11/2026", 3, 4, 1, 4), ("Tháng 12/2026", 1, 0, 1, 1)]
+    assert months == [("Tháng 10/2026", 1, 3, 0, 2), ("Tháng 11/2026", 3, 4, 1, 3), ("Tháng 12/2026", 2, 1, 1, 1)]
     assert [m.code for m in r.without_reader] == ["34005", "34006"] and r.without_reader_total == 2
     assert r.without_reader[0].readers == 1 and r.without_reader[1].readers == 0
 
@@ -140,7 +143,7 @@ def test_report_xlsx_opens_with_typed_figures_and_vietnamese_text(tmp_path):
     total = list(summary[5])
     assert total[0].value == "Tổng cộng" and total[1].value == 6 and total[2].value == 4
     assert abs(total[3].value - 4 / 6) < 1e-9 and total[3].number_format == "0.0%"
-    assert total[4].value == 1.0 and total[6].value == 7 and total[7].value == 2 and total[8].value == 6
+    assert total[4].value == 1.0 and total[6].value == 8 and total[7].value == 2 and total[8].value == 4
     missing = book["chua-co-dau-doc"]
     assert missing["B2"].value == "Trạm y tế xã Nam Hà"
     assert missing["B3"].value == '=HYPERLINK("http://x","Trạm y tế")' and missing["B3"].data_type == "s"
@@ -163,7 +166,7 @@ def test_printable_report_prints_to_a4_pdf_in_chromium_and_renders_to_png(tmp_pa
     with chromium_page(1280, 900) as page:
         page.set_content(html, wait_until="load")
         assert page.inner_text("[data-testid=kpi-share]") == "66,7%"
-        assert page.inner_text("[data-testid=kpi-checkins]") == "7"
+        assert page.inner_text("[data-testid=kpi-checkins]") == "8"
         assert page.locator("[data-testid=missing-row]").count() == 2
         page.emulate_media(media="print")
         assert not page.is_visible("[data-testid=report-xlsx]")
