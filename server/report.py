@@ -25,23 +25,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import ColumnElement, Connection, case, exists, func, select
+from sqlalchemy import Connection
 
-from server.db import DailyCitizen, DailyUsage, Facility, Reader
+from server.area_queries import FACILITY, TARGET_RATIO, Area, Figures, MissingFacility, figures_by, without_reader
 from server.exports import Column, Table, to_xlsx
 from server.localformat import Lang, LocalFormat
 
-FACILITY = Facility.__table__
-READER = Reader.__table__
-USAGE = DailyUsage.__table__
-CITIZEN = DailyCitizen.__table__
 TEMPLATES = Path(__file__).with_name("templates")
-
-#: The trust level of a read that failed verification: a rejected attempt, not a check-in.
-REJECTED = "invalid"
-TARGET_RATIO = 1.0
-#: The report lists at most this many facilities without a reader (the XLSX has them all up to it too).
-MAX_LISTED = 5000
 FACILITY_TYPES: dict[str, tuple[str, str]] = {
     "hospital": ("Bệnh viện", "Hospital"),
     "health_station": ("Trạm y tế", "Health station"),
@@ -103,61 +93,6 @@ class Period:
         return f"Quý {_ROMAN[q - 1]}/{self.year}" if lang == "vi" else f"Q{q} {self.year}"
 
 
-@dataclass(frozen=True)
-class Area:
-    province: str | None = None
-    district: str | None = None
-
-    def label(self, lang: Lang) -> str:
-        everywhere = "Toàn bộ" if lang == "vi" else "All areas"
-        if self.district:
-            return f"{self.district}, {self.province}" if self.province else self.district
-        return self.province or everywhere
-
-    def conditions(self) -> list[ColumnElement[bool]]:
-        conds: list[ColumnElement[bool]] = []
-        if self.province:
-            conds.append(FACILITY.c.province == self.province)
-        if self.district:
-            conds.append(FACILITY.c.district == self.district)
-        return conds
-
-
-@dataclass
-class Figures:
-    """The counts of one row of the report (a district, a facility type, a month, or the total)."""
-
-    label: str
-    facilities: int = 0
-    with_reader: int = 0
-    checkins: int = 0
-    rejected: int = 0
-    citizens: int = 0
-
-    @property
-    def share(self) -> float:
-        return self.with_reader / self.facilities if self.facilities else 0.0
-
-    @property
-    def missing(self) -> int:
-        return self.facilities - self.with_reader
-
-    def as_row(self) -> dict[str, str | int | float]:
-        return {"label": self.label, "facilities": self.facilities, "with_reader": self.with_reader,
-                "share": self.share, "target": TARGET_RATIO, "missing": self.missing, "checkins": self.checkins,
-                "rejected": self.rejected, "citizens": self.citizens}
-
-
-@dataclass(frozen=True)
-class MissingFacility:
-    code: str
-    name: str
-    type: str
-    district: str
-    readers: int
-    last_heard: datetime | None
-
-
 @dataclass
 class ProvinceReport:
     period: Period
@@ -172,106 +107,26 @@ class ProvinceReport:
 
 
 # ---------------------------------------------------------------------- queries
-def _used(start: date, end: date) -> ColumnElement[bool]:
-    """The facility stored at least one card read (check-in or rejected attempt) between the days."""
-    return exists().where(USAGE.c.facility_code == FACILITY.c.code, USAGE.c.day.between(start, end))
-
-
-def _facility_counts(conn: Connection, area: Area, key: ColumnElement[str] | None, start: date,
-                     end: date) -> dict[str, tuple[int, int]]:
-    """(facilities, with a working reader) per key (district, type) or for the whole area (key None)."""
-    used = func.sum(case((_used(start, end), 1), else_=0))
-    cols = [key.label("k")] if key is not None else []
-    query = select(*cols, func.count(), used).where(*area.conditions())
-    if key is not None:
-        query = query.group_by(key)
-    return {str(r[0]) if key is not None else "": (int(r[-2]), int(r[-1] or 0)) for r in conn.execute(query)}
-
-
-def _usage_counts(conn: Connection, area: Area, key: ColumnElement[str] | None, start: date,
-                  end: date) -> dict[str, tuple[int, int]]:
-    """(check-ins, rejected attempts) per key from the facility rollup."""
-    rejected = USAGE.c.trust_level == REJECTED
-    cols = [key.label("k")] if key is not None else []
-    query = (
-        select(*cols, func.sum(case((rejected, 0), else_=USAGE.c.checkins)),
-               func.sum(case((rejected, USAGE.c.checkins), else_=0)))
-        .select_from(USAGE.join(FACILITY, FACILITY.c.code == USAGE.c.facility_code))
-        .where(USAGE.c.day.between(start, end), *area.conditions())
-    )
-    if key is not None:
-        query = query.group_by(key)
-    return {str(r[0]) if key is not None else "": (int(r[-2] or 0), int(r[-1] or 0)) for r in conn.execute(query)}
-
-
-def _citizen_counts(conn: Connection, area: Area, key: ColumnElement[str] | None, start: date,
-                    end: date) -> dict[str, int]:
-    """Distinct citizens (pseudonyms) per key: a citizen seen in two districts counts once in the total."""
-    cols = [key.label("k")] if key is not None else []
-    query = (
-        select(*cols, func.count(func.distinct(CITIZEN.c.citizen_pseudonym)))
-        .select_from(CITIZEN.join(FACILITY, FACILITY.c.code == CITIZEN.c.facility_code))
-        .where(CITIZEN.c.day.between(start, end), *area.conditions())
-    )
-    if key is not None:
-        query = query.group_by(key)
-    return {str(r[0]) if key is not None else "": int(r[-1] or 0) for r in conn.execute(query)}
-
-
-def _figures(conn: Connection, area: Area, key: ColumnElement[str] | None, start: date, end: date,
-             labels: dict[str, str] | None = None) -> list[Figures]:
-    facilities = _facility_counts(conn, area, key, start, end)
-    usage = _usage_counts(conn, area, key, start, end)
-    citizens = _citizen_counts(conn, area, key, start, end)
-    out = []
-    for k in sorted(set(facilities) | set(usage)):
-        n, used = facilities.get(k, (0, 0))
-        checkins, rejected = usage.get(k, (0, 0))
-        label = (labels or {}).get(k, k) or "—"
-        out.append(Figures(label, n, used, checkins, rejected, citizens.get(k, 0)))
-    return out
-
-
-def _without_reader(conn: Connection, area: Area, start: date, end: date) -> tuple[list[MissingFacility], int]:
-    readers = select(func.count()).where(READER.c.facility_code == FACILITY.c.code).scalar_subquery()
-    heard = select(func.max(READER.c.last_seen_at)).where(READER.c.facility_code == FACILITY.c.code).scalar_subquery()
-    conds = [*area.conditions(), ~_used(start, end)]
-    total = int(conn.execute(select(func.count()).select_from(FACILITY).where(*conds)).scalar_one())
-    query = (
-        select(FACILITY.c.code, FACILITY.c.name, FACILITY.c.type, FACILITY.c.district, readers.label("readers"),
-               heard.label("heard"))
-        .where(*conds)
-        .order_by(FACILITY.c.district, FACILITY.c.type, FACILITY.c.code)
-        .limit(MAX_LISTED)
-    )
-    rows = [
-        MissingFacility(r.code, r.name, r.type, r.district, int(r.readers or 0),
-                        r.heard.replace(tzinfo=UTC) if r.heard is not None and r.heard.tzinfo is None else r.heard)
-        for r in conn.execute(query)
-    ]
-    return rows, total
-
-
 def build_report(conn: Connection, period: Period, area: Area, lang: Lang = "vi") -> ProvinceReport:
     """Every figure of the report for the period and area, in a handful of grouped queries."""
     start, end = period.start, period.end
     types = {k: v[0] if lang == "vi" else v[1] for k, v in FACILITY_TYPES.items()}
-    total = (_figures(conn, area, None, start, end) or [Figures("")])[0]
+    total = (figures_by(conn, area, None, start, end) or [Figures("")])[0]
     total.label = "Tổng cộng" if lang == "vi" else "Total"
     months = []
     for first in period.months():
         last = min(end, (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1))
-        row = (_figures(conn, area, None, first, last) or [Figures("")])[0]
+        row = (figures_by(conn, area, None, first, last) or [Figures("")])[0]
         row.label = Period(first.year, month=first.month).label(lang)
         months.append(row)
-    missing, missing_total = _without_reader(conn, area, start, end)
+    missing, missing_total = without_reader(conn, area, start, end)
     return ProvinceReport(
         period=period,
         area=area,
         generated_at=datetime.now(UTC),
         total=total,
-        by_district=_figures(conn, area, FACILITY.c.district, start, end),
-        by_type=_figures(conn, area, FACILITY.c.type, start, end, types),
+        by_district=figures_by(conn, area, FACILITY.c.district, start, end),
+        by_type=figures_by(conn, area, FACILITY.c.type, start, end, types),
         by_month=months,
         without_reader=missing,
         without_reader_total=missing_total,

@@ -9,8 +9,9 @@ from sqlalchemy import update
 
 from edge.events import CheckInEvent, Method, new_event_id
 from edge.trust.levels import TrustLevel
+from server.area_queries import Area
 from server.db import Reader, init_db, make_engine
-from server.report import Area, Period, build_report
+from server.report import Period, build_report
 from server.store import Activity, EventStore
 
 VN = timezone(timedelta(hours=7))

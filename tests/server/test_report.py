@@ -16,9 +16,10 @@ import pytest
 
 from edge.events import CheckInEvent, Method, new_event_id
 from edge.trust.levels import TrustLevel
+from server.area_queries import Area
 from server.db import init_db, make_engine
 from server.localformat import LocalFormat
-from server.report import Area, Period, PeriodError, build_report, render_report_html, report_xlsx
+from server.report import Period, PeriodError, build_report, render_report_html, report_xlsx
 from server.store import EventStore
 from tests.browser import CHROMIUM, chromium_page
 
