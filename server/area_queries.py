@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlalchemy import ColumnElement, Connection, case, exists, func, select
+from sqlalchemy import ColumnElement, Connection, case, exists, func, literal, select
 
 from server.db import AreaDailyUsage, DailyCitizen, DailyUsage, Facility, Reader
 from server.localformat import Lang
@@ -33,9 +33,12 @@ MAX_LISTED = 5000
 class Area:
     province: str | None = None
     district: str | None = None
+    facility: str | None = None
 
     def label(self, lang: Lang) -> str:
         everywhere = "Toàn bộ" if lang == "vi" else "All areas"
+        if self.facility:
+            return self.facility
         if self.district:
             return f"{self.district}, {self.province}" if self.province else self.district
         return self.province or everywhere
@@ -46,6 +49,8 @@ class Area:
             conds.append(FACILITY.c.province == self.province)
         if self.district:
             conds.append(FACILITY.c.district == self.district)
+        if self.facility:
+            conds.append(FACILITY.c.code == self.facility)
         return conds
 
 
@@ -84,14 +89,13 @@ class MissingFacility:
     last_heard: datetime | None
 
 
-
 def used_in(start: date, end: date) -> ColumnElement[bool]:
     """The facility stored at least one card read (check-in or rejected attempt) between the days."""
     return exists().where(USAGE.c.facility_code == FACILITY.c.code, USAGE.c.day.between(start, end))
 
 
 def facility_counts(conn: Connection, area: Area, key: ColumnElement[str] | None, start: date,
-                     end: date) -> dict[str, tuple[int, int]]:
+                    end: date) -> dict[str, tuple[int, int]]:
     """(facilities, with a working reader) per key (district, type) or for the whole area (key None)."""
     used = func.sum(case((used_in(start, end), 1), else_=0))
     cols = [key.label("k")] if key is not None else []
@@ -102,7 +106,7 @@ def facility_counts(conn: Connection, area: Area, key: ColumnElement[str] | None
 
 
 def usage_counts(conn: Connection, area: Area, key: ColumnElement[str] | None, start: date,
-                  end: date) -> dict[str, tuple[int, int]]:
+                 end: date) -> dict[str, tuple[int, int]]:
     """(check-ins, rejected attempts) per key from the facility rollup."""
     rejected = USAGE.c.trust_level == REJECTED
     cols = [key.label("k")] if key is not None else []
@@ -118,7 +122,7 @@ def usage_counts(conn: Connection, area: Area, key: ColumnElement[str] | None, s
 
 
 def citizen_counts(conn: Connection, area: Area, key: ColumnElement[str] | None, start: date,
-                    end: date) -> dict[str, int]:
+                   end: date) -> dict[str, int]:
     """Distinct citizens (pseudonyms) per key: a citizen seen in two districts counts once in the total."""
     cols = [key.label("k")] if key is not None else []
     query = (
@@ -132,7 +136,7 @@ def citizen_counts(conn: Connection, area: Area, key: ColumnElement[str] | None,
 
 
 def figures_by(conn: Connection, area: Area, key: ColumnElement[str] | None, start: date, end: date,
-             labels: dict[str, str] | None = None) -> list[Figures]:
+               labels: dict[str, str] | None = None) -> list[Figures]:
     facilities = facility_counts(conn, area, key, start, end)
     usage = usage_counts(conn, area, key, start, end)
     citizens = citizen_counts(conn, area, key, start, end)
@@ -163,3 +167,187 @@ def without_reader(conn: Connection, area: Area, start: date, end: date) -> tupl
         for r in conn.execute(query)
     ]
     return rows, total
+
+
+# ---------------------------------------------------------------------- the officer's dashboard
+@dataclass(frozen=True)
+class DayUsage:
+    day: date
+    checkins: int
+    rejected: int
+
+
+@dataclass(frozen=True)
+class WeekCoverage:
+    start: date
+    used: int
+    facilities: int
+
+    @property
+    def share(self) -> float:
+        return self.used / self.facilities if self.facilities else 0.0
+
+
+@dataclass(frozen=True)
+class FacilityRow:
+    code: str
+    name: str
+    type: str
+    district: str
+    readers: int
+    covered: bool  # live: a reader heard within the coverage window
+    last_heard: datetime | None
+    checkins: int
+    rejected: int
+    citizens: int
+
+
+@dataclass(frozen=True)
+class ReaderRow:
+    facility_code: str
+    reader_id: str
+    state: str  # online / last_will / missed_heartbeats / never_seen
+    last_seen: datetime | None
+    last_heartbeat: datetime | None
+    last_checkin: datetime | None
+    status_at: datetime | None
+    registered_at: datetime | None
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """Stored datetimes are UTC; SQLite gives them back naive."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def _rollup(area: Area):  # type: ignore[no-untyped-def]  # a SQLAlchemy table and its WHERE clauses
+    """One facility: its daily rollup; an area: the per-district rollup (far fewer rows)."""
+    if area.facility:
+        return USAGE, [USAGE.c.facility_code == area.facility]
+    conds = []
+    if area.province:
+        conds.append(AREA.c.province == area.province)
+    if area.district:
+        conds.append(AREA.c.district == area.district)
+    return AREA, conds
+
+
+def usage_series(conn: Connection, area: Area, start: date, end: date) -> list[DayUsage]:
+    """Check-ins and rejected attempts per local day that had any."""
+    table, conds = _rollup(area)
+    rejected = table.c.trust_level == REJECTED
+    query = (
+        select(table.c.day, func.sum(case((rejected, 0), else_=table.c.checkins)),
+               func.sum(case((rejected, table.c.checkins), else_=0)))
+        .where(table.c.day.between(start, end), *conds)
+        .group_by(table.c.day)
+        .order_by(table.c.day)
+    )
+    return [DayUsage(_as_date(d), int(c or 0), int(r or 0)) for d, c, r in conn.execute(query)]
+
+
+def mix(conn: Connection, area: Area, start: date, end: date) -> tuple[dict[str, int], dict[str, int]]:
+    """(reads per method, reads per trust level) in the period; rejected attempts are the ``invalid`` level."""
+    table, conds = _rollup(area)
+    query = (
+        select(table.c.method, table.c.trust_level, func.sum(table.c.checkins))
+        .where(table.c.day.between(start, end), *conds)
+        .group_by(table.c.method, table.c.trust_level)
+    )
+    methods: dict[str, int] = {}
+    trusts: dict[str, int] = {}
+    for method, trust, n in conn.execute(query):
+        trusts[trust] = trusts.get(trust, 0) + int(n)
+        if trust != REJECTED:  # the method mix is of check-ins
+            methods[method] = methods.get(method, 0) + int(n)
+    return methods, trusts
+
+
+def coverage_series(conn: Connection, area: Area, weeks: list[tuple[date, date]]) -> list[WeekCoverage]:
+    """Per week: facilities of the area with a card read stored that week, out of all (registered now)."""
+    total = int(conn.execute(select(func.count()).select_from(FACILITY).where(*area.conditions())).scalar_one())
+    out = []
+    for start, end in weeks:
+        query = (
+            select(func.count(func.distinct(USAGE.c.facility_code)))
+            .select_from(USAGE.join(FACILITY, FACILITY.c.code == USAGE.c.facility_code))
+            .where(USAGE.c.day.between(start, end), *area.conditions())
+        )
+        out.append(WeekCoverage(start, int(conn.execute(query).scalar_one()), total))
+    return out
+
+
+def heard_within(cutoff: datetime) -> ColumnElement[bool]:
+    """A reader of the facility was heard (a check-in or a heartbeat) since ``cutoff``: live coverage."""
+    return exists().where(
+        READER.c.facility_code == FACILITY.c.code,
+        (READER.c.last_checkin_at >= cutoff) | (READER.c.last_heartbeat_at >= cutoff),
+    )
+
+
+def facility_rows(conn: Connection, area: Area, start: date, end: date, live_cutoff: datetime, *,
+                  limit: int = 500, offset: int = 0) -> tuple[list[FacilityRow], int]:
+    """The facilities of an area (a page of them) with their figures for the period, and how many there are."""
+    conds = area.conditions()
+    total = int(conn.execute(select(func.count()).select_from(FACILITY).where(*conds)).scalar_one())
+    own = USAGE.c.facility_code == FACILITY.c.code
+    in_period = USAGE.c.day.between(start, end)
+    rejected = USAGE.c.trust_level == REJECTED
+    checkins = select(func.coalesce(func.sum(case((rejected, 0), else_=USAGE.c.checkins)), 0)).where(own, in_period)
+    refused = select(func.coalesce(func.sum(case((rejected, USAGE.c.checkins), else_=0)), 0)).where(own, in_period)
+    readers = select(func.count()).where(READER.c.facility_code == FACILITY.c.code)
+    heard = select(func.max(READER.c.last_seen_at)).where(READER.c.facility_code == FACILITY.c.code)
+    query = (
+        select(FACILITY.c.code, FACILITY.c.name, FACILITY.c.type, FACILITY.c.district,
+               readers.scalar_subquery().label("readers"), heard.scalar_subquery().label("heard"),
+               case((heard_within(live_cutoff), 1), else_=0).label("covered"),
+               checkins.scalar_subquery().label("checkins"), refused.scalar_subquery().label("rejected"))
+        .where(*conds)
+        .order_by(FACILITY.c.code)
+        .limit(limit)
+        .offset(offset)
+    )
+    rows = list(conn.execute(query))
+    codes = [r.code for r in rows]
+    citizens: dict[str, int] = {}
+    if codes:
+        cq = (
+            select(CITIZEN.c.facility_code, func.count(func.distinct(CITIZEN.c.citizen_pseudonym)))
+            .where(CITIZEN.c.facility_code.in_(codes), CITIZEN.c.day.between(start, end))
+            .group_by(CITIZEN.c.facility_code)
+        )
+        citizens = {code: int(n) for code, n in conn.execute(cq)}
+    return [
+        FacilityRow(r.code, r.name, r.type, r.district, int(r.readers or 0), bool(r.covered), _utc(r.heard),
+                    int(r.checkins or 0), int(r.rejected or 0), citizens.get(r.code, 0))
+        for r in rows
+    ], total
+
+
+def reader_state(cutoff: datetime) -> ColumnElement[str]:
+    """online / last_will / missed_heartbeats / never_seen, decided by the database (docs/counting.md)."""
+    return case(
+        (READER.c.status == "offline", literal("last_will")),
+        (READER.c.last_seen_at.is_(None), literal("never_seen")),
+        (READER.c.last_seen_at < cutoff, literal("missed_heartbeats")),
+        else_=literal("online"),
+    )
+
+
+def reader_rows(conn: Connection, facility: str, offline_cutoff: datetime) -> list[ReaderRow]:
+    """The readers of one facility with their state, decided by the database (docs/counting.md)."""
+    state = reader_state(offline_cutoff)
+    query = (
+        select(READER.c.facility_code, READER.c.reader_id, state.label("state"), READER.c.last_seen_at,
+               READER.c.last_heartbeat_at, READER.c.last_checkin_at, READER.c.status_at, READER.c.registered_at)
+        .where(READER.c.facility_code == facility)
+        .order_by(READER.c.reader_id)
+    )
+    return [
+        ReaderRow(r.facility_code, r.reader_id, r.state, _utc(r.last_seen_at), _utc(r.last_heartbeat_at),
+                  _utc(r.last_checkin_at), _utc(r.status_at), _utc(r.registered_at))
+        for r in conn.execute(query)
+    ]
+
+
+def _as_date(value: object) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))

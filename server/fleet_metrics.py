@@ -26,8 +26,9 @@ from zoneinfo import ZoneInfo
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import Connection, and_, case, func, literal, or_, select
+from sqlalchemy import Connection, and_, func, or_, select
 
+from server.area_queries import reader_state
 from server.db import Facility, Reader
 from server.store import EventStore
 
@@ -92,16 +93,6 @@ class OpeningHours:
     def open_at(self, at: datetime) -> bool:
         local = at.astimezone(ZoneInfo(self.timezone))
         return local.weekday() in self.weekdays and self.opens <= local.hour < self.closes
-
-
-def reader_state(cutoff: datetime):  # type: ignore[no-untyped-def]  # a SQLAlchemy CASE expression
-    """online / last_will / missed_heartbeats / never_seen, computed by the database."""
-    return case(
-        (READER.c.status == "offline", literal("last_will")),
-        (READER.c.last_seen_at.is_(None), literal("never_seen")),
-        (READER.c.last_seen_at < cutoff, literal("missed_heartbeats")),
-        else_=literal("online"),
-    )
 
 
 def _utc(value: datetime | None) -> datetime | None:
