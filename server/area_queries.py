@@ -351,3 +351,12 @@ def reader_rows(conn: Connection, facility: str, offline_cutoff: datetime) -> li
 
 def _as_date(value: object) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def area_names(conn: Connection, province: str | None) -> list[str]:
+    """The provinces of the registry, or the districts of one province (for the area pickers)."""
+    col = FACILITY.c.province if province is None else FACILITY.c.district
+    query = select(col).distinct().order_by(col)
+    if province is not None:
+        query = query.where(FACILITY.c.province == province)
+    return [str(v) for (v,) in conn.execute(query) if v]

@@ -29,14 +29,10 @@ from sqlalchemy import Connection
 
 from server.area_queries import FACILITY, TARGET_RATIO, Area, Figures, MissingFacility, figures_by, without_reader
 from server.exports import Column, Table, to_xlsx
+from server.labels import FACILITY_TYPES
 from server.localformat import Lang, LocalFormat
 
 TEMPLATES = Path(__file__).with_name("templates")
-FACILITY_TYPES: dict[str, tuple[str, str]] = {
-    "hospital": ("Bệnh viện", "Hospital"),
-    "health_station": ("Trạm y tế", "Health station"),
-    "private_clinic": ("Phòng khám tư nhân", "Private clinic"),
-}
 _ROMAN = ("I", "II", "III", "IV")
 _MONTH_EN = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
              "November", "December")
