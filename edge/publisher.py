@@ -84,6 +84,14 @@ class OutboxPublisher:
         self._thread = threading.Thread(target=self._run, name=f"mqtt-{self.client_id}", daemon=True)
         self._thread.start()
 
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
+    def alive(self) -> bool:
+        """The connection thread is running (it ends only on stop)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def wake(self) -> None:
         """Tell the publisher that the outbox has new events."""
         self._events.put(_WAKE)
@@ -137,10 +145,10 @@ class OutboxPublisher:
         if self.will is not None:
             client.will_set(self.will.topic, self.will.payload, qos=1, retain=True)
         connected = threading.Event()
-        outcome: dict[str, object] = {}
+        outcome: list[ReasonCode] = []
 
         def on_connect(c: mqtt.Client, _u: object, _f: object, rc: ReasonCode, _p: Properties | None) -> None:
-            outcome["rc"] = rc
+            outcome.append(rc)
             connected.set()
 
         def on_disconnect(c: mqtt.Client, _u: object, _f: object, rc: ReasonCode, _p: Properties | None) -> None:
@@ -159,8 +167,8 @@ class OutboxPublisher:
             self._note_error(f"cannot reach broker: {exc.__class__.__name__}")
             return None
         client.loop_start()
-        if not connected.wait(10) or outcome.get("rc") is None or outcome["rc"].is_failure:  # type: ignore[union-attr]
-            self._note_error(f"broker refused connection: {outcome.get('rc')}")
+        if not connected.wait(10) or not outcome or outcome[0].is_failure:
+            self._note_error(f"broker refused connection: {outcome[0] if outcome else None}")
             client.loop_stop()
             return None
         # Drop the stale _DISCONNECTED markers of earlier connections.

@@ -87,7 +87,7 @@ def test_reader_cannot_publish_to_another_facility_broker_acl_then_server_regist
     assert cred_a["mqtt_password"] not in (tmp_path / "passwd").read_text()  # only its hash is kept
 
     with Mosquitto(port=port, password_file=tmp_path / "passwd", acl_file=tmp_path / "acl",
-                   open_port=open_port, max_inflight=1000) as broker:
+                   open_port=open_port) as broker:
         app = create_app(ServerSettings.load(config))
         with TestClient(app):
             ingestor = app.state.ingestor
