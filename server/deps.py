@@ -112,6 +112,12 @@ def check_token(request: Request, token: str, settings: ServerSettings) -> Role:
     return role
 
 
+def session_role(request: Request) -> Role | None:
+    """The role of the browser's dashboard session (the ``viewer`` check of pages such as
+    :func:`server.reports_web.mount_reports`), or None."""
+    return get_sessions(request).get(request.cookies.get(COOKIE))
+
+
 def presented_role(
     request: Request,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -119,7 +125,7 @@ def presented_role(
 ) -> Role | None:
     if creds is not None:
         return check_token(request, creds.credentials, settings)
-    return get_sessions(request).get(request.cookies.get(COOKIE))
+    return session_role(request)
 
 
 def require_reader(role: Annotated[Role | None, Depends(presented_role)]) -> Role:

@@ -26,6 +26,7 @@ from server.deps import (
     get_limiter,
     get_sessions,
     role_of,
+    session_role,
 )
 from server.security import SESSION_SECONDS
 from server.store import EventStore
@@ -116,7 +117,7 @@ def dashboard(
     request: Request, store: Store, settings: Settings, offline_after: OfflineAfter,
     province: AreaName = None, days: int = 30,
 ) -> Response:
-    if get_sessions(request).get(request.cookies.get(COOKIE)) is None:
+    if session_role(request) is None:
         return RedirectResponse("/dashboard/login", status_code=status.HTTP_303_SEE_OTHER)
     days = max(7, min(days, 92))
     today = _today(store)
