@@ -18,6 +18,7 @@ from typing import Literal
 from sqlalchemy import Connection, bindparam, case, or_, update
 
 from contract.events import CheckInEvent
+from contract.levels import TrustLevel
 from server.store.base import QUARANTINE, READER, REFUSED, StoreBase, upsert, utcnow
 from server.store.registry import auto_register_reader
 
@@ -157,7 +158,8 @@ class EventWriter(StoreBase):
             if ev.event_id in inserted:
                 new.append(ev)
                 usage[(ev.facility_code, day, ev.method.value, ev.trust_level.value)] += 1
-                citizens.add((ev.facility_code, day, ev.citizen_pseudonym))
+                if ev.trust_level != TrustLevel.INVALID:  # a rejected read may carry a forged number
+                    citizens.add((ev.facility_code, day, ev.citizen_pseudonym))
         if not new:
             return new
         conn.exec_driver_sql(
