@@ -95,6 +95,9 @@ class DeskAgent:
             max_inflight=settings.outbox.max_inflight,
             will=RetainedMessage(status, b"offline"),
             birth=RetainedMessage(status, b"online"),
+            retry_after=settings.outbox.retry_after_seconds,
+            max_retry_after=settings.outbox.max_retry_after_seconds,
+            window=settings.outbox.resend_window,
         )
         self.hub = hub or DeskHub(
             history_enabled=settings.screen.history_enabled,

@@ -13,10 +13,16 @@ from edge.settings_base import MqttSettings, Section, TomlSettings, read_secret_
 
 
 class OutboxSettings(Section):
-    """The durable queue of events waiting for the broker's acknowledgement."""
+    """The durable queue of events waiting until the server confirms it stored them."""
 
     max_inflight: int = Field(20, ge=1, le=100, description="unacknowledged publishes at once")
     alarm_depth: int = Field(50_000, ge=1, description="raise an alarm when this many events wait")
+    retry_after_seconds: float = Field(
+        30.0, gt=0, description="publish again what is not confirmed this long after the broker's PUBACK")
+    max_retry_after_seconds: float = Field(
+        600.0, gt=0, description="the wait doubles while nothing is confirmed, up to this")
+    resend_window: int = Field(
+        1000, ge=1, le=100_000, description="at most this many events out unconfirmed at once")
 
 
 class CameraSource(Section):

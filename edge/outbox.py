@@ -1,9 +1,9 @@
-"""The durable outbox: events wait here until the broker has acknowledged them.
+"""The durable outbox: events wait here until they are confirmed (see edge.publisher).
 
 SQLite in WAL mode with synchronous=FULL, so an event that ``add`` returned for survives
-a power cut. Events leave only through :meth:`Outbox.remove`, called when the broker's
-PUBACK arrives; after a crash anything not removed is published again, and the server
-de-duplicates by event id. Order is the order of insertion.
+a power cut. Events leave only through :meth:`Outbox.remove_ids` (or ``remove``), called
+when the server's receipt names them; after a crash anything not removed is published
+again, and the server de-duplicates by event id. Order is the order of insertion.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +67,23 @@ class Outbox:
     def remove(self, seq: int) -> None:
         with self._lock:
             self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+
+    def remove_ids(self, event_ids: Sequence[str]) -> int:
+        """Remove the events with these ids (one transaction); how many were here."""
+        if not event_ids:
+            return 0
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                removed = sum(
+                    self._db.execute("DELETE FROM outbox WHERE event_id = ?", (event_id,)).rowcount
+                    for event_id in event_ids
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            return removed
 
     def depth(self) -> int:
         with self._lock:
