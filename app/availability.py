@@ -40,6 +40,7 @@ class Availability(Worker):
         last_scan_at: Callable[[], datetime | None],
         readers: Callable[[], list[str]],
         component_states: Callable[[], dict[str, str]],
+        restarts: Callable[[], dict[str, int]] = dict,
     ) -> None:
         super().__init__("availability")
         self.settings = settings
@@ -50,6 +51,7 @@ class Availability(Worker):
         self._last_scan_at = last_scan_at
         self._readers = readers
         self._component_states = component_states
+        self._restarts = restarts
         self._poke = threading.Event()
         self._alarm = False
         self._last_heartbeat = 0.0
@@ -88,6 +90,7 @@ class Availability(Worker):
         self.health.last_scan_at = last_scan
         self.health.readers = self._readers()
         self.health.components = self._component_states()
+        self.health.restarts = self._restarts()
         message = MESSAGES["outbox.alarm"] if alarm else None
         self.hub.set_status(
             connected=self.publisher.state.connected,

@@ -32,6 +32,7 @@ class HealthSnapshot:
     last_scan_at: datetime | None = None
     errors: list[str] = field(default_factory=list)
     components: dict[str, str] = field(default_factory=dict)  # component name -> its state
+    restarts: dict[str, int] = field(default_factory=dict)  # component name -> times it was restarted
     started_at: float = field(default_factory=time.monotonic)
 
     def note_error(self, text: str) -> None:
@@ -55,5 +56,6 @@ class HealthSnapshot:
                 "last_scan_at": self.last_scan_at.isoformat() if self.last_scan_at else None,
                 "errors": self.errors[-10:],
                 "components": self.components,
+                "restarts": self.restarts,
             }
         ).encode()
