@@ -17,6 +17,10 @@ class OutboxSettings(Section):
 
     max_inflight: int = Field(20, ge=1, le=100, description="unacknowledged publishes at once")
     alarm_depth: int = Field(50_000, ge=1, description="raise an alarm when this many events wait")
+    alarm_age_seconds: float = Field(
+        3600.0, gt=0, description="raise an alarm when the oldest event has waited this long for its receipt")
+    alarm_free_bytes: int = Field(
+        64 * 1024 * 1024, ge=0, description="raise an alarm when the outbox's disk has less free space")
     retry_after_seconds: float = Field(
         30.0, gt=0, description="publish again what is not confirmed this long after the broker's PUBACK")
     max_retry_after_seconds: float = Field(

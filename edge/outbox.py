@@ -8,6 +8,7 @@ again, and the server de-duplicates by event id. Order is the order of insertion
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import threading
 import time
@@ -45,15 +46,46 @@ class Outbox:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        # Write failures (a full or failing disk), for the alarm: a failure since the last success is loud.
+        self.write_failures = 0
+        self.last_write_error: str | None = None
+        self.last_write_failed_at: float | None = None
+        self.last_write_ok_at: float | None = None
 
     def add(self, event_id: str, topic: str, payload: bytes) -> bool:
-        """Store an event durably; False when an event with that id is already waiting."""
+        """Store an event durably; False when an event with that id is already waiting.
+
+        A failed write raises (sqlite3.Error: "database or disk is full", an I/O error) and is
+        counted; the caller must say the visit was not recorded."""
         with self._lock:
-            cur = self._db.execute(
-                "INSERT OR IGNORE INTO outbox(event_id, topic, payload, created_at) VALUES (?,?,?,?)",
-                (event_id, topic, payload, time.time()),
-            )
+            try:
+                cur = self._db.execute(
+                    "INSERT OR IGNORE INTO outbox(event_id, topic, payload, created_at) VALUES (?,?,?,?)",
+                    (event_id, topic, payload, time.time()),
+                )
+            except sqlite3.Error as exc:
+                self._write_failed(exc)
+                raise
+            self.last_write_ok_at = time.time()
             return cur.rowcount == 1
+
+    def _write_failed(self, exc: sqlite3.Error) -> None:
+        self.write_failures += 1
+        self.last_write_error = f"{exc.__class__.__name__}: {exc}"
+        self.last_write_failed_at = time.time()
+
+    @property
+    def write_failing(self) -> bool:
+        """The last write failed (no success since)."""
+        failed, ok = self.last_write_failed_at, self.last_write_ok_at
+        return failed is not None and (ok is None or failed >= ok)
+
+    def free_bytes(self) -> int | None:
+        """Free space on the outbox's filesystem (for the unprivileged user), or None if unknown."""
+        try:
+            return shutil.disk_usage(self.path.parent).free
+        except OSError:
+            return None
 
     def pending(self, limit: int, after_seq: int = 0) -> list[OutboxItem]:
         """The oldest waiting events with ``seq > after_seq``."""
