@@ -9,6 +9,7 @@ account) and records what it received.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -28,6 +29,24 @@ from simulators.services import MOSQUITTO_CANDIDATES, find_program, free_port, w
 from simulators.tls import make_device_pki
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def receipt_topic(facility: str, reader: str) -> str:  # until contract.topics.receipt_topic is merged
+    return f"cccd/v1/{facility}/{reader}/receipt"
+
+
+def receipt_bytes(event_ids: list[str]) -> bytes:  # until contract.events.Receipt is merged
+    from datetime import UTC, datetime
+
+    return json.dumps({"schema_version": 1, "event_ids": event_ids,
+                       "stored_at": datetime.now(UTC).isoformat()}).encode()
+
+
+def parse_receipt(payload: bytes) -> list[str]:  # until contract.events.Receipt is merged
+    data = json.loads(payload)
+    if not isinstance(data, dict) or data.get("schema_version") != 1 or not data.get("event_ids"):
+        raise ValueError("not a receipt")
+    return [str(i) for i in data["event_ids"]]
 TEMPLATE = ROOT / "systemd" / "mosquitto-cccd.conf"
 SERVER_USER, SERVER_PASSWORD = "cccd-server", "server-password-for-drills"
 
@@ -44,7 +63,11 @@ class ShippedBroker:
         self.passwords = {r: f"pw-{r[0]}-{r[1]}-for-drills" for r in readers}
         accounts = [(reader_username(f, r), mosquitto_hash(pw), f, r) for (f, r), pw in self.passwords.items()]
         (self.workdir / "passwd").write_text(password_text(accounts, (SERVER_USER, SERVER_PASSWORD)))
-        (self.workdir / "acl").write_text(acl_text(accounts, SERVER_USER))
+        acl = acl_text(accounts, SERVER_USER)
+        if "/receipt" not in acl:  # until the server's receipt ACL lines are merged
+            acl += f"\nuser {SERVER_USER}\ntopic write cccd/v1/+/+/receipt\n" + "".join(
+                f"\nuser {reader_username(f, r)}\ntopic read {receipt_topic(f, r)}\n" for f, r in readers)
+        (self.workdir / "acl").write_text(acl)
         for name in ("passwd", "acl"):
             os.chmod(self.workdir / name, 0o644)
         self.tls_port, self.local_port = free_port(), free_port()
@@ -141,3 +164,27 @@ class Witness:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+class ReceiptResponder(Witness):
+    """The server's part in the receipt protocol, in the test: stores each event id once and
+    publishes a receipt for it to its reader's receipt topic. ``mute`` stops the receipts
+    (a server that stores but cannot answer, or is away)."""
+
+    def __init__(self, url: str, *, client_id: str = "drill-server", **kwargs: object) -> None:
+        self.stored: dict[str, int] = {}  # event id -> times it arrived
+        self.mute = False
+        self.receipts_sent = 0
+        super().__init__(url, client_id=client_id, **kwargs)  # type: ignore[arg-type]
+
+    def on_message(self, topic: str, payload: bytes) -> None:
+        event_id = json.loads(payload)["event_id"]
+        self.stored[event_id] = self.stored.get(event_id, 0) + 1
+        if self.mute:
+            return
+        _root, _v, facility, reader, _kind = topic.split("/")
+        self.client.publish(receipt_topic(facility, reader), receipt_bytes([event_id]), qos=1)
+        self.receipts_sent += 1
+
+    def duplicates(self) -> int:
+        return sum(n - 1 for n in self.stored.values())
