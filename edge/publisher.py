@@ -105,6 +105,25 @@ class _Receipt:
 _Signal = _Wake | _Disconnected | _Ack | _Receipt
 
 
+class Backoff:
+    """Exponential backoff with jitter, capped low: each wait is drawn in [d/2, d], d doubling to the cap."""
+
+    def __init__(self, initial: float = 0.25, cap: float = 2.0, *, rng: Callable[[], float] = random.random) -> None:
+        self.initial, self.cap = initial, max(cap, initial)
+        self._rng = rng
+        self._current = initial
+        self.longest = 0.0  # the longest wait drawn so far (diagnostics)
+
+    def next(self) -> float:
+        delay = self._current * (0.5 + 0.5 * self._rng())
+        self._current = min(self._current * 2, self.cap)
+        self.longest = max(self.longest, delay)
+        return delay
+
+    def reset(self) -> None:
+        self._current = self.initial
+
+
 @dataclass
 class _Unconfirmed:
     item: OutboxItem
@@ -156,7 +175,7 @@ class OutboxPublisher:
         self.retry_after = retry_after
         self.max_retry_after = max(max_retry_after, retry_after)
         self.window = max(window, max_inflight)
-        self.max_backoff = max_backoff
+        self.backoff = Backoff(0.25, max_backoff)
         self.state = PublisherState()
         self._on_change = on_change
         self._events: queue.Queue[_Signal] = queue.Queue()
@@ -208,7 +227,7 @@ class OutboxPublisher:
 
     # -- the connection loop
     def _run(self) -> None:
-        backoff = 0.25
+        backoff = self.backoff
         while not self._stop.is_set():
             self.last_beat = time.monotonic()
             try:
@@ -218,24 +237,25 @@ class OutboxPublisher:
                 self._note_error(f"cannot connect: {exc.__class__.__name__}")
                 client = None
             if client is None:
-                # Full jitter, capped low: a desk is back within seconds of the broker, and a
+                # Jittered and capped low: a desk is back within seconds of the broker, and a
                 # province of desks does not reconnect in lockstep.
-                self._stop.wait(random.uniform(0.5, 1.0) * backoff)
-                backoff = min(backoff * 2, self.max_backoff)
+                self._stop.wait(backoff.next())
                 continue
-            backoff = 0.25
+            connected_at = time.monotonic()
             try:
                 self._pump(client)
             except (sqlite3.Error, OSError) as exc:  # the outbox failed: start over, keep every event
                 self.state.outbox_errors += 1
                 self._note_error(f"outbox error: {exc.__class__.__name__}")
-                self._stop.wait(random.uniform(0.5, 1.0) * self.max_backoff)
+                self._stop.wait(backoff.next())
             except Exception as exc:
                 log.exception("publishing failed")
                 self._note_error(f"publishing failed: {exc.__class__.__name__}")
-                self._stop.wait(random.uniform(0.5, 1.0) * self.max_backoff)
+                self._stop.wait(backoff.next())
             finally:
                 self._close(client)
+                if time.monotonic() - connected_at > 10:  # a link that held: the next loss starts short
+                    backoff.reset()
 
     def _close(self, client: mqtt.Client) -> None:
         self._set_connected(False)
