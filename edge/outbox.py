@@ -24,6 +24,10 @@ CREATE TABLE IF NOT EXISTS outbox (
     payload    BLOB NOT NULL,
     created_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS debounce (
+    key     BLOB PRIMARY KEY,
+    seen_at REAL NOT NULL
+);
 """
 
 
@@ -132,3 +136,48 @@ class Outbox:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+class DebounceStore:
+    """The debouncer's memory, in the outbox's database, so a restart does not forget a card.
+
+    Holds opaque keys (the agent stores keyed hashes, never an ID number) and the wall-clock
+    time each was last seen. Best effort: a write that fails is counted as the outbox's
+    write failure (the alarm) and the sighting is simply not remembered.
+    """
+
+    def __init__(self, outbox: Outbox) -> None:
+        self._outbox = outbox
+
+    def seen(self, key: bytes, at: float) -> bool:
+        box = self._outbox
+        with box._lock:
+            try:
+                box._db.execute("INSERT OR REPLACE INTO debounce(key, seen_at) VALUES (?, ?)", (key, at))
+            except sqlite3.Error as exc:
+                box._write_failed(exc)
+                return False
+        return True
+
+    def recent(self, since: float) -> list[tuple[bytes, float]]:
+        """The keys seen at or after ``since``, oldest first."""
+        with self._outbox._lock:
+            rows = self._outbox._db.execute(
+                "SELECT key, seen_at FROM debounce WHERE seen_at >= ? ORDER BY seen_at", (since,)).fetchall()
+        return [(bytes(key), float(at)) for key, at in rows]
+
+    def forget(self, key: bytes) -> None:
+        with self._outbox._lock:
+            try:
+                self._outbox._db.execute("DELETE FROM debounce WHERE key = ?", (key,))
+            except sqlite3.Error as exc:
+                self._outbox._write_failed(exc)
+
+    def prune(self, before: float) -> int:
+        """Drop what is older than any window; how many."""
+        with self._outbox._lock:
+            try:
+                return int(self._outbox._db.execute("DELETE FROM debounce WHERE seen_at < ?", (before,)).rowcount)
+            except sqlite3.Error as exc:
+                self._outbox._write_failed(exc)
+                return 0
