@@ -131,6 +131,7 @@ class Witness:
     def __init__(self, url: str, topic: str = "cccd/v1/+/+/checkin", *, client_id: str = "drill-witness",
                  username: str | None = SERVER_USER, password: str | None = SERVER_PASSWORD) -> None:
         self.messages: list[tuple[str, bytes]] = []
+        self.sent_at: list[str | None] = []  # the desk's send time (MQTT v5 user property) per message
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self.topic = topic
@@ -150,8 +151,10 @@ class Witness:
             raise TimeoutError("the witness could not subscribe")
 
     def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        props = getattr(msg.properties, "UserProperty", None) or []
         with self._lock:
             self.messages.append((msg.topic, bytes(msg.payload)))
+            self.sent_at.append(dict(props).get("sent_at"))
         self.on_message(msg.topic, bytes(msg.payload))
 
     def on_message(self, topic: str, payload: bytes) -> None:

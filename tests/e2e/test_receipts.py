@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime
 
 import pytest
 
@@ -47,6 +48,9 @@ def test_events_stay_until_receipted_and_go_again_in_order_when_no_receipt_came(
             first_round = [json.loads(p)["event_id"] for p in server.payloads()[:30]]
             second_round = [json.loads(p)["event_id"] for p in server.payloads()[30:60]]
             assert first_round == ids and second_round == ids  # again, in outbox order
+            # Each publish carries the desk's send time beside the payload's read time.
+            sent = [datetime.fromisoformat(t) for t in server.sent_at[:60]]
+            assert all(t.tzinfo is not None for t in sent) and sent[30] >= sent[0]
             server.mute = False
             assert pub.wait_drained(30)
             assert pub.state.confirmed == 30
