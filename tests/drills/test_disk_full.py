@@ -1,4 +1,4 @@
-"""Drill: the outbox's filesystem fills up and comes back (a 2 MB tmpfs, the real broker).
+"""Drill: the outbox's filesystem fills up and comes back (a 2 MB tmpfs, the shipped broker config).
 
 Every scan either is recorded (its event reaches the subscriber) or its caller is told it
 was not (the write raised); the heartbeat carries the alarm while the disk is full or
@@ -21,9 +21,8 @@ from app.agent import DeskAgent
 from edge.config import EdgeSettings
 from edge.settings_base import write_secret_file
 from simulators.population import Population
-from simulators.services import Mosquitto
 from tests.processes import wait_until
-from tests.shipped_broker import Witness
+from tests.shipped_broker import ShippedBroker, Witness
 
 pytestmark = pytest.mark.services
 
@@ -55,16 +54,17 @@ def fill(path: Path) -> None:
 
 def test_a_full_disk_is_loud_loses_no_recorded_event_and_recovers(tmp_path):
     population = Population(12)
-    with small_tmpfs() as disk, Mosquitto() as broker:
+    with small_tmpfs() as disk, ShippedBroker([("34001", "desk-1")]) as broker:
         key = tmp_path / "k"
         write_secret_file(key, os.urandom(32))
         settings = EdgeSettings.load(
             None, facility_code="34001", reader_id="desk-1", pseudonym_key_file=key, state_dir=disk / "state",
-            mqtt={"url": broker.url}, chip={"enabled": False}, screen={"enabled": False}, heartbeat_seconds=1,
+            mqtt=broker.reader_mqtt("34001", "desk-1"), chip={"enabled": False}, screen={"enabled": False},
+            heartbeat_seconds=1,
             outbox={"alarm_free_bytes": 256 * 1024},
         )
-        sniffer = Witness(broker.url, client_id="disk-checkins", username=None)
-        beats = Witness(broker.url, "cccd/v1/+/+/heartbeat", client_id="disk-beats", username=None)
+        sniffer = Witness(broker.local_url, client_id="disk-checkins")
+        beats = Witness(broker.local_url, "cccd/v1/+/+/heartbeat", client_id="disk-beats")
         agent = DeskAgent(settings)
         agent.start()
         recorded, refused = [], 0
