@@ -399,39 +399,50 @@ class OutboxPublisher:
                 inflight[info.mid] = item
                 seq_of[item.event_id] = item.seq
                 self.state.published += 1
-            # 3. Wait for what paho or the server says.
+            # 3. Wait for what paho or the server says, and take all it said meanwhile: the confirmed
+            #    events then leave the outbox in one transaction, not one fsync each.
             try:
-                signal = self._events.get(timeout=0.5)
+                signals = [self._events.get(timeout=0.5)]
             except queue.Empty:
                 continue
-            match signal:
-                case _Disconnected():
-                    self._note_error("connection lost")
-                    return
-                case _Wake():
-                    pass
-                case _Ack(mid=mid, reason=reason):
-                    sent = inflight.pop(mid, None)
-                    if sent is None or sent.seq in confirmed:
-                        continue  # a side message (status, heartbeat), or already receipted
-                    self.state.last_ack_at = time.time()
-                    if reason.value != 0:
-                        # Refused, or nobody subscribed (16): the broker did not take it for the
-                        # server. Kept, and sent again after the wait.
-                        self.state.refused += 1
-                        self._note_error(f"broker did not take an event: {reason}")
-                        unconfirmed[sent.seq] = _Unconfirmed(sent, time.monotonic())
-                        continue
-                    self.state.acknowledged += 1
-                    if self.receipts is None:
-                        self._confirm([sent.event_id], confirmed, seq_of, unconfirmed)
-                        retry_after = self.retry_after
-                    else:
-                        unconfirmed[sent.seq] = _Unconfirmed(sent, time.monotonic())
-                case _Receipt(event_ids=ids):
-                    self.state.receipts += 1
-                    if self._confirm(list(ids), confirmed, seq_of, unconfirmed):
-                        retry_after = self.retry_after
+            while len(signals) < 2000:
+                try:
+                    signals.append(self._events.get_nowait())
+                except queue.Empty:
+                    break
+            done: list[str] = []
+            lost = False
+            for signal in signals:
+                match signal:
+                    case _Disconnected():
+                        lost = True
+                    case _Wake():
+                        pass
+                    case _Ack(mid=mid, reason=reason):
+                        sent = inflight.pop(mid, None)
+                        if sent is None or sent.seq in confirmed:
+                            continue  # a side message (status, heartbeat), or already receipted
+                        self.state.last_ack_at = time.time()
+                        if reason.value != 0:
+                            # Refused, or nobody subscribed (16): the broker did not take it for the
+                            # server. Kept, and sent again after the wait.
+                            self.state.refused += 1
+                            self._note_error(f"broker did not take an event: {reason}")
+                            unconfirmed[sent.seq] = _Unconfirmed(sent, time.monotonic())
+                            continue
+                        self.state.acknowledged += 1
+                        if self.receipts is None:
+                            done.append(sent.event_id)
+                        else:
+                            unconfirmed[sent.seq] = _Unconfirmed(sent, time.monotonic())
+                    case _Receipt(event_ids=ids):
+                        self.state.receipts += 1
+                        done.extend(ids)
+            if done and self._confirm(done, confirmed, seq_of, unconfirmed):
+                retry_after = self.retry_after
+            if lost:
+                self._note_error("connection lost")
+                return
 
     def _confirm(self, event_ids: list[str], confirmed: set[int], seq_of: dict[str, int],
                  unconfirmed: OrderedDict[int, _Unconfirmed]) -> int:
