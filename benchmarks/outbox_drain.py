@@ -93,7 +93,7 @@ def main() -> int:
     modes = ("broker", "receipt") if args.confirm == "both" else (args.confirm,)
     with tempfile.TemporaryDirectory(prefix="cccd-bench-drain-") as tmp:
         for mode in modes:
-            print(json.dumps(run(args.events, mode, Path(tmp))))  # noqa: T201
+            print(json.dumps(run(args.events, mode, Path(tmp))))
     return 0
 
 
