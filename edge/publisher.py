@@ -36,11 +36,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from contract.mqtt import make_client
 from edge.outbox import Outbox, OutboxItem
 from edge.settings_base import MqttSettings
 
@@ -138,22 +138,6 @@ def _sent_now() -> Properties:
 class _Unconfirmed:
     item: OutboxItem
     since: float  # monotonic time of its PUBACK
-
-
-def make_client(settings: MqttSettings, client_id: str) -> mqtt.Client:
-    """A paho client (MQTT v5) with the credentials and TLS the settings name."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-    if settings.username:
-        password = settings.password.get_secret_value() if settings.password else None
-        client.username_pw_set(settings.username, password)
-    if settings.tls:
-        client.tls_set(
-            ca_certs=str(settings.ca_file) if settings.ca_file else None,
-            certfile=str(settings.cert_file) if settings.cert_file else None,
-            keyfile=str(settings.key_file) if settings.key_file else None,
-            tls_version=ssl.PROTOCOL_TLS_CLIENT,
-        )
-    return client
 
 
 class OutboxPublisher:
