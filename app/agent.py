@@ -31,14 +31,15 @@ from app.desk_web import DeskWeb
 from app.events import AgentEvent, CanEntered, CardInserted, CardRemoved, QrScanned, Stop
 from app.qr_input import QrInput
 from app.supervisor import Supervisor
+from contract.events import Receipt
+from contract.topics import receipt_topic, status_topic
 from edge.checkin import CheckInOutcome, CheckInService
 from edge.config import EdgeSettings
 from edge.desk.flow import DeskFlow
 from edge.desk.hub import DeskHub
-from edge.events import status_topic
 from edge.heartbeat import HealthSnapshot
 from edge.outbox import Outbox
-from edge.publisher import OutboxPublisher, RetainedMessage
+from edge.publisher import OutboxPublisher, ReceiptLink, RetainedMessage
 from edge.sdnotify import notify
 from reader_drivers.keyboard_wedge import KeyboardWedge
 from reader_drivers.qr.source import QrSource
@@ -48,6 +49,12 @@ if TYPE_CHECKING:
     from edge.trust.store import TrustStore
 
 log = logging.getLogger(__name__)
+
+
+def receipt_link(facility_code: str, reader_id: str) -> ReceiptLink:
+    """The reader's receipt topic, and the contract's reading of a receipt (issue 16)."""
+    return ReceiptLink(receipt_topic(facility_code, reader_id),
+                       lambda payload: Receipt.from_json_bytes(payload).event_ids)
 
 
 class PublisherPart:
@@ -136,6 +143,8 @@ class DeskAgent:
             max_inflight=settings.outbox.max_inflight,
             will=RetainedMessage(status, b"offline"),
             birth=RetainedMessage(status, b"online"),
+            receipts=receipt_link(settings.facility_code, settings.reader_id)
+            if settings.outbox.require_receipt else None,
             retry_after=settings.outbox.retry_after_seconds,
             max_retry_after=settings.outbox.max_retry_after_seconds,
             window=settings.outbox.resend_window,

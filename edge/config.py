@@ -16,6 +16,9 @@ class OutboxSettings(Section):
     """The durable queue of events waiting until the server confirms it stored them."""
 
     max_inflight: int = Field(20, ge=1, le=100, description="unacknowledged publishes at once")
+    require_receipt: bool = Field(
+        True, description="keep each event until the server's receipt names it; false: until the broker's "
+        "PUBACK (only for a server without receipts: a broker crash can then lose events)")
     alarm_depth: int = Field(50_000, ge=1, description="raise an alarm when this many events wait")
     alarm_age_seconds: float = Field(
         3600.0, gt=0, description="raise an alarm when the oldest event has waited this long for its receipt")

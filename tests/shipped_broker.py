@@ -16,6 +16,7 @@ import signal
 import subprocess
 import tempfile
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
@@ -24,6 +25,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from contract.events import Receipt
+from contract.topics import receipt_topic
 from server.brokerfiles import acl_text, mosquitto_hash, password_text, reader_username
 from simulators.services import MOSQUITTO_CANDIDATES, find_program, free_port, wait_for_port
 from simulators.tls import make_device_pki
@@ -31,22 +34,15 @@ from simulators.tls import make_device_pki
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def receipt_topic(facility: str, reader: str) -> str:  # until contract.topics.receipt_topic is merged
-    return f"cccd/v1/{facility}/{reader}/receipt"
+def receipt_bytes(event_ids: list[str]) -> bytes:
+    """A receipt as the server writes one (contract v1)."""
+    return Receipt(event_ids=event_ids, stored_at=datetime.now(UTC)).to_json_bytes()
 
 
-def receipt_bytes(event_ids: list[str]) -> bytes:  # until contract.events.Receipt is merged
-    from datetime import UTC, datetime
-
-    return json.dumps({"schema_version": 1, "event_ids": event_ids,
-                       "stored_at": datetime.now(UTC).isoformat()}).encode()
+def parse_receipt(payload: bytes) -> list[str]:
+    return list(Receipt.from_json_bytes(payload).event_ids)
 
 
-def parse_receipt(payload: bytes) -> list[str]:  # until contract.events.Receipt is merged
-    data = json.loads(payload)
-    if not isinstance(data, dict) or data.get("schema_version") != 1 or not data.get("event_ids"):
-        raise ValueError("not a receipt")
-    return [str(i) for i in data["event_ids"]]
 TEMPLATE = ROOT / "systemd" / "mosquitto-cccd.conf"
 SERVER_USER, SERVER_PASSWORD = "cccd-server", "server-password-for-drills"
 
@@ -96,7 +92,7 @@ class ShippedBroker:
         return f"mqtt://127.0.0.1:{self.local_port}"
 
     def start(self) -> ShippedBroker:
-        log = open(self.workdir / "mosquitto.log", "ab")  # noqa: SIM115 - the child keeps it
+        log = open(self.workdir / "mosquitto.log", "ab")
         self.proc = subprocess.Popen([find_program(MOSQUITTO_CANDIDATES, "mosquitto"), "-c", str(self.config)],
                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         wait_for_port(self.tls_port)

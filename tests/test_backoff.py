@@ -15,7 +15,7 @@ from simulators.fleet import make_agent
 from simulators.population import Population
 from simulators.services import Mosquitto
 from tests.processes import wait_until
-from tests.shipped_broker import Witness
+from tests.shipped_broker import ReceiptResponder
 
 
 def test_draws_double_with_jitter_and_never_pass_the_cap():
@@ -33,7 +33,7 @@ def test_draws_double_with_jitter_and_never_pass_the_cap():
 @pytest.mark.services
 def test_after_a_long_outage_no_wait_between_attempts_passes_the_cap(tmp_path):
     broker = Mosquitto().start()
-    witness = Witness(broker.url, client_id="backoff-witness", username=None)
+    witness = ReceiptResponder(broker.url, client_id="backoff-server", username=None)
     agent = make_agent("34001", "desk-1", broker.url, tmp_path, os.urandom(32), tmp_path / "k")
     agent.start()
     try:

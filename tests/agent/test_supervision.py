@@ -24,6 +24,7 @@ from simulators.population import Population
 from simulators.services import Mosquitto, free_port
 from tests.mqtt_sniffer import Sniffer
 from tests.processes import wait_until
+from tests.shipped_broker import ReceiptResponder
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,6 +60,7 @@ class DiesOnce(SourceBase):
 def test_a_dead_qr_input_is_started_again_and_the_heartbeat_reports_it(tmp_path):
     with Mosquitto() as broker:
         sniffer = Sniffer(broker.url)
+        server = ReceiptResponder(broker.url, username=None)
         agent = DeskAgent(settings_for(tmp_path, broker.url),
                           qr_sources=[DiesOnce(Population(6).citizen(0).qr_payload().encode())])
         agent.start()
@@ -78,15 +80,16 @@ def test_a_dead_qr_input_is_started_again_and_the_heartbeat_reports_it(tmp_path)
         finally:
             agent.stop()
             sniffer.close()
+            server.close()
 
 
 @pytest.mark.services
 def test_the_publisher_thread_outlives_outbox_errors_and_delivers_everything(tmp_path, monkeypatch):
     with Mosquitto() as broker:
-        sniffer = Sniffer(broker.url, "cccd/v1/+/+/checkin", persistent=True)
+        sniffer = ReceiptResponder(broker.url, username=None)
         agent = DeskAgent(settings_for(tmp_path, broker.url))
         failures = {"left": 5}
-        real_pending = agent.outbox.pending
+        real_pending = agent.outbox.pending  # fails five times, as a disk in trouble would
 
         def failing_pending(limit, after_seq=0):
             if failures["left"] > 0:

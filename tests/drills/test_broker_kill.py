@@ -16,11 +16,10 @@ import pytest
 
 from app.agent import DeskAgent
 from edge.config import EdgeSettings
-from edge.publisher import ReceiptLink
 from edge.settings_base import write_secret_file
 from simulators.population import Population
 from tests.processes import wait_until
-from tests.shipped_broker import ReceiptResponder, ShippedBroker, parse_receipt, receipt_topic
+from tests.shipped_broker import ReceiptResponder, ShippedBroker
 
 pytestmark = pytest.mark.services
 READERS = [("34001", "desk-1"), ("34002", "desk-1")]
@@ -38,7 +37,7 @@ def desk(tmp_path, broker: ShippedBroker, facility: str, reader: str) -> DeskAge
         outbox={"retry_after_seconds": 2, "max_retry_after_seconds": 4},
     )
     agent = DeskAgent(settings)
-    agent.publisher.receipts = ReceiptLink(receipt_topic(facility, reader), parse_receipt)
+    assert agent.publisher.receipts is not None  # receipts are the agent's default
     return agent
 
 

@@ -22,7 +22,7 @@ from edge.config import EdgeSettings
 from edge.settings_base import write_secret_file
 from simulators.population import Population
 from tests.processes import wait_until
-from tests.shipped_broker import ShippedBroker, Witness
+from tests.shipped_broker import ReceiptResponder, ShippedBroker, Witness
 
 pytestmark = pytest.mark.services
 
@@ -63,7 +63,7 @@ def test_a_full_disk_is_loud_loses_no_recorded_event_and_recovers(tmp_path):
             heartbeat_seconds=1,
             outbox={"alarm_free_bytes": 256 * 1024},
         )
-        sniffer = Witness(broker.local_url, client_id="disk-checkins")
+        sniffer = ReceiptResponder(broker.local_url, client_id="disk-server")
         beats = Witness(broker.local_url, "cccd/v1/+/+/heartbeat", client_id="disk-beats")
         agent = DeskAgent(settings)
         agent.start()

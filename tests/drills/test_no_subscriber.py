@@ -17,7 +17,7 @@ from edge.config import EdgeSettings
 from edge.settings_base import write_secret_file
 from simulators.population import Population
 from tests.processes import wait_until
-from tests.shipped_broker import ShippedBroker, Witness
+from tests.shipped_broker import ReceiptResponder, ShippedBroker
 
 pytestmark = pytest.mark.services
 FACILITY, READER = "34001", "desk-1"
@@ -47,8 +47,8 @@ def test_events_refused_for_want_of_a_subscriber_are_kept_and_go_once_one_subscr
             wait_until(lambda: agent.publisher.state.refused >= EVENTS, 60, "the broker to answer every publish")
             assert agent.publisher.state.acknowledged == 0
             assert agent.outbox.depth() == EVENTS
-            # The server subscribes: the kept events go on the next attempt.
-            witness = Witness(broker.local_url)
+            # The server subscribes: the kept events go on the next attempt, and are receipted.
+            witness = ReceiptResponder(broker.local_url)
             assert agent.publisher.wait_drained(60)
             wait_until(lambda: len(witness.payloads()) >= EVENTS, 30, "the witness to get every event")
             received = [json.loads(p)["event_id"] for p in witness.payloads()]

@@ -10,8 +10,8 @@ import pytest
 from simulators.fleet import make_agent
 from simulators.population import Population
 from simulators.services import Mosquitto, free_port
-from tests.mqtt_sniffer import Sniffer
 from tests.processes import wait_until
+from tests.shipped_broker import ReceiptResponder
 
 pytestmark = pytest.mark.services
 
@@ -20,8 +20,8 @@ pytestmark = pytest.mark.services
 def test_checkins_made_while_the_broker_is_down_are_all_delivered_in_order_once_it_is_up(tmp_path):
     port = free_port()
     broker = Mosquitto(port=port).start()
-    # The subscriber's session (the server's, in production) outlives the broker's outage.
-    sniffer = Sniffer(broker.url, "cccd/v1/+/+/checkin", persistent=True)
+    # The server's part (a persistent session that outlives the broker's outage, and receipts).
+    sniffer = ReceiptResponder(broker.url, username=None)
     broker.stop()
     agent = make_agent("34001", "desk-1", broker.url, tmp_path, os.urandom(32), tmp_path / "k")
     agent.start()
@@ -43,7 +43,7 @@ def test_checkins_made_while_the_broker_is_down_are_all_delivered_in_order_once_
 
 def test_a_broker_restart_mid_stream_loses_no_event(tmp_path):
     with Mosquitto() as broker:
-        sniffer = Sniffer(broker.url, "cccd/v1/+/+/checkin", persistent=True)
+        sniffer = ReceiptResponder(broker.url, username=None)
         agent = make_agent("34002", "desk-1", broker.url, tmp_path, os.urandom(32), tmp_path / "k")
         agent.start()
         population = Population(4)

@@ -10,12 +10,13 @@ from datetime import datetime
 
 import pytest
 
+from contract.topics import receipt_topic
 from edge.outbox import Outbox
 from edge.publisher import OutboxPublisher, ReceiptLink
 from edge.settings_base import MqttSettings
 from simulators.services import Mosquitto
 from tests.processes import wait_until
-from tests.shipped_broker import ReceiptResponder, parse_receipt, receipt_topic
+from tests.shipped_broker import ReceiptResponder, parse_receipt
 
 pytestmark = pytest.mark.services
 FACILITY, READER = "34001", "desk-1"

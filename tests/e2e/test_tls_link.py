@@ -11,8 +11,8 @@ from simulators.fleet import make_agent
 from simulators.population import Population
 from simulators.services import Mosquitto, free_port
 from simulators.tls import make_device_pki
-from tests.mqtt_sniffer import Sniffer
 from tests.processes import wait_until
+from tests.shipped_broker import ReceiptResponder
 
 pytestmark = pytest.mark.services
 
@@ -40,7 +40,7 @@ def agent_over_tls(tmp_path, port, **mqtt):
 def test_checkins_reach_the_broker_over_tls_with_mutual_authentication(tmp_path):
     broker, port, pki = tls_broker(require_certificate=True)
     with broker:
-        receiver = Sniffer(broker.url, "cccd/v1/+/+/checkin")  # the server's place, on the local listener
+        receiver = ReceiptResponder(broker.url, username=None)  # the server's place, on the local listener
         agent = agent_over_tls(tmp_path, port, ca_file=pki.ca_cert, cert_file=pki.client_cert,
                                key_file=pki.client_key)
         agent.start()
