@@ -1,9 +1,10 @@
 """Simulated readers: the real desk agent, fed by a seeded synthetic population.
 
 ``run_checkins`` starts one agent per facility, sends M check-ins spread over N
-facilities, waits until the server receipted every one (it left every outbox), optionally re-publishes some
-already-delivered events verbatim (a duplicate delivery the server must absorb), and
-returns what it sent per facility — counts only, no personal data.
+facilities, waits until the server receipted every one (it left every outbox),
+optionally re-publishes some already-delivered events verbatim (a duplicate delivery
+the server must absorb), and returns what it sent per facility — counts only, no
+personal data.
 """
 
 from __future__ import annotations
