@@ -33,7 +33,8 @@ def parse_qr_main(argv: list[str]) -> int:
 
 
 def run_main(argv: list[str]) -> int:
-    """``cccd-edge run --config FILE``: the desk agent, until SIGTERM or Ctrl-C."""
+    """``cccd-edge run --config FILE``: the desk agent, until SIGTERM or Ctrl-C (exit 0), or until
+    its supervisor gives up on a part that keeps failing (exit 1, for systemd to restart it)."""
     parser = argparse.ArgumentParser(prog="cccd-edge run")
     parser.add_argument("--config", help="TOML settings file (env CCCD_EDGE_* overrides)")
     parser.add_argument("--stdin", action="store_true",
@@ -63,10 +64,12 @@ def run_main(argv: list[str]) -> int:
 
         threading.Thread(target=pump, name="stdin", daemon=True).start()
     try:
-        stop.wait()
+        code = agent.wait(stop)  # 1 when a part of the agent could not be kept running
     finally:
         agent.stop()
-    return 0
+    if code:
+        print("cccd-edge: a part of the agent kept failing; exiting for a restart", file=sys.stderr)
+    return code
 
 
 def verify_sod_main(argv: list[str]) -> int:

@@ -13,10 +13,23 @@ from edge.settings_base import MqttSettings, Section, TomlSettings, read_secret_
 
 
 class OutboxSettings(Section):
-    """The durable queue of events waiting for the broker's acknowledgement."""
+    """The durable queue of events waiting until the server confirms it stored them."""
 
     max_inflight: int = Field(20, ge=1, le=100, description="unacknowledged publishes at once")
+    require_receipt: bool = Field(
+        True, description="keep each event until the server's receipt names it; false: until the broker's "
+        "PUBACK (only for a server without receipts: a broker crash can then lose events)")
     alarm_depth: int = Field(50_000, ge=1, description="raise an alarm when this many events wait")
+    alarm_age_seconds: float = Field(
+        3600.0, gt=0, description="raise an alarm when the oldest event has waited this long for its receipt")
+    alarm_free_bytes: int = Field(
+        64 * 1024 * 1024, ge=0, description="raise an alarm when the outbox's disk has less free space")
+    retry_after_seconds: float = Field(
+        30.0, gt=0, description="publish again what is not confirmed this long after the broker's PUBACK")
+    max_retry_after_seconds: float = Field(
+        600.0, gt=0, description="the wait doubles while nothing is confirmed, up to this")
+    resend_window: int = Field(
+        1000, ge=1, le=100_000, description="at most this many events out unconfirmed at once")
 
 
 class CameraSource(Section):
