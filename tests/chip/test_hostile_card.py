@@ -72,14 +72,37 @@ def test_card_vanishing_mid_read_raises_transport_error() -> None:
         read_chip(Tamper(_card(), n, gone), [KEY])
 
 
-def test_wrong_mac_in_a_response_raises_secure_messaging_error() -> None:
+def test_one_wrong_mac_in_a_response_is_recovered_and_the_read_completes() -> None:
     n = _apdus_to_authenticate() + 2
 
     def flip(resp: bytes) -> bytes:
         return resp[:-3] + bytes((resp[-3] ^ 0x55,)) + resp[-2:]
 
+    result = read_chip(Tamper(_card(), n, flip), [KEY])
+    assert [r.reason for r in result.recoveries] == ["SM response MAC does not verify"]
+    assert result.files == {f: d for f, d in citizen.card_files().files.items() if f in result.files}
+    assert result.dg2 is not None and result.dg13 is not None
+
+
+class Persistent(Tamper):
+    """Misbehaves on every protected answer from the n-th APDU on."""
+
+    def transmit(self, apdu: bytes) -> bytes:
+        self.count += 1
+        resp = self.card.transmit(apdu)
+        return self.action(resp) if self.count >= self.at and apdu[0] & 0x0C else resp
+
+
+def test_a_mac_wrong_on_every_answer_ends_in_secure_messaging_error_after_bounded_recoveries() -> None:
+    from edge.icao.session import DEFAULT_MAX_RECOVERIES
+
+    def flip(resp: bytes) -> bytes:
+        return resp[:-3] + bytes((resp[-3] ^ 0x55,)) + resp[-2:] if len(resp) > 4 else resp
+
+    session = ChipSession(Persistent(_card(), _apdus_to_authenticate() + 2, flip))
     with pytest.raises(SecureMessagingError):
-        read_chip(Tamper(_card(), n, flip), [KEY])
+        session.run([KEY])
+    assert len(session.result.recoveries) == DEFAULT_MAX_RECOVERIES
 
 
 @pytest.mark.parametrize(
@@ -87,10 +110,12 @@ def test_wrong_mac_in_a_response_raises_secure_messaging_error() -> None:
     [b"", b"\x90", b"\x87\x09\x01\x90\x00", b"\x90\x00", b"\x69\x88"],
     ids=["empty", "1-byte", "cut-do87", "plain-9000-under-sm", "plain-6988"],
 )
-def test_garbled_responses_raise_typed_errors(garbage: bytes) -> None:
+def test_one_garbled_response_is_recovered_with_the_same_bytes(garbage: bytes) -> None:
     n = _apdus_to_authenticate() + 2
-    with pytest.raises((TransportError, SecureMessagingError)):
-        read_chip(Tamper(_card(), n, lambda _: garbage), [KEY])
+    result = read_chip(Tamper(_card(), n, lambda _: garbage), [KEY])
+    assert len(result.recoveries) == 1
+    for fid, data in citizen.card_files().files.items():
+        assert result.files[fid] == data
 
 
 def test_unexpected_status_word_on_select_application_is_a_status_error() -> None:
