@@ -98,6 +98,7 @@ class VirtualCard:
         refuse_above: int | None = None,
         short_reads: int | None = None,
     ) -> None:
+        self._pace: pace.PaceCard | None = None
         self.files = dict(files)
         self.can = can
         self.mrz_information = mrz_information
@@ -128,7 +129,6 @@ class VirtualCard:
         if mrz_information:
             passwords[pace.PASSWORD_MRZ] = pace.password_key(pace.PASSWORD_MRZ, mrz_information)
         self._install_authentication_hooks()
-        self._pace: pace.PaceCard | None = None
         if card_access is not None:
             try:
                 infos = parse_security_infos(card_access).pace
@@ -166,7 +166,9 @@ class VirtualCard:
         self._drop()
 
     def reset(self) -> None:
-        """Power cycle: no application selected, no session."""
+        """Power cycle: no application selected, no session, no PACE run in progress."""
+        if self._pace is not None:
+            self._pace.abort()
         self.sm = None
         self.pending_sm = None
         self.app_selected = False

@@ -48,7 +48,7 @@ PROFILES: dict[str, ReaderProfile] = {
         ReaderProfile("short", extended=False, max_response_total=256 + 2),
         ReaderProfile("pn532", extended=False, max_response_total=255),
         ReaderProfile("lying-atr", extended=False, max_response_total=256 + 2, atr_claims_extended=True),
-        ReaderProfile("flaky", drop_session_within=(3, 30)),
+        ReaderProfile("flaky", drop_session_within=(1, 20)),
     )
 }
 
