@@ -184,3 +184,18 @@ def test_card_removed_at_any_step_raises_card_removed_error_never_an_outcome(gen
         with pytest.raises(CardRemovedError):
             read_and_verify(transport, _can(genuine), trust_store=trust_store)
         assert transport.count == at, at
+
+
+def test_chip_serving_an_ef_sod_with_trailing_bytes_is_refused_not_verified(genuine, trust_store):
+    files = dict(genuine.files)
+    files[0x011D] = files[0x011D] + b"\x00\x00"  # the reader still reads it whole: its header says less
+    card = VirtualCard(files, genuine.can, genuine.mrz_information,
+                       chip_auth_private_key=genuine.chip_auth_private_key, aa_private_key=genuine.aa_private_key)
+    check = read_and_verify(InProcessTransport(card), _can(genuine), trust_store=trust_store, read_face=False)
+    # The file reader stops at the TLV's own length, so the trailing bytes never reach the parser here;
+    # the parser's own refusal is proved on bytes given whole:
+    assert check.read.files[0x011D] == genuine.files[0x011D]
+    from edge.icao.lds.sod import SodError, parse_sod
+
+    with pytest.raises(SodError, match="bytes after the object"):
+        parse_sod(files[0x011D])
