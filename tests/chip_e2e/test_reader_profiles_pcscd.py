@@ -66,3 +66,49 @@ def test_chip_read_benchmark_runs_every_reader_profile_once(pcscd):
     assert all(r["level"] == "chip_verified_clone_checked" for r in results.values())
     assert results["flaky"]["recoveries"] >= 1
     assert any(line.startswith("lying-atr") for line in lines)
+
+
+class _PullOnce:
+    """A card object that is pulled off the reader at its n-th APDU (the answer never arrives)."""
+
+    def __init__(self, card, at_apdu: int) -> None:
+        self.card, self.at_apdu, self.count, self.link = card, at_apdu, 0, None
+
+    def atr(self) -> bytes:
+        return self.card.atr()
+
+    def reset(self) -> None:
+        self.card.reset()
+
+    def transmit(self, apdu: bytes) -> bytes:
+        self.count += 1
+        if self.count == self.at_apdu and self.link is not None:
+            self.link.remove()
+        return self.card.transmit(apdu)
+
+
+def test_card_pulled_mid_dg2_and_put_back_resumes_the_same_read_through_pcscd(pcscd, genuine, trust_store):
+    from edge.chip_reader import ChipReading
+    from edge.icao.errors import CardRemovedError
+    from tests.chip_e2e.conftest import wait_reader
+
+    # Short APDUs: DG2 takes ~90 READ BINARYs. The driver's probe (2), EF.CardAccess (2), PACE (6),
+    # EF.COM (2), DG1 (2): APDU 44 is the 30th of DG2.
+    card = _PullOnce(ProfiledCard(make_card(genuine), PROFILES["short"]), at_apdu=44)
+    reading = ChipReading([access.key_from_can(genuine.can)], trust_store=trust_store)
+    with served(card) as link:
+        card.link = link
+        with PcscTransport(VPCD_READER_0, timeout=10.0) as t, pytest.raises(CardRemovedError):
+            reading.run(t)
+        assert reading.session is not None and 0x0101 in reading.session.result.files  # DG1 kept
+        wait_reader(VPCD_READER_0, present=False)
+        link.insert()  # put back within the visit
+        wait_reader(VPCD_READER_0, present=True)
+        with PcscTransport(VPCD_READER_0, timeout=10.0) as t:
+            check = reading.run(t)
+    read = check.read
+    assert read.resumes == 1 and not read.recoveries
+    for fid in (0x0101, 0x0102, 0x010D, 0x011D):
+        assert read.files[fid] == genuine.files[fid]
+    assert read.step_stats["DG1"]["apdus"] == 2  # read once, before the card was pulled
+    assert check.level is TrustLevel.CHIP_VERIFIED_CLONE_CHECKED
