@@ -48,7 +48,7 @@ from simulators.vcard.pki import build_test_pki  # noqa: E402
 
 PROTOCOL_MIN = {"access": 6, "active_authentication": 1, "chip_authentication": 4}
 STEP_ORDER = ("card_access", "access", "EF.COM", "DG1", "DG2", "DG13", "DG14", "DG15", "EF.SOD",
-              "active_authentication", "chip_authentication")
+              "chip_authentication", "active_authentication")
 
 
 def _measure(read: Callable[[], ChipCheck], iterations: int) -> tuple[dict[str, dict[str, Any]], ChipCheck]:
@@ -114,7 +114,7 @@ def run(iterations: int = 10, service: Any = None, out: Callable[[str], None] = 
             ip, _ = _measure(inproc_read, iterations)
             label = "with DG2" if read_face else "without DG2"
             results[label] = {"pcscd": pc, "inprocess": ip}
-            out(f"\nChip read {label}: PACE-CAN, AA + CA, passive auth; median of {iterations}; "
+            out(f"\nChip read {label}: PACE-CAN, CA + AA, passive auth; median of {iterations}; "
                 f"largest Le gives {plain_max} plain bytes per READ BINARY")
             out(f"{'step':<22}{'APDUs':>6}{'min':>5}{'bytes':>8}{'pcscd ms':>10}{'in-proc ms':>11}{'ratio':>7}")
             steps = [s for s in STEP_ORDER if s in pc] + ["passive_authentication", "total"]
