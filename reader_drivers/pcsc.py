@@ -308,6 +308,8 @@ class PcscTransport:
         if hr != scard.SCARD_S_SUCCESS:
             raise TransportError(f"no PC/SC service: {_err(hr)}")
         share = scard.SCARD_SHARE_EXCLUSIVE if exclusive else scard.SCARD_SHARE_SHARED
+        self._share = share
+        self.resets = 0  # card resets acknowledged (SCARD_W_RESET_CARD) on this connection
         hr, self._card, proto = scard.SCardConnect(
             self._ctx, reader, share, scard.SCARD_PROTOCOL_T1 | scard.SCARD_PROTOCOL_T0
         )
@@ -331,6 +333,27 @@ class PcscTransport:
         if self._broken:
             raise TransportError(f"connection unusable: {self._broken}")
         trace.debug("> %s", describe_command(apdu))
+        hr, resp = self._exchange(apdu)
+        if _u32(hr) == _u32(scard.SCARD_W_RESET_CARD):
+            # Another application (or a field glitch the reader reports) reset the card: acknowledge
+            # it and send again. The card has lost any secure-messaging session and says so (6988),
+            # which the reading session recovers from.
+            self.resets += 1
+            hr = scard.SCardReconnect(self._card, self._share, scard.SCARD_PROTOCOL_T1 | scard.SCARD_PROTOCOL_T0,
+                                      scard.SCARD_LEAVE_CARD)[0]
+            if hr == scard.SCARD_S_SUCCESS:
+                hr, resp = self._exchange(apdu)
+        if hr != scard.SCARD_S_SUCCESS:
+            self._raise_for(hr)
+        out = bytes(resp)
+        trace.debug("< %s", describe_response(out))
+        if len(out) < 2:
+            # No status word: the card vanished mid-exchange (vpcd reports
+            # success with an empty answer when its card socket closes).
+            self._raise_for(scard.SCARD_E_NOT_TRANSACTED, "response without status word")
+        return out
+
+    def _exchange(self, apdu: bytes) -> tuple[int, list[int]]:
         done: Future[tuple[int, list[int]]] = Future()
 
         def work() -> None:
@@ -343,19 +366,10 @@ class PcscTransport:
         # SCardTransmit cannot be interrupted: run it aside and stop waiting on timeout.
         threading.Thread(target=work, name="pcsc-transmit", daemon=True).start()
         try:
-            hr, resp = done.result(self.timeout)
+            return done.result(self.timeout)
         except TimeoutError:
             self._broken = "timeout"
             raise TransportError(f"no answer from the card within {self.timeout} s") from None
-        if hr != scard.SCARD_S_SUCCESS:
-            self._raise_for(hr)
-        out = bytes(resp)
-        trace.debug("< %s", describe_response(out))
-        if len(out) < 2:
-            # No status word: the card vanished mid-exchange (vpcd reports
-            # success with an empty answer when its card socket closes).
-            self._raise_for(scard.SCARD_E_NOT_TRANSACTED, "response without status word")
-        return out
 
     def card_present(self) -> bool:
         hr, _r, state, _p, _a = scard.SCardStatus(self._card)

@@ -112,3 +112,20 @@ def test_card_pulled_mid_dg2_and_put_back_resumes_the_same_read_through_pcscd(pc
         assert read.files[fid] == genuine.files[fid]
     assert read.step_stats["DG1"]["apdus"] == 2  # read once, before the card was pulled
     assert check.level is TrustLevel.CHIP_VERIFIED_CLONE_CHECKED
+
+
+def test_card_reset_by_another_application_mid_read_is_recovered(pcscd, genuine, trust_store):
+    from edge.icao.session import ChipSession
+
+    with served(make_card(genuine)), PcscTransport(VPCD_READER_0, timeout=10.0) as t:
+        session = ChipSession(t)
+        session.authenticate([access.key_from_can(genuine.can)])
+        session.read_files([0x011E, 0x0101])
+        other = PcscTransport(VPCD_READER_0, timeout=10.0, probe_extended=False)
+        other.close(reset=True)  # the card is power-cycled under our session
+        session.read_files([0x0102, 0x010D, 0x011D])
+        assert t.resets == 1
+    result = session.result
+    assert [r.step for r in result.recoveries] == ["DG2"]
+    for fid in (0x0101, 0x0102, 0x010D, 0x011D):
+        assert result.files[fid] == genuine.files[fid]
