@@ -122,7 +122,7 @@ def test_chip_check_repr_shows_no_personal_data(genuine, citizen, trust_store):
 def test_read_chip_cli_usage_errors_exit_2_with_a_json_error(argv, capsys):
     import json
 
-    from edge.cli import main
+    from app.cli import main
 
     assert main(["read-chip", *argv]) == 2
     err = json.loads(capsys.readouterr().out)["error"]

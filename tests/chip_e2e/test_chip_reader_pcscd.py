@@ -150,7 +150,7 @@ def test_card_pulled_mid_read_raises_card_removed_error(pcscd, genuine, trust_st
 def test_read_chip_cli_prints_the_reading_as_json(pcscd, genuine, citizen, csca_pem):
     with served(make_card(genuine)):
         r = subprocess.run(
-            [sys.executable, "-m", "edge.cli", "read-chip", "--reader", VPCD_READER_0,
+            [sys.executable, "-m", "app.cli", "read-chip", "--reader", VPCD_READER_0,
              "--qr", citizen.qr_payload(), "--trust", str(csca_pem)],
             cwd=REPO, capture_output=True, text=True, check=False, timeout=120,
             env={**os.environ, "PYTHONPATH": str(REPO)},
@@ -172,7 +172,7 @@ def test_read_chip_cli_prints_the_reading_as_json(pcscd, genuine, citizen, csca_
 def test_read_chip_cli_with_a_wrong_can_exits_1_with_a_json_error(pcscd, genuine):
     with served(make_card(genuine)):
         r = subprocess.run(
-            [sys.executable, "-m", "edge.cli", "read-chip", "--reader", VPCD_READER_0, "--can", "000000", "--no-face"],
+            [sys.executable, "-m", "app.cli", "read-chip", "--reader", VPCD_READER_0, "--can", "000000", "--no-face"],
             cwd=REPO, capture_output=True, text=True, check=False, timeout=120,
             env={**os.environ, "PYTHONPATH": str(REPO)},
         )

@@ -1,8 +1,9 @@
 """PC/SC end to end: real pcscd + vpcd, a card object on the vpcd link, pyscard on top.
 
-Needs /usr/sbin/pcscd and vsmartcard-vpcd; holds /tmp/cccd-pcscd.lock for the
-module (pcscd and vpcd's ports are machine-global). Timeouts are generous
-upper bounds for waiting, never assertions about speed.
+Needs /usr/sbin/pcscd and vsmartcard-vpcd; the pcscd fixture is private to the
+run (its own socket, reader.conf and card ports: simulators.services_pcsc), so a
+system pcscd does not matter. Timeouts are generous upper bounds for waiting,
+never assertions about speed.
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ from simulators.vcard.vpcd import VpcdLink
 pytestmark = pytest.mark.services
 
 WAIT = 20.0  # upper bound for any event; a healthy run takes well under a second
-
-
 
 
 class Events:
