@@ -199,3 +199,17 @@ def test_chip_serving_an_ef_sod_with_trailing_bytes_is_refused_not_verified(genu
 
     with pytest.raises(SodError, match="bytes after the object"):
         parse_sod(files[0x011D])
+
+
+@pytest.mark.parametrize("trust", ["/path/that/does/not/exist", "EMPTY_DIR"])
+def test_read_chip_with_a_trust_path_that_anchors_nothing_exits_2(trust, tmp_path, capsys):
+    import json
+
+    from app.cli import main
+
+    if trust == "EMPTY_DIR":
+        trust = str(tmp_path)
+        (tmp_path / "notes.pem").write_text("not a certificate")
+    assert main(["read-chip", "--can", "123456", "--trust", trust]) == 2
+    err = json.loads(capsys.readouterr().out)["error"]
+    assert err["code"] == "trust" and ("not found" in err["message"] or "no trust anchor" in err["message"])

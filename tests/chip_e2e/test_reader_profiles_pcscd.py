@@ -129,3 +129,26 @@ def test_card_reset_by_another_application_mid_read_is_recovered(pcscd, genuine,
     assert [r.step for r in result.recoveries] == ["DG2"]
     for fid in (0x0101, 0x0102, 0x010D, 0x011D):
         assert result.files[fid] == genuine.files[fid]
+
+
+def test_the_agents_chip_input_resumes_a_read_when_the_card_comes_back_within_the_visit(
+        pcscd, genuine, trust_store, csca_pem):
+    from app.chip_input import ChipInput
+    from edge.config import ChipSettings
+    from edge.icao.errors import CardRemovedError
+    from tests.chip_e2e.conftest import wait_reader
+
+    chip = ChipInput(ChipSettings(trust_paths=[csca_pem]), lambda event: None)
+    chip.reader_name = VPCD_READER_0
+    keys = [access.key_from_can(genuine.can)]
+    card = _PullOnce(ProfiledCard(make_card(genuine), PROFILES["short"]), at_apdu=44)
+    with served(card) as link:
+        card.link = link
+        with pytest.raises(CardRemovedError):
+            chip.read(keys, None)
+        wait_reader(VPCD_READER_0, present=False)
+        link.insert()
+        wait_reader(VPCD_READER_0, present=True)
+        check = chip.read(keys, None)
+    assert check.read.resumes == 1 and check.level is TrustLevel.CHIP_VERIFIED_CLONE_CHECKED
+    assert check.read.step_stats["DG1"]["apdus"] == 2
