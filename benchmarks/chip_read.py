@@ -208,6 +208,57 @@ def run_profiles(iterations: int = 5, service: Any = None, out: Callable[[str], 
     return results
 
 
+def terminal_cpu(iterations: int = 5, service: Any = None, out: Callable[[str], None] = print) -> dict[str, float]:
+    """The terminal's own CPU per full read with DG2 through pcscd + vpcd: the reading
+    thread's CPU time (the virtual card answers from vpcd's link thread), with PACE's EC
+    maths in Python integers (before) and native (after)."""
+    import time
+    from unittest import mock
+
+    from edge.icao import groups
+    from reader_drivers.pcsc import PcscTransport, wait_for_card
+    from simulators.services_pcsc import VPCD_READER_0, PcscdService
+    from simulators.vcard.vpcd import VpcdLink
+
+    pki = build_test_pki(7)
+    chip = build_chip_profile(Population(seed=7).citizen(0), pki=pki, seed=7)
+    store = TrustStore.from_certificates([pki.csca_certificate.public_bytes(_der())])
+    keys = [access.key_from_can(chip.can)]
+    card = make_card(chip)[0]
+    own = service is None
+    svc = service or PcscdService().start()
+    results: dict[str, float] = {}
+    if not wait_for_card(VPCD_READER_0, present=False):
+        raise RuntimeError("the vpcd reader never became empty")
+    link = VpcdLink(card).start()
+    try:
+        if not wait_for_card(VPCD_READER_0, present=True):
+            raise RuntimeError("pcscd never saw the virtual card")
+
+        def one() -> float:
+            with PcscTransport(VPCD_READER_0, timeout=10.0) as t:
+                start = time.thread_time()
+                read_and_verify(t, keys, trust_store=store)
+                return time.thread_time() - start
+
+        for label, patched in (("before (Python ints)", True), ("after (fastecdsa)", False)):
+            if patched:
+                # The card side (another thread) is slowed alike; only this thread's CPU is counted.
+                with mock.patch.object(groups.CurveParams, "mul", groups.pure_mul), \
+                        mock.patch.object(groups.CurveParams, "add", groups.pure_add):
+                    results[label] = statistics.median(one() for _ in range(iterations)) * 1000
+            else:
+                results[label] = statistics.median(one() for _ in range(iterations)) * 1000
+    finally:
+        link.stop()
+        if own:
+            svc.close()
+    out(f"\nTerminal CPU per full read with DG2 (reading thread, pcscd + vpcd), median ms of {iterations}")
+    for label, ms in results.items():
+        out(f"{label:<22}{ms:>9.1f}")
+    return results
+
+
 def _der() -> Any:
     from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -222,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     if not opts.profiles_only:
         run(opts.iterations)
     run_profiles(opts.iterations)
+    if not opts.profiles_only:
+        terminal_cpu(opts.iterations)
     return 0
 
 

@@ -295,3 +295,34 @@ def test_virtual_card_in_a_session_answers_any_bytes_with_a_status_word(data: by
     assert card.sm is not None
     resp = card.transmit(data)
     assert len(resp) >= 2
+
+
+def test_card_answering_6cxx_gives_that_many_and_reading_carries_on_at_that_size() -> None:
+    from edge.icao.channel import Channel
+    from edge.icao.files import read_file
+    from edge.icao.sizing import ResponseSizer
+
+    content = tlv.encode(0x6E, bytes(range(256)) * 3)  # a 772-byte file
+
+    class ExactLe:
+        """Plain reads: asked for more than 100 bytes, the card answers 6C64 (give Le = 100)."""
+
+        extended_length = False
+
+        def __init__(self) -> None:
+            self.les: list[int] = []
+
+        def transmit(self, apdu: bytes) -> bytes:
+            if apdu[1] == 0xA4:
+                return b"\x90\x00"
+            offset, le = (apdu[2] << 8) | apdu[3], apdu[4] or 256
+            self.les.append(le)
+            if le > 100:
+                return b"\x6c\x64"
+            return content[offset : offset + le] + b"\x90\x00"
+
+    t = ExactLe()
+    sizer = ResponseSizer.start()
+    assert read_file(Channel(t), 0x010E, sizer=sizer) == content
+    assert sizer.limit == 100 and sizer.history == ["256 -> 100: 6C64: the card gives 100 bytes"]
+    assert t.les[:3] == [256, 100, 100]  # one refused, then the size that works from the next read on

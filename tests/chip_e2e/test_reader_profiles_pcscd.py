@@ -152,3 +152,9 @@ def test_the_agents_chip_input_resumes_a_read_when_the_card_comes_back_within_th
         check = chip.read(keys, None)
     assert check.read.resumes == 1 and check.level is TrustLevel.CHIP_VERIFIED_CLONE_CHECKED
     assert check.read.step_stats["DG1"]["apdus"] == 2
+
+
+def test_terminal_cpu_benchmark_runs_once(pcscd):
+    lines: list[str] = []
+    results = _bench().terminal_cpu(iterations=1, service=pcscd, out=lines.append)
+    assert set(results) == {"before (Python ints)", "after (fastecdsa)"}  # never asserts times
