@@ -79,15 +79,10 @@ def _minimum(step: str, check: ChipCheck, plain_max: int) -> int | None:
 
 def run(iterations: int = 10, service: Any = None, out: Callable[[str], None] = print) -> dict[str, Any]:
     """Measure and print the tables; ``service``: a running PcscdService to reuse (tests)."""
-    from reader_drivers.pcsc import PcscTransport, wait_for_card
+    from reader_drivers.pcsc import PcscTransport
     from simulators.services_pcsc import VPCD_READER_0, PcscdService
-    from simulators.vcard.vpcd import VpcdLink
 
-    citizen = Population(seed=7).citizen(0)
-    pki = build_test_pki(7)
-    profile = build_chip_profile(citizen, pki=pki, seed=7)
-    store = TrustStore.from_certificates([pki.csca_certificate.public_bytes(_der())])
-    keys = [access.key_from_can(profile.can)]
+    profile, store, keys = _reading_setup()
     card = make_card(profile)[0]
     # The card's largest Le (extended length): the plain payload of the largest protected answer.
     plain_max = max_plain_response(card.max_response, 16)
@@ -95,12 +90,8 @@ def run(iterations: int = 10, service: Any = None, out: Callable[[str], None] = 
     own = service is None
     svc = service or PcscdService().start()
     results: dict[str, Any] = {}
-    if not wait_for_card(VPCD_READER_0, present=False):  # a card served before must be gone first
-        raise RuntimeError("the vpcd reader never became empty")
-    link = VpcdLink(card).start()
+    link = _serve(card)
     try:
-        if not wait_for_card(VPCD_READER_0, present=True):
-            raise RuntimeError("pcscd never saw the virtual card")
         for read_face in (True, False):
             def pcsc_read(read_face: bool = read_face) -> ChipCheck:
                 with PcscTransport(VPCD_READER_0, timeout=10.0) as t:
@@ -159,16 +150,11 @@ def minimum_apdus(check: ChipCheck) -> int:
 def run_profiles(iterations: int = 5, service: Any = None, out: Callable[[str], None] = print,
                  profiles: tuple[str, ...] = PROFILE_ORDER) -> dict[str, dict[str, Any]]:
     """A full read with DG2 through each reader profile over pcscd + vpcd."""
-    from reader_drivers.pcsc import PcscTransport, wait_for_card
+    from reader_drivers.pcsc import PcscTransport
     from simulators.services_pcsc import VPCD_READER_0, PcscdService
     from simulators.vcard.readers import PROFILES, ProfiledCard
-    from simulators.vcard.vpcd import VpcdLink
 
-    citizen = Population(seed=7).citizen(0)
-    pki = build_test_pki(7)
-    chip = build_chip_profile(citizen, pki=pki, seed=7)
-    store = TrustStore.from_certificates([pki.csca_certificate.public_bytes(_der())])
-    keys = [access.key_from_can(chip.can)]
+    chip, store, keys = _reading_setup()
     own = service is None
     svc = service or PcscdService().start()
     results: dict[str, dict[str, Any]] = {}
@@ -181,12 +167,8 @@ def run_profiles(iterations: int = 5, service: Any = None, out: Callable[[str], 
             recoveries = 0
             for i in range(iterations):
                 card = ProfiledCard(make_card(chip)[0], PROFILES[name], seed=i)
-                if not wait_for_card(VPCD_READER_0, present=False):
-                    raise RuntimeError("the vpcd reader never became empty")
-                link = VpcdLink(card).start()
+                link = _serve(card)
                 try:
-                    if not wait_for_card(VPCD_READER_0, present=True):
-                        raise RuntimeError("pcscd never saw the virtual card")
                     with PcscTransport(VPCD_READER_0, timeout=10.0) as t:
                         last = read_and_verify(t, keys, trust_store=store)
                 finally:
@@ -216,24 +198,16 @@ def terminal_cpu(iterations: int = 5, service: Any = None, out: Callable[[str], 
     from unittest import mock
 
     from edge.icao import groups
-    from reader_drivers.pcsc import PcscTransport, wait_for_card
+    from reader_drivers.pcsc import PcscTransport
     from simulators.services_pcsc import VPCD_READER_0, PcscdService
-    from simulators.vcard.vpcd import VpcdLink
 
-    pki = build_test_pki(7)
-    chip = build_chip_profile(Population(seed=7).citizen(0), pki=pki, seed=7)
-    store = TrustStore.from_certificates([pki.csca_certificate.public_bytes(_der())])
-    keys = [access.key_from_can(chip.can)]
+    chip, store, keys = _reading_setup()
     card = make_card(chip)[0]
     own = service is None
     svc = service or PcscdService().start()
     results: dict[str, float] = {}
-    if not wait_for_card(VPCD_READER_0, present=False):
-        raise RuntimeError("the vpcd reader never became empty")
-    link = VpcdLink(card).start()
+    link = _serve(card)
     try:
-        if not wait_for_card(VPCD_READER_0, present=True):
-            raise RuntimeError("pcscd never saw the virtual card")
 
         def one() -> float:
             with PcscTransport(VPCD_READER_0, timeout=10.0) as t:
@@ -257,6 +231,29 @@ def terminal_cpu(iterations: int = 5, service: Any = None, out: Callable[[str], 
     for label, ms in results.items():
         out(f"{label:<22}{ms:>9.1f}")
     return results
+
+
+def _serve(card: Any) -> Any:
+    """Put ``card`` on vpcd reader 0 (after the previous one left) and wait for pcscd to see it."""
+    from reader_drivers.pcsc import wait_for_card
+    from simulators.services_pcsc import VPCD_READER_0
+    from simulators.vcard.vpcd import VpcdLink
+
+    if not wait_for_card(VPCD_READER_0, present=False):  # a card served before must be gone first
+        raise RuntimeError("the vpcd reader never became empty")
+    link = VpcdLink(card).start()
+    if not wait_for_card(VPCD_READER_0, present=True):
+        link.stop()
+        raise RuntimeError("pcscd never saw the virtual card")
+    return link
+
+
+def _reading_setup() -> tuple[Any, TrustStore, list[access.AccessKey]]:
+    """The benchmark's card (synthetic citizen, seed 7), its trust store and the CAN key."""
+    pki = build_test_pki(7)
+    chip = build_chip_profile(Population(seed=7).citizen(0), pki=pki, seed=7)
+    store = TrustStore.from_certificates([pki.csca_certificate.public_bytes(_der())])
+    return chip, store, [access.key_from_can(chip.can)]
 
 
 def _der() -> Any:

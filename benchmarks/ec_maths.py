@@ -44,7 +44,8 @@ def _scalars(curve: CurveParams, count: int) -> list[int]:
     return [int.from_bytes(os.urandom(curve.size + 8), "big") % (curve.n - 1) + 1 for _ in range(count)]
 
 
-def _pure_python(curve: CurveParams, ks: list[int], peers: list[tuple[int, int]]) -> Run:
+def _reference_run(curve: CurveParams, ks: list[int], peers: list[tuple[int, int]]) -> Run:
+    """The Python double-and-add of edge.icao.groups on whatever integers it is given."""
     from edge.icao.groups import pure_add, pure_mul
 
     def run() -> object:
@@ -59,27 +60,17 @@ def _pure_python(curve: CurveParams, ks: list[int], peers: list[tuple[int, int]]
     return run
 
 
+def _pure_python(curve: CurveParams, ks: list[int], peers: list[tuple[int, int]]) -> Run:
+    return _reference_run(curve, ks, peers)
+
+
 def _gmpy2(curve: CurveParams, ks: list[int], peers: list[tuple[int, int]]) -> Run:
     import gmpy2
-
-    from edge.icao.groups import pure_add, pure_mul
 
     m = gmpy2.mpz
     fast = dataclasses.replace(curve, p=m(curve.p), a=m(curve.a), b=m(curve.b), gx=m(curve.gx), gy=m(curve.gy),
                                n=m(curve.n))
-    mp = [(m(x), m(y)) for x, y in peers]
-    mk = [m(k) for k in ks]
-
-    def run() -> object:
-        g = fast.generator
-        sk_map, s, sk_dh = mk
-        pure_mul(fast, sk_map, g)
-        h = pure_mul(fast, sk_map, mp[0])
-        g_tilde = pure_add(fast, pure_mul(fast, s, g), h)
-        pure_mul(fast, sk_dh, g_tilde)
-        return pure_mul(fast, sk_dh, mp[1])
-
-    return run
+    return _reference_run(fast, [m(k) for k in ks], [(m(x), m(y)) for x, y in peers])
 
 
 def _python_ecdsa(curve: CurveParams, ks: list[int], peers: list[tuple[int, int]]) -> Run:

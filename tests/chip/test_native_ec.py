@@ -33,14 +33,9 @@ def test_a_point_off_the_curve_is_a_group_error():
 
 def test_ec_maths_benchmark_runs_once():
     # Proves the benchmark works (one run each); never asserts times.
-    import importlib.util
-    from pathlib import Path
+    from tests.chip_e2e.conftest import load_benchmark
 
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "ec_maths.py"
-    spec = importlib.util.spec_from_file_location("ec_maths_bench", path)
-    assert spec is not None and spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_benchmark("ec_maths")
     lines: list[str] = []
     results = bench.measure(runs=1, out=lines.append)
     assert {("fastecdsa", "brainpoolP256r1"), ("groups", "P-256"), ("pure", "brainpoolP224r1")} <= set(results)

@@ -182,12 +182,9 @@ def test_read_chip_cli_with_a_wrong_can_exits_1_with_a_json_error(pcscd, genuine
 
 def test_chip_read_benchmark_runs_once_through_pcscd_and_in_process(pcscd):
     # Proves the benchmark works (one iteration); never asserts times.
-    import importlib.util
+    from tests.chip_e2e.conftest import load_benchmark
 
-    spec = importlib.util.spec_from_file_location("chip_read_bench", REPO / "benchmarks" / "chip_read.py")
-    assert spec is not None and spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_benchmark("chip_read")
     lines: list[str] = []
     results = bench.run(iterations=1, service=pcscd, out=lines.append)
     assert set(results) == {"with DG2", "without DG2"}

@@ -17,21 +17,13 @@ from edge.trust import CheckName, TrustLevel
 from reader_drivers.pcsc import PcscTransport
 from simulators.services_pcsc import VPCD_READER_0
 from simulators.vcard.readers import PROFILES, ProfiledCard
-from tests.chip_e2e.conftest import make_card, served
+from tests.chip_e2e.conftest import load_benchmark, make_card, served
 
 pytestmark = pytest.mark.services
 
 
 def _bench():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "chip_read.py"
-    spec = importlib.util.spec_from_file_location("chip_read_bench", path)
-    assert spec is not None and spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
+    return load_benchmark("chip_read")
 
 
 @pytest.mark.parametrize("name", ["extended", "short", "pn532", "lying-atr", "flaky"])
