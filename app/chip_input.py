@@ -40,11 +40,11 @@ class ChipInput:
         self.reader_name: str | None = None  # the reader that last reported a card
         self._sizes = SizeMemory()  # per reader: the response size that worked
         self._reading: tuple[tuple[list[AccessKey], CccdRecord | None], ChipReading] | None = None
+        self.trust_store()  # a trust path that does not exist or anchors nothing: TrustStoreError, at start-up
 
     def start(self) -> None:
         from reader_drivers.pcsc import CardObserver, reader_matcher  # pyscard: only on a desk with a reader
 
-        self.trust_store()  # a trust path that does not exist or anchors nothing stops the start
         self._observer = CardObserver(
             on_insert=lambda reader, _atr: self._emit(CardInserted(reader)),
             on_remove=lambda reader: self._emit(CardRemoved(reader)),

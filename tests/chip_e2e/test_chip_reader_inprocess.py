@@ -213,3 +213,21 @@ def test_read_chip_with_a_trust_path_that_anchors_nothing_exits_2(trust, tmp_pat
     assert main(["read-chip", "--can", "123456", "--trust", trust]) == 2
     err = json.loads(capsys.readouterr().out)["error"]
     assert err["code"] == "trust" and ("not found" in err["message"] or "no trust anchor" in err["message"])
+
+
+def test_agent_with_a_trust_path_that_does_not_exist_refuses_to_start_exit_2(tmp_path, capsys):
+    import os
+
+    from app.cli import run_main
+    from edge.settings_base import write_secret_file
+
+    key = tmp_path / "pseudonym.key"
+    write_secret_file(key, os.urandom(32))
+    config = tmp_path / "edge.toml"
+    config.write_text(
+        f'facility_code = "34001"\nreader_id = "desk-1"\npseudonym_key_file = "{key}"\n'
+        f'state_dir = "{tmp_path / "state"}"\n[mqtt]\nurl = "mqtt://127.0.0.1:1"\n'
+        f'[chip]\ntrust_paths = ["{tmp_path / "csca-typo"}"]\n[screen]\nenabled = false\n'
+    )
+    assert run_main(["--config", str(config)]) == 2
+    assert "trust path not found" in capsys.readouterr().err
