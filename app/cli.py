@@ -46,11 +46,12 @@ def run_main(argv: list[str]) -> int:
     from app.agent import DeskAgent
     from edge.config import EdgeSettings
     from edge.settings_base import ConfigError
+    from edge.trust.store import TrustStoreError
 
     try:
         settings = EdgeSettings.load(args.config)
         agent = DeskAgent(settings)
-    except ConfigError as exc:
+    except (ConfigError, TrustStoreError) as exc:  # a bad trust path would lower every card's level
         print(f"cccd-edge: {exc}", file=sys.stderr)
         return 2
     stop = threading.Event()

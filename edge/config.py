@@ -59,7 +59,10 @@ QrSourceSettings = Annotated[CameraSource | SerialSource | HidSource, Field(disc
 
 class ChipSettings(Section):
     enabled: bool = True
-    reader: str | None = Field(None, description="use only readers whose name contains this text")
+    reader: str | None = Field(None, description="reader slot name pattern (regex or text); default the contactless "
+                               "slot; never a SAM slot")
+    max_response: int | None = Field(None, ge=64, le=65536, description="largest card answer in bytes the reader "
+                                     "carries (default: learned from the reader; shrinks when refused)")
     trust_paths: list[Path] = Field(default_factory=list, description="CSCA/DS certificates and master lists")
     read_face: bool = True
     clone_check: bool = True
