@@ -196,11 +196,11 @@ _DOMAIN: dict[str, Text] = {
     ),
     "name.mixed_script": Text(
         "Họ tên có chữ cái không phải chữ Latinh (Kirin, Hy Lạp...) trông giống chữ tiếng Việt: kiểm tra lại với thẻ.",
-        "The name holds non-Latin letters (Cyrillic, Greek...) that look like Vietnamese ones: check it against the card.",
+        "The name holds non-Latin letters (Cyrillic, Greek...) that look like Vietnamese ones: check the card.",
     ),
     "address.mixed_script": Text(
         "Địa chỉ có chữ cái không phải chữ Latinh (Kirin, Hy Lạp...) trông giống chữ tiếng Việt: kiểm tra lại với thẻ.",
-        "The address holds non-Latin letters (Cyrillic, Greek...) that look like Vietnamese ones: check it against the card.",
+        "The address holds non-Latin letters (Cyrillic, Greek...) that look like Vietnamese ones: check the card.",
     ),
     "chip.text_refused": Text(
         "Dữ liệu văn bản trong chip chứa ký tự không hợp lệ; không chuyển cho phần mềm bệnh viện.",
@@ -261,7 +261,7 @@ _SCREEN: dict[str, Text] = {
     "state.recorded_caution": Text("Đã tiếp nhận — cần lưu ý", "Checked in — please note"),
     "state.not_recorded": Text("Chưa tiếp nhận", "Not checked in"),
     "state.write_failed": Text("Chưa ghi nhận", "Not recorded"),
-    "countdown": Text("Còn {n} giây, sau đó chỉ ghi nhận bằng mã QR", "{n} s left, then it is recorded from the QR only"),
+    "countdown": Text("Còn {n} giây, sau đó chỉ ghi nhận bằng mã QR", "{n} s left, then recorded from the QR only"),
     "no_photo": Text("Chưa đọc ảnh từ chip", "No photo read from the chip"),
     "sex.M": Text("Nam", "Male"),
     "sex.F": Text("Nữ", "Female"),

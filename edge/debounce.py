@@ -67,6 +67,10 @@ class Debouncer:
         self._expire(now)
         return last is None or now - last > self.window
 
+    def forget(self, key: bytes) -> None:
+        """The next sighting of ``key`` is new (the receptionist asked to rescan)."""
+        self._last_seen.pop(key, None)
+
     def _expire(self, now: float) -> None:
         while self._last_seen:
             seen = next(iter(self._last_seen.values()))
