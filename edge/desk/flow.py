@@ -39,7 +39,7 @@ from edge.desk.view import (
     waiting_view,
     with_write_failure,
 )
-from edge.domain.messages import DomainError
+from edge.domain.messages import MESSAGES, DomainError
 from edge.domain.qr import CccdRecord, parse_qr
 from edge.domain.validity import expiry_candidates
 from edge.events import Method
@@ -266,8 +266,13 @@ class DeskFlow:
         except (sqlite3.Error, OSError) as exc:
             code = "outbox.disk_full" if _is_disk_full(exc) else "outbox.write_failed"
             log.error("check-in not recorded: %s (%s)", code, exc.__class__.__name__)
+            if self.write_failure is None:  # the footer's alarm, until a write succeeds again
+                message = MESSAGES[code]
+                self.hub.set_status(write_alarm={"code": code, "vi": message.vi, "en": message.en})
             self.write_failure = (code, datetime.now(UTC))
             return code
+        if self.write_failure is not None:
+            self.hub.set_status(write_alarm=None)
         self.write_failure = None
         self._recorded = True
         return None

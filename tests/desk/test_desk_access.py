@@ -81,7 +81,8 @@ HOSTILE = [
     ("no token from the LAN, history", LAN, "GET", "/screen/api/history", {}, None, 401),
     ("no token from the LAN, photo", LAN, "GET", "/screen/photo/01ARZ3NDEKTSV4RRFFQ69G5FAV", {}, None, 401),
     ("wrong token from the LAN", LAN, "GET", "/screen/api/state", {"Authorization": "Bearer nope"}, None, 401),
-    ("non-ASCII token from the LAN", LAN, "GET", "/screen/api/state", {"Authorization": "Bearer é".encode()}, None, 401),
+    ("non-ASCII token from the LAN", LAN, "GET", "/screen/api/state", {"Authorization": "Bearer é".encode()},
+     None, 401),
     ("wrong cookie from the LAN", LAN, "GET", "/screen/api/state", {"Cookie": "desk_screen=nope"}, None, 401),
     ("no token from the LAN, CAN", LAN, "POST", "/screen/api/can", {}, {"can": "012345"}, 401),
     ("CAN during a visit", DESK, "POST", "/screen/api/can", {}, {"can": "012345"}, 409),
@@ -127,7 +128,7 @@ def test_a_can_flood_is_rate_limited_and_only_the_first_few_reach_the_desk(desk)
 
 
 def test_the_desk_itself_gets_in_and_the_lan_gets_in_with_the_token(desk):
-    hub, calls, app, _ = desk
+    _hub, calls, app, _ = desk
     assert client(app).get("/screen/api/state").json()["current"]["full_name"] == "Lê Văn A"
     assert client(app, base="http://localhost:8081").get("/screen/api/state").status_code == 200
     lan = client(app, LAN, base="http://desk-pc.clinic.lan:8081")
@@ -141,7 +142,7 @@ def test_the_desk_itself_gets_in_and_the_lan_gets_in_with_the_token(desk):
 
 
 def test_a_can_during_a_visit_is_taken_only_with_the_explicit_replace(desk):
-    hub, calls, app, _ = desk
+    _hub, calls, app, _ = desk
     c = client(app)
     r = c.post("/screen/api/can", json={"can": "012345"})
     assert r.status_code == 409 and r.json()["detail"]["code"] == "can.visit_in_progress"

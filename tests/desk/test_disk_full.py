@@ -39,6 +39,7 @@ def assert_disk_full_screen(flow: DeskFlow) -> None:
     assert view.handed_to_his  # the patient was read fine: the HIS still gets them
     assert flow.write_failure is not None and flow.write_failure[0] == "outbox.disk_full"
     assert flow.pending is None  # the failed visit holds nobody back
+    assert flow.hub.status()["write_alarm"]["code"] == "outbox.disk_full"  # the footer's alarm
 
 
 def test_sqlite_full_shows_not_recorded_and_the_next_patient_is_recorded_once_space_is_back(tmp_path):
@@ -58,6 +59,7 @@ def test_sqlite_full_shows_not_recorded_and_the_next_patient_is_recorded_once_sp
     outbox._db.execute("PRAGMA max_page_count = 1073741823")  # space is back
     flow.on_qr(PEOPLE.citizen(99).qr_payload().encode())
     assert flow.hub.current().state == "recorded" and flow.write_failure is None
+    assert flow.hub.status()["write_alarm"] is None
     assert outbox.depth() == recorded + 1
 
 
