@@ -111,7 +111,8 @@ OVERFLOW_JS = """() => {
     if (r.width === 0 || r.height === 0 || getComputedStyle(el).visibility === 'hidden') continue;
     if (r.right > vw + 0.5 || r.left < -0.5) bad.push(`${name(el)} spans ${r.left.toFixed(0)}..${r.right.toFixed(0)}`);
     const style = getComputedStyle(el);
-    if (el.tagName !== 'INPUT' && el.clientWidth > 0 && style.overflowX === 'visible' && el.scrollWidth > el.clientWidth + 1)
+    const spills = style.overflowX === 'visible' && el.scrollWidth > el.clientWidth + 1;
+    if (el.tagName !== 'INPUT' && el.clientWidth > 0 && spills)
       bad.push(`${name(el)} content ${el.scrollWidth}px in ${el.clientWidth}px`);
   }
   for (const id of ['banner', 'trust', 'name']) {
@@ -203,7 +204,8 @@ def test_the_screen_tells_each_state_in_words_and_colour(desk):
         _show(desk, *states["qr_only_recorded"])
         page.goto(desk.url)
         page.wait_for_selector("#banner.state-recorded")
-        assert page.evaluate("getComputedStyle(document.getElementById('banner')).backgroundColor") == "rgb(10, 125, 50)"
+        green = page.evaluate("getComputedStyle(document.getElementById('banner')).backgroundColor")
+        assert green == "rgb(10, 125, 50)"
         assert page.eval_on_selector_all("#history-list li", "items => items.length") >= 1  # today's visits
 
         desk.actions.clear()
