@@ -63,15 +63,18 @@ def token_matches(given: str | None, expected: str | None) -> bool:
     return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
 
 
-def listen_refusal(host: str, *, allow_lan: bool, token_configured: bool) -> str | None:
+def listen_refusal(host: str, *, allow_lan: bool, token_configured: bool, tls_configured: bool = True) -> str | None:
     """Why the screen must not listen on ``host`` (None when it may)."""
     if is_loopback_address(host):
         return None
     if not allow_lan:
         return (f"screen.host = {host!r} is beyond loopback: the screen shows names and ID numbers. "
-                "Keep 127.0.0.1, or set screen.allow_lan = true with screen.token_file")
+                "Keep 127.0.0.1, or set screen.allow_lan = true with screen.token_file and TLS")
     if not token_configured:
         return f"screen.host = {host!r} with allow_lan needs screen.token_file: a LAN client must show a token"
+    if not tls_configured:
+        return (f"screen.host = {host!r} with allow_lan needs screen.tls_cert_file and screen.tls_key_file: "
+                "the token and the patients' data cross the LAN")
     return None
 
 

@@ -201,10 +201,23 @@ def test_tokens_compare_as_bytes_whatever_they_hold():
     assert not token_matches("\udcff", "x")  # a lone surrogate does not raise
 
 
-@pytest.mark.parametrize(("host", "allow", "token", "refused"), [
-    ("127.0.0.1", False, False, False), ("::1", False, False, False), ("localhost", False, False, False),
-    ("0.0.0.0", False, False, True), ("0.0.0.0", True, False, True), ("0.0.0.0", True, True, False),
-    ("192.168.1.10", False, True, True), ("::", True, True, False),
+@pytest.mark.parametrize(("host", "allow", "token", "tls", "refused"), [
+    ("127.0.0.1", False, False, False, False), ("::1", False, False, False, False),
+    ("localhost", False, False, False, False), ("0.0.0.0", False, False, False, True),
+    ("0.0.0.0", True, False, True, True), ("0.0.0.0", True, True, False, True), ("0.0.0.0", True, True, True, False),
+    ("192.168.1.10", False, True, True, True), ("::", True, True, True, False),
 ])
-def test_a_listen_address_beyond_loopback_needs_an_explicit_allow_and_a_token(host, allow, token, refused):
-    assert (listen_refusal(host, allow_lan=allow, token_configured=token) is not None) is refused
+def test_a_listen_address_beyond_loopback_needs_an_explicit_allow_a_token_and_tls(host, allow, token, tls, refused):
+    refusal = listen_refusal(host, allow_lan=allow, token_configured=token, tls_configured=tls)
+    assert (refusal is not None) is refused
+
+
+def test_the_settings_refuse_a_screen_on_every_interface_without_a_word():
+    from pydantic import ValidationError
+
+    from edge.config import ScreenSettings
+
+    with pytest.raises(ValidationError, match="beyond loopback"):
+        ScreenSettings(host="0.0.0.0")
+    ScreenSettings(host="0.0.0.0", allow_lan=True, token_file="/etc/cccd-edge/screen.token",
+                   tls_cert_file="/etc/cccd-edge/screen.crt", tls_key_file="/etc/cccd-edge/screen.key")
