@@ -184,21 +184,20 @@ def create_desk_app(
         actions.can(body.can, body.replace)
         return {"accepted": True}
 
-    @app.post("/screen/api/next", include_in_schema=False, status_code=status.HTTP_202_ACCEPTED,
-              dependencies=action_guard)
-    def next_patient() -> dict[str, bool]:
-        if actions.next_patient is None:
-            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "not available at this desk")
-        actions.next_patient()
-        return {"accepted": True}
+    def button(path: str, action: Callable[[], None] | None) -> None:
+        """A receptionist's button: the action queued for the desk thread, or 503 at a desk without it."""
 
-    @app.post("/screen/api/rescan", include_in_schema=False, status_code=status.HTTP_202_ACCEPTED,
-              dependencies=action_guard)
-    def rescan() -> dict[str, bool]:
-        if actions.rescan is None:
-            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "not available at this desk")
-        actions.rescan()
-        return {"accepted": True}
+        def pressed() -> dict[str, bool]:
+            if action is None:
+                raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "not available at this desk")
+            action()
+            return {"accepted": True}
+
+        app.post(path, include_in_schema=False, status_code=status.HTTP_202_ACCEPTED,
+                 dependencies=action_guard)(pressed)
+
+    button("/screen/api/next", actions.next_patient)
+    button("/screen/api/rescan", actions.rescan)
 
     @app.get("/screen/api/stream", include_in_schema=False, dependencies=screen_guard)
     async def screen_stream(request: Request) -> StreamingResponse:

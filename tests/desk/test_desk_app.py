@@ -107,3 +107,12 @@ def test_photo_is_served_only_for_the_current_visit(hub, client):
     hub.show(view.model_copy(update={"has_photo": True}), photo=b"\xff\xd8fakejpeg")
     assert client.get(f"/screen/photo/{view.visit_id}").content == b"\xff\xd8fakejpeg"
     assert client.get("/screen/photo/01ARZ3NDEKTSV4RRFFQ69G5FAV").status_code == 404
+
+
+def test_look_alike_letters_in_the_name_are_flagged_to_the_his_and_on_the_screen(hub, client):
+    record = parse_qr(P2021.replace("Lê Văn A", "Lê Văn \u0410"), today=date(2026, 11, 23))  # Cyrillic А
+    hub.show(view_from_qr(record, checkin_recorded=True))
+    body = client.get("/his/v1/patient/current", headers=auth()).json()
+    assert "name.mixed_script" in body["canh_bao"]
+    state = client.get("/screen/api/state").json()["current"]
+    assert state["state"] == "recorded_caution" and state["reason"]["code"] == "name.mixed_script"
