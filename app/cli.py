@@ -90,12 +90,28 @@ def decode_qr_main(argv: list[str]) -> int:
     return run(argv)
 
 
+def init_main(argv: list[str]) -> int:
+    """``cccd-edge init --facility CODE --reader ID``: a new desk's config, key and HIS token."""
+    from app.init_config import init_main as run
+
+    return run(argv)
+
+
+def doctor_main(argv: list[str]) -> int:
+    """``cccd-edge doctor [--config FILE]``: check an installed desk, one line per check."""
+    from app.doctor import doctor_main as run
+
+    return run(argv)
+
+
 COMMANDS = {
     "parse-qr": parse_qr_main,
     "decode-qr": decode_qr_main,
     "verify-sod": verify_sod_main,
     "read-chip": read_chip_main,
     "run": run_main,
+    "init": init_main,
+    "doctor": doctor_main,
 }
 
 

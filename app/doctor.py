@@ -130,7 +130,7 @@ def _check_camera(spec: CameraSource, timeout: float) -> CheckLine:
 
 
 def check_broker(settings: EdgeSettings, *, timeout: float = 5.0) -> CheckLine:
-    from edge.publisher import make_client
+    from contract.mqtt import make_client
 
     mqtt = settings.mqtt
     where = f"{mqtt.url} as {mqtt.username or 'anonymous'}" + (" (TLS)" if mqtt.tls else "")

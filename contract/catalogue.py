@@ -284,6 +284,10 @@ _SCREEN: dict[str, Text] = {
     "token_label": Text("Mã truy cập màn hình", "Screen access token"),
     "token_submit": Text("Mở màn hình", "Open the screen"),
     "token_refused": Text("Mã truy cập không đúng", "Wrong access token"),
+    "clock_unsynchronised": Text(
+        "Đồng hồ máy đọc chưa đồng bộ: ngày giờ có thể sai, gọi kỹ thuật viên",
+        "The reader's clock is not synchronised: the date may be wrong, call the technician",
+    ),
 }
 
 # The person's fields, as the screen and the side-by-side comparison name them.

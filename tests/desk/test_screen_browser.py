@@ -240,3 +240,21 @@ def _raw(port: int, request: bytes) -> int:
 ])
 def test_hostile_raw_requests_through_the_real_server_get_4xx_never_500(desk, request_bytes, expected):
     assert _raw(desk.port, request_bytes) == expected
+
+
+@needs_chromium
+def test_the_footer_says_when_the_disk_is_full_and_when_the_clock_is_not_synchronised(desk, tmp_path):
+    desk.hub.show(with_write_failure(view_from_qr(RECORD, checkin_recorded=True), "outbox.disk_full"))
+    desk.hub.set_status(write_alarm={"code": "outbox.disk_full", "vi": "Chưa ghi nhận — ổ đĩa đầy, gọi kỹ thuật viên.",
+                                     "en": "Not recorded — the disk is full, call the technician."},
+                        clock={"synchronized": False, "source": "kernel", "max_error_ms": None})
+    try:
+        with chromium_page(800, 480) as page:
+            page.goto(desk.url)
+            page.wait_for_selector("#alarm:not(:empty)")
+            alarm = page.text_content("#alarm")
+            assert "ổ đĩa đầy" in alarm and "Đồng hồ máy đọc chưa đồng bộ" in alarm
+            assert page.evaluate(OVERFLOW_JS) == []
+            page.screenshot(path=str(tmp_path / "desk-disk-full-clock-800x480.png"), full_page=True)
+    finally:
+        desk.hub.set_status(write_alarm=None, clock=None)
