@@ -79,13 +79,16 @@ class DeskFlow:
         debounce_seconds: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
         on_checkin: Callable[[], None] | None = None,
+        debouncer: Debouncer | None = None,
     ) -> None:
+        """``debouncer``: one that remembers across restarts (the agent's, over the outbox database);
+        by default an in-memory one of ``debounce_seconds``."""
         self.service = service
         self.hub = hub
         self.chip_reader = chip_reader
         self.chip_wait_seconds = chip_wait_seconds
         self.clock = clock
-        self.debouncer = Debouncer(debounce_seconds, clock=clock)
+        self.debouncer = debouncer or Debouncer(debounce_seconds, clock=clock)
         self.card_present = False
         self.pending: Visit | None = None
         self.last_scan_at: datetime | None = None
