@@ -195,7 +195,8 @@ class DeskAgent:
 
     def desk_actions(self) -> DeskActions:
         """The screen's buttons, each queued for the desk thread."""
-        return DeskActions(can=self.enqueue_can, next_patient=lambda: self.events.put(NextPatient()),
+        can = self.enqueue_can if self.flow.chip_reader is not None else None  # a QR-only desk has no keypad
+        return DeskActions(can=can, next_patient=lambda: self.events.put(NextPatient()),
                            rescan=lambda: self.events.put(Rescan()))
 
     def trust_store(self) -> TrustStore | None:

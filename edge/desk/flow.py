@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 
 #: Reads and verifies the card on the reader with these keys (and the QR to cross-check).
 ChipReader = Callable[[Sequence[AccessKey], CccdRecord | None], "ChipCheck"]
-CanAnswer = Literal["accepted", "visit_in_progress", "invalid"]
+CanAnswer = Literal["accepted", "visit_in_progress", "invalid", "no_chip_reader"]
 
 
 @dataclass
@@ -153,6 +153,8 @@ class DeskFlow:
         A QR visit waiting for its card is kept unless ``replace`` (the receptionist's explicit
         "replace the waiting patient"), which ends it as a QR-only check-in first: nothing is lost.
         """
+        if self.chip_reader is None:
+            return "no_chip_reader"  # a QR-only desk: a CAN opens nothing
         try:
             key = key_from_can(can)
         except AccessKeyError:

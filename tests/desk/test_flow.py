@@ -347,3 +347,9 @@ def test_rescan_after_a_failed_read_lets_the_same_card_count_but_never_twice_aft
     ok.on_rescan()
     ok.on_qr(qr(OTHER))  # recorded already: the same visit, not a second check-in
     assert len([e for e in events(outbox) if e["method"] == "qr"]) == 1
+
+
+def test_a_can_at_a_qr_only_desk_opens_nothing_and_changes_nothing(outbox):
+    flow = make_flow(outbox, chip=None)
+    assert flow.on_can(CITIZEN.id_number[-6:]) == "no_chip_reader"
+    assert flow.pending is None and flow.hub.current() is None
