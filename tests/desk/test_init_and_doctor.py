@@ -157,3 +157,13 @@ def test_with_pcscd_the_doctor_names_each_reader_and_its_slot_and_counts_the_anc
     lines = {line.name: line for line in run_checks(config, timeout=3)}
     assert lines["chip reader"].status == "OK" and "slot 0: Virtual PCD 00 00" in lines["chip reader"].detail
     assert lines["trust"].status == "OK" and lines["trust"].detail.startswith("1 CSCA")
+
+
+def test_cccd_edge_help_lists_every_command_with_what_it_does(capsys):
+    from app.cli import COMMANDS, main
+
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for name in COMMANDS:
+        assert f"  {name} " in out
+    assert "check an installed desk" in out and "a new desk's config" in out
