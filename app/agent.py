@@ -28,13 +28,14 @@ from app.availability import Availability
 from app.chip_input import ChipInput, ChipReader
 from app.components import HEALTHY, Component, ComponentState, Worker
 from app.desk_web import DeskWeb
-from app.events import AgentEvent, CanEntered, CardInserted, CardRemoved, QrScanned, Stop
+from app.events import AgentEvent, CanEntered, CardInserted, CardRemoved, NextPatient, QrScanned, Rescan, Stop
 from app.qr_input import QrInput
 from app.supervisor import Supervisor
 from contract.events import Receipt
 from contract.topics import receipt_topic, status_topic
 from edge.checkin import CheckInOutcome, CheckInService
 from edge.config import EdgeSettings
+from edge.desk.app import DeskActions
 from edge.desk.flow import DeskFlow
 from edge.desk.hub import DeskHub
 from edge.heartbeat import HealthSnapshot
@@ -190,7 +191,7 @@ class DeskAgent:
             self.components.append(self.chip)
         if self.settings.screen.enabled:
             self.web = DeskWeb(self.hub, self.settings.screen, his_token=self.settings.his_token(),
-                               on_can=self.enqueue_can)
+                               actions=self.desk_actions(), screen_token=self.settings.screen_token())
             self.components.append(self.web)
         self.components += [self.availability, self.desk]
         for component in self.components:
@@ -250,8 +251,14 @@ class DeskAgent:
     def enqueue_qr(self, data: bytes, seen_at: datetime | None = None) -> None:
         self.events.put(QrScanned(data, seen_at, source_id="direct"))
 
-    def enqueue_can(self, can: str) -> None:
-        self.events.put(CanEntered(can))
+    def enqueue_can(self, can: str, replace: bool = False) -> None:
+        self.events.put(CanEntered(can, replace))
+
+    def desk_actions(self) -> DeskActions:
+        """The screen's buttons, each queued for the desk thread."""
+        can = self.enqueue_can if self.flow.chip_reader is not None else None  # a QR-only desk has no keypad
+        return DeskActions(can=can, next_patient=lambda: self.events.put(NextPatient()),
+                           rescan=lambda: self.events.put(Rescan()))
 
     def trust_store(self) -> TrustStore | None:
         return self.chip.trust_store() if self.chip is not None else None
@@ -268,8 +275,12 @@ class DeskAgent:
                 self.flow.on_card_inserted()
             case CardRemoved():
                 self.flow.on_card_removed()
-            case CanEntered(can=can):
-                self.flow.on_can(can)
+            case CanEntered(can=can, replace=replace):
+                self.flow.on_can(can, replace=replace)
+            case NextPatient():
+                self.flow.on_next_patient()
+            case Rescan():
+                self.flow.on_rescan()
             case Stop():
                 pass
             case _:
@@ -283,7 +294,7 @@ class DeskAgent:
     def _type_id_number(self) -> None:
         """Type the current patient's ID number into the HIS field that has the focus."""
         view = self.hub.current()
-        if view is None or not view.id_number:
+        if view is None or not view.id_number or not view.handed_to_his:  # never a rejected read
             return
         try:
             if self.wedge is None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from edge.desk.access import listen_refusal
 from edge.events import FacilityCode, ReaderId
 from edge.settings_base import MqttSettings, Section, TomlSettings, read_secret_file
 
@@ -76,6 +77,19 @@ class ScreenSettings(Section):
     port: int = Field(8081, ge=1, le=65535)
     history_enabled: bool = Field(False, description="keep today's scans at this desk (until midnight)")
     clear_after_seconds: float = Field(120.0, ge=0, description="blank the screen after this long")
+    allow_lan: bool = Field(False, description="serve the screen beyond loopback (needs token_file and TLS)")
+    names: list[str] = Field(default_factory=list, description="host names a LAN desk PC uses for this screen")
+    token_file: Path | None = Field(None, description="the screen token LAN clients must show (0600)")
+    tls_cert_file: Path | None = Field(None, description="serve the screen over TLS with this certificate")
+    tls_key_file: Path | None = Field(None, description="the TLS certificate's private key (0600)")
+
+    @model_validator(mode="after")
+    def _listen_only_where_safe(self) -> ScreenSettings:
+        refusal = listen_refusal(self.host, allow_lan=self.allow_lan, token_configured=self.token_file is not None,
+                                 tls_configured=self.tls_cert_file is not None and self.tls_key_file is not None)
+        if refusal is not None:
+            raise ValueError(refusal)
+        return self
 
 
 class HisSettings(Section):
@@ -109,6 +123,12 @@ class EdgeSettings(TomlSettings):
         if self.his.token_file is None:
             return None
         return read_secret_file(self.his.token_file, min_bytes=16).hex()
+
+    def screen_token(self) -> str | None:
+        """The token a LAN desk PC types into the screen (hex of the 0600 secret file)."""
+        if self.screen.token_file is None:
+            return None
+        return read_secret_file(self.screen.token_file, min_bytes=16).hex()
 
     @property
     def outbox_path(self) -> Path:
