@@ -149,6 +149,29 @@ def test_the_test_broker_runs_the_shipped_broker_wide_settings():
         assert broker.proc is not None and broker.proc.poll() is None
 
 
+def test_the_test_broker_serves_the_shipped_tls_listener_with_the_tests_certificates(tmp_path):
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from simulators.tls import make_device_pki
+
+    pki = make_device_pki(tmp_path / "pki")  # under pytest's private tmp dir: the broker copies them
+    with Mosquitto(tls=pki) as broker:
+        conf = (broker.workdir / "mosquitto.conf").read_text()
+        assert "tls_version tlsv1.2" in conf and f"certfile {broker.workdir}/tls-server.crt" in conf
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="tls-check", protocol=mqtt.MQTTv5)
+        client.tls_set(ca_certs=str(pki.ca_cert))
+        assert client.connect("127.0.0.1", broker.tls_port) == mqtt.MQTT_ERR_SUCCESS
+        client.loop_start()
+        try:
+            info = client.publish("cccd/v1/34001/desk-1/checkin", b"{}", qos=1)
+            info.wait_for_publish(10)
+            assert info.is_published()
+        finally:
+            client.disconnect()
+            client.loop_stop()
+
+
 # ------------------------------------------------------------------ the private pcscd
 def _listening(port: int) -> list[str]:
     """The local addresses with a TCP socket listening on ``port`` (this network namespace)."""
