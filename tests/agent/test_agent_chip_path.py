@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.agent import DeskAgent
+from app.agent import DeskAgent
 from edge.config import EdgeSettings
 from edge.domain.qr import today_in_vietnam
 from edge.settings_base import write_secret_file
@@ -156,7 +156,7 @@ def test_the_agent_keeps_reading_cards_after_pcscd_restarts(tmp_path, pcscd, bro
             card = make_card(build_chip_profile(citizen, pki=pki, seed=SEED))[0]
             agent.enqueue_qr(citizen.qr_payload().encode())
             with VpcdLink(card):
-                wait_until(lambda: len(sniffer.payloads("/checkin")) > round_, 60, f"check-in {round_ + 1}")
+                wait_until(lambda n=round_: len(sniffer.payloads("/checkin")) > n, 60, f"check-in {round_ + 1}")
             if round_ == 0:
                 pcscd.restart(crash=True)  # pcscd dies and comes back: the observer must reconnect
         levels = [json.loads(p)["trust_level"] for p in sniffer.payloads("/checkin")]

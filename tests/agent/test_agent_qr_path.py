@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from edge.agent import DeskAgent
+from app.agent import DeskAgent
 from edge.config import EdgeSettings
 from edge.settings_base import write_secret_file
 from simulators.qr_sources import SyntheticCardStream

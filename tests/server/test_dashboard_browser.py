@@ -14,9 +14,9 @@ import pytest
 import uvicorn
 from srvhelpers import READ_TOKEN, make_settings
 
-from edge.events import CheckInEvent, Method, new_event_id
-from edge.trust.levels import TrustLevel
-from server.api import create_app
+from contract.events import CheckInEvent, Method, new_event_id
+from contract.levels import TrustLevel
+from server.app import create_app
 from server.store import Activity
 from simulators.services import free_port
 from tests.browser import publish_screenshot

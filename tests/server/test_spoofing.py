@@ -14,8 +14,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from srvhelpers import ADMIN_TOKEN, READ_TOKEN, wait_until
 from test_ingest import _event
 
-from edge.events import checkin_topic
-from server.api import create_app
+from contract.topics import checkin_topic
+from server.app import create_app
 from server.cli import main as cli
 from server.settings import ServerSettings
 from simulators.services import Mosquitto, free_port
