@@ -34,7 +34,7 @@ command -v apt-get >/dev/null && command -v dpkg-query >/dev/null \
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then
   command -v sudo >/dev/null || fail "running as $(id -un), not root, and sudo is not installed.
-  Run this script as root, or as root install sudo (apt-get install sudo) and add $(id -un) to the sudo group."
+  Run this script as root, or as root install sudo and allow this user: apt-get install sudo && usermod -aG sudo $(id -un)"
   SUDO=(sudo)
 fi
 
