@@ -48,9 +48,9 @@ wait_for_apt_locks() {
     if [ "$SECONDS" -ge "$deadline" ]; then
       fail "$lock is still held by pid $pid ($(ps -o args= -p "$pid" 2>/dev/null || echo '?')) after ${LOCK_TIMEOUT}s; try again when it has finished"
     fi
-    if [ -z "$said" ]; then
-      echo "Waiting for another package manager to finish: $lock is held by pid $pid ($(ps -o args= -p "$pid" 2>/dev/null || echo '?')); up to ${LOCK_TIMEOUT}s"
-      said=1
+    if [ "$said" != "$lock $pid" ]; then  # once per lock and holder
+      echo "Waiting for another package manager to finish: $lock is held by pid $pid ($(ps -o args= -p "$pid" 2>/dev/null || echo '?')); up to ${LOCK_TIMEOUT}s in all"
+      said="$lock $pid"
     fi
     sleep 2
   done
