@@ -7,6 +7,7 @@ and stops it (by its PID) on exit; nothing outlives the process that started it.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -24,9 +25,36 @@ if TYPE_CHECKING:
 MOSQUITTO_CANDIDATES = ("/usr/sbin/mosquitto", "/usr/bin/mosquitto")
 
 
+EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_LOWEST_PORT = 10000
+_pick = random.Random()  # seeded from os.urandom: concurrent runs draw different ports
+
+
+def _ephemeral_ports() -> tuple[int, int]:
+    try:
+        low, high = (int(n) for n in EPHEMERAL_RANGE_FILE.read_text().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    """A TCP port on 127.0.0.1 that nothing uses right now, for a service the test starts next.
+
+    Drawn below the kernel's ephemeral range: the kernel gives those ports to outgoing
+    connections, so on a busy machine one picked there (``bind(0)``) was taken by some client's
+    connection before the service bound it ("address already in use", twice in a full run)."""
+    low, _ = _ephemeral_ports()
+    if low - _LOWEST_PORT >= 1000:
+        for _ in range(200):
+            port = _pick.randrange(_LOWEST_PORT, low)
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # no room below: the kernel's choice
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from simulators.services import SHIPPED_BROKER_CONFIG, Mosquitto, shipped_broker_settings
+from simulators.services import SHIPPED_BROKER_CONFIG, Mosquitto, free_port, shipped_broker_settings
 from simulators.services_pcsc import VPCD_READER_0
 from tests import suite_rules
 from tests.suite_rules import HARDWARE_SKIPS
@@ -135,6 +135,14 @@ def test_a_run_that_leaves_the_checkout_alone_passes(pytester, monkeypatch):
     result = pytester.runpytest("-p", "tests.suite_rules", "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.OK
     assert "CHECKOUT CHANGED" not in result.stdout.str()
+
+
+def test_free_ports_come_from_below_the_ephemeral_range_that_outgoing_connections_use():
+    low, _ = (int(n) for n in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    ports = [free_port() for _ in range(50)]
+    if low >= 11000:  # room below it (Linux's default range starts at 32768)
+        assert all(10000 <= port < low for port in ports), (low, ports)
+    assert len(set(ports)) > 40  # drawn at random, not one sequence shared by every run
 
 
 # ------------------------------------------------------------------ the shipped broker configuration
