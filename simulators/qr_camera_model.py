@@ -67,6 +67,8 @@ class CameraFrame:
     payload: str
     full_name: str
     degradation: str
+    qr_centre: tuple[float, float] = (0.0, 0.0)  # where the QR is, in frame px (before mirroring)
+    qr_side: float = 0.0  # its side in frame px (module size = side / (modules + 8))
 
     def __repr__(self) -> str:  # payloads are personal data, even synthetic ones
         return f"CameraFrame(index={self.index}, degradation={self.degradation!r})"
@@ -369,7 +371,7 @@ class CameraFrameGenerator:
         if phone:
             width = rng.uniform(0.2, 0.28) * w  # a phone in portrait: its QR fills ~70 % of its width
         elif kind == "far":
-            width = rng.uniform(0.26, 0.36) * w
+            width = rng.uniform(0.36, 0.48) * w  # the card's QR spans ~19 % of it: 1.2-1.8 px modules
         else:
             width = rng.uniform(0.55, 0.8) * w
         quad = _pose_quad(rng, w, h, width, rng.uniform(-15, 15), 0.08, obj.aspect)
@@ -410,11 +412,12 @@ class CameraFrameGenerator:
                 specular=(
                     float(qr_centre[0] + rng.uniform(-0.3, 0.3) * qr_side),
                     float(qr_centre[1] + rng.uniform(-0.3, 0.3) * qr_side),
-                    float(qr_side * rng.uniform(0.5, 1.2)),  # a tube light's reflection: a long streak
-                    float(qr_side * rng.uniform(0.05, 0.14)),
+                    # a tube light 1-3 m above, mirrored in the flat laminate: a long, narrow streak
+                    float(qr_side * rng.uniform(0.5, 1.2)),
+                    float(qr_side * rng.uniform(0.03, 0.08)),
                     float(rng.uniform(0, np.pi)),
                 ),
-                specular_gain=float(rng.uniform(1.5, 4.0)),
+                specular_gain=float(rng.uniform(1.3, 3.0)),
             )
         elif kind == "shadow":
             lighting = _replace(lighting, shadow=_shadow_polygon(rng, qr_centre, qr_side),
@@ -427,7 +430,8 @@ class CameraFrameGenerator:
             optics = _replace(optics, mirrored=True)
 
         image = render_scene(rng, background, obj, quad, lighting, optics, bend=bend)
-        return CameraFrame(index, image, payload, citizen.full_name, kind)
+        cx = float(w - 1 - qr_centre[0]) if optics.mirrored else float(qr_centre[0])
+        return CameraFrame(index, image, payload, citizen.full_name, kind, (cx, float(qr_centre[1])), qr_side)
 
 
 def _qr_in_frame(obj: SceneObject, quad: np.ndarray) -> tuple[np.ndarray, float]:
