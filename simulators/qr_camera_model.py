@@ -32,6 +32,7 @@ live-video clips (:mod:`simulators.qr_clips`) use with a pose per frame.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from dataclasses import replace as _replace
@@ -153,6 +154,11 @@ class SceneObject:
     black_level: float = 0.0  # a screen's black, relative to its white (linear)
     aspect: float = CARD_ASPECT  # width / height
 
+    @functools.cached_property
+    def linear(self) -> np.ndarray:
+        """The texture in linear light (computed once: a clip renders it every frame)."""
+        return _srgb_to_linear(self.texture)
+
 
 def card_object(rng: np.random.Generator, payload: str, width: int = 1200) -> SceneObject:
     matrix, _ = qr_matrix(payload)
@@ -246,7 +252,7 @@ def render_scene(
     h, w = background.shape[:2]
     texture = obj.texture
     th, tw = texture.shape[:2]
-    tex_lin = _srgb_to_linear(texture)
+    tex_lin = obj.linear
     alpha_tex = np.ones((th, tw), np.float32)
     if bend is not None:
         sag, axis = bend
@@ -262,7 +268,7 @@ def render_scene(
     alpha = cv2.warpPerspective(alpha_tex, m, (w, h), flags=cv2.INTER_LINEAR)
 
     # light: the room's illumination field falls on the desk and on a card, not on a screen
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    yy, xx = _grid(h, w)
     light = lighting.ambient * (1 + lighting.gradient[0] * (xx / w - 0.5) + lighting.gradient[1] * (yy / h - 0.5))
     if lighting.shadow is not None:
         mask = np.zeros((h, w), np.float32)
@@ -325,6 +331,12 @@ def render_scene(
     ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(optics.jpeg_quality)])
     decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else None
     return decoded if decoded is not None else bgr
+
+
+@functools.lru_cache(maxsize=4)
+def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    return yy, xx
 
 
 def _mosaic(linear_bgr: np.ndarray) -> np.ndarray:
