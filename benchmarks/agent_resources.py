@@ -33,7 +33,7 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def empty_desk_video(path: Path, fps: float, seconds: float = 4.0) -> None:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (1280, 720))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, (1280, 720))
     scene = CardFrameGenerator(1, (1280, 720)).empty_frame(0).image
     if scene.ndim == 2:
         scene = cv2.cvtColor(scene, cv2.COLOR_GRAY2BGR)

@@ -111,16 +111,17 @@ def card_clip(
         if t < t_still:
             u = (t - t_entry) / entry_s
             return start * (1 - u) ** 2  # ease-out: fast at first, slowing to rest
-        hold = tremor[min(len(tremor) - 1, int((t - t_still) * fps * 16))]
+        hold: np.ndarray = tremor[min(len(tremor) - 1, int((t - t_still) * fps * 16))]
         if t <= t_exit:
             return hold
         u = (t - t_exit) / exit_s
-        return hold + leave * u**2  # ease-in: taken away faster and faster
+        away: np.ndarray = hold + leave * u**2  # ease-in: taken away faster and faster
+        return away
 
     frames: list[np.ndarray] = []
     first_card = still = leave_frame = -1
     empty = None
-    for k in range(int(round(t_end * fps))):
+    for k in range(round(t_end * fps)):
         t = k / fps
         here = offset(t)
         if here is None or not _in_view(rest + here, w, h):
