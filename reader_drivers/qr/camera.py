@@ -332,30 +332,34 @@ class CaptureGrabber:
         next_due = time.monotonic()
         last_handed = float("-inf")
         can_grab = hasattr(cap, "grab") and hasattr(cap, "retrieve")
+        rewound = False
         while not self._stop.is_set():
             now = time.monotonic()
+            image: np.ndarray | None = None
             if self._idle and can_grab and now - last_handed < 1.0 / self.idle_fps:
                 # idle: take the frame off the driver's queue (it stays fresh) but skip
                 # its conversion, the thumbnail and the wake-up of the decode loop
-                if not cap.grab():
-                    return self.is_file
-                self.stats["grabbed"] += 1
-                self.stats["idle_skipped"] += 1
-                if interval:
-                    next_due += interval
-                    pause = next_due - time.monotonic()
-                    if pause > 0 and self._stop.wait(pause):
-                        break
-                continue
-            ok, image = cap.read()
-            if not ok or image is None:
+                ok = bool(cap.grab())
+                if ok:
+                    self.stats["idle_skipped"] += 1
+            else:
+                ok, image = cap.read()
+                ok = ok and image is not None
+            if not ok:
+                # a looping file rewinds in place (reopening it costs more); a second
+                # failure in a row is a real end (or an unreadable file)
+                if self.is_file and self.loop and not rewound and cap.set(cv2.CAP_PROP_POS_FRAMES, 0):
+                    rewound = True
+                    continue
                 return self.is_file
-            last_handed = now
+            rewound = False
             self.stats["grabbed"] += 1
-            with self._cond:
-                self._seq += 1
-                self._latest = (self._seq, image, utc_now())
-                self._cond.notify_all()
+            if image is not None:
+                last_handed = now
+                with self._cond:
+                    self._seq += 1
+                    self._latest = (self._seq, image, utc_now())
+                    self._cond.notify_all()
             if interval:
                 next_due += interval
                 pause = next_due - time.monotonic()
