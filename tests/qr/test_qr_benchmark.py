@@ -18,7 +18,7 @@ def load_benchmark(name: str = "qr_decode"):
 
 def test_decode_benchmark_small_run_has_every_row_decoder_and_the_census(zxing_samples_dir, capsys):
     bench = load_benchmark()
-    report = bench.run(synthetic=9, camera=12, real_limit=22, frames=1)
+    report = bench.run(synthetic=9, camera=12, real_limit=22, frames=1, seed=3)  # not the report seed
     table = bench.format_report(report)
     print(table)
     assert "qrcode-1 (held out)" in table and "real: tuned sources" in table and "real: held-out sources" in table
