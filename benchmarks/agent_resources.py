@@ -77,7 +77,7 @@ def measure(config: Path | None, seconds: float, settle: float, grab_only: tuple
     if grab_only is not None:
         command = [sys.executable, "-c", GRAB_ONLY, str(grab_only[0]), str(grab_only[1])]
     else:
-        command = [sys.executable, "-m", "edge.cli", "run", "--config", str(config)]
+        command = [sys.executable, "-m", "app.cli", "run", "--config", str(config)]
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(settle)
