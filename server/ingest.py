@@ -298,7 +298,9 @@ class Ingestor:
         self._inflight_since = None
         self.metrics.commit_lag.set(committed - batch[0].received)
         if self.receipts and kept:
-            self.counters["receipts"] += send_receipts(self._client, kept, stored_at)
+            sent = send_receipts(self._client, kept, stored_at)
+            self.counters["receipts"] += sent
+            self.metrics.receipts.inc(sent)
 
     def _commit(
         self,

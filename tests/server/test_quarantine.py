@@ -8,7 +8,7 @@ import json
 
 from fastapi.testclient import TestClient
 from sqlalchemy.exc import OperationalError
-from srvhelpers import make_settings, register_fleet, wait_until
+from srvhelpers import auth, make_settings, register_fleet, wait_until
 from test_ingest import _event, _publish
 
 from contract.topics import checkin_topic
@@ -76,6 +76,9 @@ def test_an_unavailable_database_is_retried_and_reported_then_everything_is_stor
         assert [r["code"] for r in health["reasons"]] == ["store_retrying"]
         assert health["oldest_unacknowledged_seconds"] > 0
         assert ingestor.counters["stored"] == 0 and ingestor.counters["quarantined"] == 0  # nothing dropped
+        metrics = client.get("/metrics", headers=auth()).text
+        assert "cccd_ingest_oldest_unacknowledged_seconds 0.0" not in metrics
+        assert "cccd_ingest_store_errors_total" in metrics
         down["yes"] = False
         wait_until(lambda: ingestor.counters["stored"] >= 5, 30, "the retried batch")
         health = client.get("/api/v1/health").json()
