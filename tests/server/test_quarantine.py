@@ -127,3 +127,24 @@ def _publish_acked(port: int, topic: str, payload: bytes) -> int:
         client.disconnect()
         client.loop_stop()
     return codes[0]
+
+
+def test_quarantine_records_past_their_keep_are_pruned_by_the_writer_and_their_counts_stay(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from server.validation import Reason, quarantine_record
+
+    app = create_app(make_settings(f"sqlite:///{tmp_path / 's.sqlite'}", ingest={"quarantine_keep_days": 30}))
+    store = app.state.store
+    old = datetime.now(UTC) - timedelta(days=31)
+    store.store([], quarantine=[
+        quarantine_record(Reason.bad_json, "cccd/v1/34001/desk-1/checkin", b"{", old.timestamp(), retained=False),
+        quarantine_record(Reason.bad_json, "cccd/v1/34001/desk-1/checkin", b"{", datetime.now(UTC).timestamp(),
+                          retained=False),
+    ])
+    day = timedelta(days=1)
+    assert len(store.quarantine(old.date() - day, datetime.now(UTC).date() + day)) == 2
+    with TestClient(app):  # the writer starts (no broker needed) and prunes first
+        wait_until(lambda: len(store.quarantine(old.date() - day, datetime.now(UTC).date() + day)) == 1, 20,
+                   "the pruning")
+    assert store.refused_counts() == {"bad_json": 2}
