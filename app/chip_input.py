@@ -52,8 +52,9 @@ class ChipInput:
         ).start()
 
     def stop(self) -> None:
-        if self._observer is not None:
-            self._observer.stop()
+        observer, self._observer = self._observer, None  # stopped on purpose: not a failure
+        if observer is not None:
+            observer.stop()
 
     def state(self) -> ComponentState:
         if self._observer is None:
