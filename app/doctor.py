@@ -83,16 +83,17 @@ def check_trust(settings: EdgeSettings) -> Iterator[CheckLine]:
 def check_readers(settings: EdgeSettings) -> CheckLine:
     if not settings.chip.enabled:
         return CheckLine("SKIP", "chip reader", "the chip is not read at this desk")
-    from reader_drivers.pcsc import TransportError, list_readers
+    from reader_drivers.pcsc import TransportError, list_readers, reader_matcher
 
     try:
         readers = list_readers()
     except TransportError as exc:
         return CheckLine("FAIL", "chip reader", f"pcscd is not reachable: {exc}")
     wanted = settings.chip.reader
-    usable = [(i, r) for i, r in enumerate(readers) if not wanted or wanted in r]
+    accept = reader_matcher(wanted)  # the agent's rule: the pattern (regex or text), never a SAM slot
+    usable = [(i, r) for i, r in enumerate(readers) if accept(r)]
     if not usable:
-        which = f" matching {wanted!r}" if wanted else ""
+        which = f" matching {wanted!r}" if wanted else " with a contactless slot"
         return CheckLine("FAIL", "chip reader", f"no PC/SC reader{which} (found: {readers or 'none'})")
     return CheckLine("OK", "chip reader", ", ".join(f"slot {i}: {r}" for i, r in usable))
 
