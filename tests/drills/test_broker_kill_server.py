@@ -5,21 +5,15 @@ the server's API counts per facility and day. 0 lost, 0 counted twice."""
 from __future__ import annotations
 
 import importlib.util
-import os
-import threading
-import time
 from collections import Counter
 
 import pytest
 
-from app.agent import DeskAgent
-from edge.config import EdgeSettings
 from edge.domain.qr import VIETNAM_TZ
-from edge.settings_base import write_secret_file
 from simulators.population import Population
 from simulators.services import free_port
 from tests.processes import READ_TOKEN, ServerProcess
-from tests.shipped_broker import SERVER_PASSWORD, SERVER_USER, ShippedBroker
+from tests.shipped_broker import SERVER_PASSWORD, SERVER_USER, ShippedBroker, drill_desk, traffic_with_kills
 
 pytestmark = [
     pytest.mark.services,
@@ -29,18 +23,6 @@ pytestmark = [
 READERS = [("34001", "desk-1"), ("34002", "desk-1")]
 PER_DESK = 1000
 KILLS = 3
-
-
-def desk(tmp_path, broker: ShippedBroker, facility: str, reader: str) -> DeskAgent:
-    key = tmp_path / f"{facility}.key"
-    write_secret_file(key, os.urandom(32))
-    settings = EdgeSettings.load(
-        None, facility_code=facility, reader_id=reader, pseudonym_key_file=key,
-        state_dir=tmp_path / facility / reader, mqtt=broker.reader_mqtt(facility, reader),
-        chip={"enabled": False}, screen={"enabled": False},
-        outbox={"retry_after_seconds": 3, "max_retry_after_seconds": 6},
-    )
-    return DeskAgent(settings)
 
 
 def test_broker_killed_during_traffic_with_the_real_server_counts_every_event_once(tmp_path):
@@ -55,34 +37,11 @@ def test_broker_killed_during_traffic_with_the_real_server_counts_every_event_on
             f'username = "{SERVER_USER}"\npassword = "{SERVER_PASSWORD}"\n'
             f'[api]\nport = {port}\nread_tokens = ["{READ_TOKEN}"]\n[registry]\nauto_register = true\n'))
         server.start()
-        agents = [desk(tmp_path, broker, f, r) for f, r in READERS]
+        agents = [drill_desk(tmp_path, broker, f, r, retry_after=3) for f, r in READERS]
         for agent in agents:
             agent.start()
-        created: list = []
-        lock = threading.Lock()
-
-        def scan(agent: DeskAgent, offset: int) -> None:
-            for i in range(PER_DESK):
-                event = agent.submit_qr(population.citizen(offset + i).qr_payload()).event
-                with lock:
-                    created.append(event)
-                time.sleep(0.006)
-
-        scanners = [threading.Thread(target=scan, args=(a, n * PER_DESK)) for n, a in enumerate(agents)]
         try:
-            for t in scanners:
-                t.start()
-            for _ in range(KILLS):
-                time.sleep(1.5)
-                broker.kill()
-                time.sleep(1.0)
-                broker.start()
-            for t in scanners:
-                t.join(120)
-            last_scan = time.monotonic()
-            for agent in agents:
-                assert agent.publisher.wait_drained(240), "an outbox did not drain"
-            recovery = time.monotonic() - last_scan
+            created, recovery = traffic_with_kills(agents, broker, population, PER_DESK, KILLS, gap=0.006)
             expected: dict[str, Counter[str]] = {}
             for e in created:
                 day = e.occurred_at.astimezone(VIETNAM_TZ).date().isoformat()
