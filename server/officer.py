@@ -377,13 +377,13 @@ def _environment() -> Environment:
     return env
 
 
-_ENV = _environment()
+TEMPLATE_ENV = _environment()
 
 
 def render_dashboard(view: DashboardView, *, base: str = "/dashboard", static: str = "/dashboard/static",
                      logout: str | None = "/dashboard/logout") -> str:
     scope = view.scope
-    return _ENV.get_template("officer.html").render(
+    return TEMPLATE_ENV.get_template("officer.html").render(
         v=view, s=scope, f=view.fmt, vi=scope.lang == "vi", base=base, static=static, logout=logout,
         periods=PERIODS, export_query=scope.query(),
         switch_lang=f"{base}?{scope.query(lang='en' if scope.lang == 'vi' else None)}",

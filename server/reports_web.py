@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request, status
@@ -18,8 +19,10 @@ from sqlalchemy import Engine
 
 from server.area_queries import Area
 from server.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, filename, to_csv, to_xlsx
+from server.fleet import STATE_FILTERS, FleetFilterError, fleet_page, fleet_table, parse_filter
+from server.labels import READER_STATES
 from server.localformat import LocalFormat, parse_lang
-from server.officer import Scope, ScopeError, build_view, render_dashboard, view_table
+from server.officer import TEMPLATE_ENV, Scope, ScopeError, build_view, render_dashboard, view_table
 from server.report import Period, PeriodError, build_report, render_report_html, report_xlsx
 
 STATIC = Path(__file__).with_name("static") / "dashboard"
@@ -106,3 +109,54 @@ def mount_reports(app: FastAPI, engine: Engine, *, timezone: str, coverage_days:
         xlsx_url = str(request.url.include_query_params(format="xlsx").path) + "?" + \
             str(request.url.include_query_params(format="xlsx").query)
         return HTMLResponse(render_report_html(report, fmt, xlsx_url=xlsx_url), headers={"Cache-Control": "no-store"})
+
+    def fleet_of(request: Request):  # type: ignore[no-untyped-def]
+        params = dict(request.query_params)
+        flt = parse_filter(params)
+        with engine.connect() as conn:
+            page = fleet_page(conn, flt, datetime.now(ZoneInfo(timezone)) - offline_after)
+        return params, page
+
+    @app.get(base + "/fleet", include_in_schema=False, response_class=HTMLResponse)
+    def fleet(request: Request) -> Response:
+        if not viewer(request):
+            return RedirectResponse(login_url, status_code=status.HTTP_303_SEE_OTHER)
+        try:
+            params, page = fleet_of(request)
+        except FleetFilterError as exc:
+            return refused(exc)
+        lang = parse_lang(params.get("lang"))
+        fmt = LocalFormat(lang, timezone)
+        flt = page.filter
+
+        def href(offset: int) -> str:
+            return f"{base}/fleet?" + urlencode({**params, "offset": offset})
+
+        names = {st: ("Tất cả" if lang == "vi" else "All") if st == "any" else
+                 ("Không hoạt động" if lang == "vi" else "Not online") if st == "offline" else
+                 READER_STATES[st][0 if lang == "vi" else 1] for st in STATE_FILTERS}
+        switched = {k: v for k, v in params.items() if k != "lang"} | ({"lang": "en"} if lang == "vi" else {})
+        html = TEMPLATE_ENV.get_template("fleet.html").render(
+            p=page, f=fmt, lang=lang, vi=lang == "vi", base=base, static=f"{base}/static", states=STATE_FILTERS,
+            state_names=names, query=urlencode(params), now=datetime.now(ZoneInfo(timezone)),
+            refresh=60, switch_lang=f"{base}/fleet?" + urlencode(switched),
+            prev_href=href(max(0, flt.offset - flt.limit)) if flt.offset > 0 else None,
+            next_href=href(flt.offset + flt.limit) if flt.offset + len(page.rows) < page.total else None,
+        )
+        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+    @app.get(base + "/fleet/export.{suffix}", include_in_schema=False)
+    def fleet_export(request: Request, suffix: str) -> Response:
+        if not viewer(request):
+            return Response(status_code=status.HTTP_401_UNAUTHORIZED)
+        if suffix not in ("csv", "xlsx"):
+            return Response(status_code=status.HTTP_404_NOT_FOUND)
+        try:
+            params, page = fleet_of(request)
+        except FleetFilterError as exc:
+            return refused(exc)
+        fmt = LocalFormat(parse_lang(params.get("lang")), timezone)
+        table = fleet_table(page, fmt.lang)
+        if suffix == "csv":
+            return _download(to_csv(table, fmt), CSV_MEDIA_TYPE, filename(table.name, "csv"))
+        return _download(to_xlsx([table], fmt), XLSX_MEDIA_TYPE, filename(table.name, "xlsx"))
