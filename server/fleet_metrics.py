@@ -178,9 +178,10 @@ class FleetCollector:
             "facilities per district with a reader heard within the coverage window",
             labels=["province", "district"],
         )
-        for area in coverage["areas"]:
-            total.add_metric([area["province"], area["district"]], area["facilities"])
-            with_reader.add_metric([area["province"], area["district"]], area["covered"])
+        for area in coverage.areas:
+            labels = [area.province, area.district or ""]
+            total.add_metric(labels, area.facilities)
+            with_reader.add_metric(labels, area.covered)
         yield total
         yield with_reader
 
