@@ -27,7 +27,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 
 from benchmarks.ingest import _rebuild_rollups
-from server.area_queries import Area
+from server.store.areas import Area
 from server.db import init_db, make_engine
 from server.exports import to_xlsx
 from server.fleet_metrics import FleetCollector, FleetHealth

@@ -14,10 +14,11 @@ from typing import Literal
 
 from sqlalchemy import ColumnElement, Connection, func, select
 
-from server.area_queries import FACILITY, READER, reader_state
 from server.exports import Column, Row, Table
 from server.labels import reader_state as state_label
 from server.localformat import Lang
+from server.store.areas import reader_state
+from server.store.base import FACILITY, READER
 
 StateFilter = Literal["any", "online", "offline", "last_will", "missed_heartbeats", "never_seen"]
 STATE_FILTERS: tuple[StateFilter, ...] = ("any", "online", "offline", "last_will", "missed_heartbeats", "never_seen")

@@ -28,9 +28,9 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Connection, and_, func, or_, select
 
-from server.area_queries import reader_state
 from server.db import Facility, Reader
 from server.store import EventStore
+from server.store.areas import reader_state
 
 FACILITY = Facility.__table__
 READER = Reader.__table__

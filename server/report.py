@@ -27,10 +27,11 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Connection
 
-from server.area_queries import FACILITY, TARGET_RATIO, Area, Figures, MissingFacility, figures_by, without_reader
 from server.exports import Column, Table, to_xlsx
 from server.labels import FACILITY_TYPES
 from server.localformat import Lang, LocalFormat
+from server.store.areas import TARGET_RATIO, Area, Figures, MissingFacility, figures_by, without_reader
+from server.store.base import FACILITY
 
 TEMPLATES = Path(__file__).with_name("templates")
 _ROMAN = ("I", "II", "III", "IV")

@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import update
 
-from edge.events import CheckInEvent, Method, new_event_id
-from edge.trust.levels import TrustLevel
-from server.area_queries import Area
+from contract.events import CheckInEvent, Method, new_event_id
+from contract.levels import TrustLevel
 from server.db import Reader, init_db, make_engine
 from server.report import Period, build_report
 from server.store import Activity, EventStore
+from server.store.areas import Area
 
 VN = timezone(timedelta(hours=7))
 READER = Reader.__table__
@@ -75,7 +75,7 @@ def test_distinct_citizen_counts_a_person_once_per_period_across_facilities_and_
 
 
 @pytest.mark.xfail(strict=True, reason="the writer adds rejected reads' pseudonyms to daily_citizen "
-                   "(server/store.py _insert_events); docs/counting.md says they must not count")
+                   "(server/store/writer.py); docs/counting.md says they must not count")
 def test_distinct_citizen_excludes_people_seen_only_in_rejected_attempts(store):
     at = datetime(2026, 11, 5, 8, 0, tzinfo=VN)
     store.store([_event("34001", at, 1), _event("34001", at, 2, TrustLevel.INVALID)])
@@ -90,7 +90,7 @@ def test_covered_facility_in_a_period_stored_a_card_read_and_live_coverage_needs
     assert (report.total.with_reader, report.total.facilities) == (2, 3)  # a rejected read is use; a heartbeat is not
     assert [m.code for m in report.without_reader] == ["34003"]
     live = store.coverage("province", days=7)
-    assert live["total"]["covered"] == 1  # today: only 34003's reader was heard within 7 days
+    assert live.total.covered == 1  # today: only 34003's reader was heard within 7 days
 
 
 def test_offline_reader_announced_silent_or_never_seen(store):
@@ -100,9 +100,9 @@ def test_offline_reader_announced_silent_or_never_seen(store):
     with store.engine.begin() as conn:
         conn.execute(update(READER).where(READER.c.facility_code == "34001")
                      .values(last_seen_at=now - timedelta(minutes=16)))
-    states = {r["facility_code"]: (r["online"], r["offline_reason"]) for r in store.readers(timedelta(minutes=15))}
+    states = {r.facility_code: (r.online, r.offline_reason) for r in store.readers(timedelta(minutes=15))}
     assert states == {"34001": (False, "missed_heartbeats"), "34002": (False, "last_will"),
                       "34003": (False, "never_seen")}
     # a retained "online" replayed by the broker on the server's reconnect is not a sign of life
     store.store([], [Activity("34003", "desk-1", "status", now, "online", retained=True)])
-    assert {r["facility_code"]: r["online"] for r in store.readers(timedelta(minutes=15))}["34003"] is False
+    assert {r.facility_code: r.online for r in store.readers(timedelta(minutes=15))}["34003"] is False

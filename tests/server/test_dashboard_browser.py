@@ -1,5 +1,6 @@
-"""The dashboard in a real headless Chromium (Debian's chromium driven by Playwright):
-sign in, read coverage per district, and fit a phone screen. Saves a screenshot."""
+"""The dashboard in a real headless Chromium (Debian's chromium driven by Playwright), served by
+the real app: sign in, read coverage per district, and fit a phone screen. Saves a screenshot.
+(The officer's dashboard in depth: tests/server/test_officer_browser.py.)"""
 
 from __future__ import annotations
 
@@ -84,14 +85,20 @@ def test_dashboard_in_headless_chromium_shows_coverage_and_fits_a_phone(tmp_path
                 page.fill("#token", READ_TOKEN)
                 page.click("button[type=submit]")
                 page.wait_for_selector("[data-testid=coverage-ratio]")
-                assert "Tình hình sử dụng đầu đọc CCCD gắn chip" in page.inner_text("h1")
-                assert page.locator("[data-testid=district-row]").count() == len(DISTRICTS)
+                assert "Tình hình sử dụng đầu đọc CCCD gắn chip" in page.inner_text("h1")  # as before
+                start = (datetime.now(VN).date() - timedelta(days=29)).isoformat()
+                end = datetime.now(VN).date().isoformat()
+                page.goto(f"http://127.0.0.1:{port}/dashboard?period=custom&from={start}&to={end}&province=Thái Bình")
+                assert page.locator("[data-testid=area-row]").count() == len(DISTRICTS)
                 ratio = page.inner_text("[data-testid=coverage-ratio]")
-                assert ratio == "72.9%", ratio  # 35 of 48 facilities have a reader heard this week
-                assert page.locator("[data-testid=uncovered-row]").count() == 13
-                assert "Mất kết nối đột ngột" in page.inner_text("#mat-ket-noi")
-                assert "Chip đã xác thực" in page.inner_text("#tin-cay")
-                assert page.locator("#theo-ngay svg rect").count() == 30
+                assert ratio == "72,9%", ratio  # 35 of 48 facilities have a reader heard this week (comma decimal)
+                assert "còn thiếu 13" in page.inner_text(".kpi")  # 13 facilities without a working reader
+                assert "Chip đã xác thực" in page.inner_text("[data-testid=trust-mix]")
+                assert page.locator("[data-testid=usage-chart] rect.checkin").count() == 30
+                # a clean or lost connection is "reported offline", not "lost suddenly"
+                page.goto(f"http://127.0.0.1:{port}/dashboard?province=Thái Bình&district=Vũ Thư&facility=34008")
+                assert "Đã báo ngừng hoạt động" in page.inner_text("[data-testid=reader-table]")
+                page.goto(f"http://127.0.0.1:{port}/dashboard?period=custom&from={start}&to={end}&province=Thái Bình")
                 page.screenshot(path=str(shot), full_page=True)
                 # A phone: everything readable without sideways scrolling of the page.
                 phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)

@@ -19,12 +19,11 @@ from urllib.parse import parse_qs, urlparse
 import openpyxl
 import pytest
 import uvicorn
-from fastapi import FastAPI
+from srvhelpers import READ_TOKEN, make_settings
 
-from edge.events import CheckInEvent, Method, new_event_id
-from edge.trust.levels import TrustLevel
-from server.db import init_db, make_engine
-from server.reports_web import mount_reports
+from contract.events import CheckInEvent, Method, new_event_id
+from contract.levels import TrustLevel
+from server.app import create_app
 from server.store import Activity, EventStore
 from simulators.services import free_port
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
@@ -78,13 +77,9 @@ def populate(store: EventStore, rng: random.Random) -> tuple[list[str], int, int
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     tmp = tmp_path_factory.mktemp("officer")
-    engine = make_engine(f"sqlite:///{tmp / 'server.sqlite'}")
-    init_db(engine)
-    store = EventStore(engine)
+    app = create_app(make_settings(f"sqlite:///{tmp / 'server.sqlite'}"), ingest=False)  # the real app
+    store: EventStore = app.state.store
     codes, checkins, rejected = populate(store, random.Random(5))
-    app = FastAPI()
-    mount_reports(app, engine, timezone="Asia/Ho_Chi_Minh", coverage_days=7, offline_after=timedelta(minutes=15),
-                  viewer=lambda _request: True, logout_url=None)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -98,8 +93,15 @@ def served(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
+            context = browser.new_context(locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh")
+            login = context.new_page()  # one sign-in for the module: its session cookie serves every page
+            login.goto(f"http://127.0.0.1:{port}/dashboard")
+            login.fill("#token", READ_TOKEN)
+            login.click("button[type=submit]")
+            login.wait_for_selector("[data-testid=coverage-ratio]")
+            login.close()
             yield {"url": f"http://127.0.0.1:{port}", "store": store, "codes": codes, "checkins": checkins,
-                   "rejected": rejected, "browser": browser, "shots": shots}
+                   "rejected": rejected, "context": context, "shots": shots}
         finally:
             browser.close()
             server.should_exit = True
@@ -107,8 +109,9 @@ def served(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
 
 
 def _page(served, width: int, height: int = 1000):  # type: ignore[no-untyped-def]
-    return served["browser"].new_page(viewport={"width": width, "height": height}, locale="vi-VN",
-                                      timezone_id="Asia/Ho_Chi_Minh")
+    page = served["context"].new_page()
+    page.set_viewport_size({"width": width, "height": height})
+    return page
 
 
 def _vn(n: int) -> str:

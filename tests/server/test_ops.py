@@ -173,3 +173,25 @@ def test_opening_hours_are_judged_in_the_deployments_zone():
     assert not hours.open_at(datetime(2026, 12, 1, 11, 0, tzinfo=UTC))  # 18:00
     assert not hours.open_at(datetime(2026, 12, 6, 2, 0, tzinfo=UTC))  # Sunday 09:00
     assert OpeningHours("Europe/Paris").open_at(datetime(2026, 12, 1, 11, 0, tzinfo=UTC))
+
+
+def test_the_apps_metrics_endpoint_exports_every_metric_the_rules_and_the_dashboard_use(tmp_path):
+    """The real app's /metrics, read as Prometheus reads it (HELP/TYPE lines name every family)."""
+    from fastapi.testclient import TestClient
+    from srvhelpers import auth, make_settings
+
+    from server.app import create_app
+
+    app = create_app(make_settings(f"sqlite:///{tmp_path / 'server.sqlite'}"), ingest=False)
+    register_fleet(app.state.store, 3)
+    with TestClient(app) as client:
+        text = client.get("/metrics", headers=auth()).text
+    # the text format names a counter's family with its _total (older clients without it)
+    suffixes = {"counter": ("", "_total"), "gauge": ("",), "histogram": ("_bucket", "_sum", "_count")}
+    exported = {name + s for name, kind in re.findall(r"^# TYPE (\S+) (\S+)$", text, flags=re.M)
+                for s in suffixes.get(kind, ("",))}
+    code = re.sub(r'"[^"\n]*"|#[^\n]*', "", RULES.read_text(encoding="utf-8"))
+    used = set(METRIC.findall(code)) | {m for e in _dashboard_expressions() for m in METRIC.findall(e)}
+    recorded = set(re.findall(r"record:\s*(\S+)", RULES.read_text(encoding="utf-8")))
+    assert not used - exported - recorded, sorted(used - exported - recorded)
+    assert 'cccd_readers{district="' in text  # the fleet collector is registered in the app

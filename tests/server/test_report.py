@@ -16,11 +16,11 @@ import pytest
 
 from edge.events import CheckInEvent, Method, new_event_id
 from edge.trust.levels import TrustLevel
-from server.area_queries import Area
 from server.db import init_db, make_engine
 from server.localformat import LocalFormat
 from server.report import Period, PeriodError, build_report, render_report_html, report_xlsx
 from server.store import EventStore
+from server.store.areas import Area
 from tests.browser import CHROMIUM, chromium_page
 
 VN = timezone(timedelta(hours=7))

@@ -4,30 +4,30 @@
 from __future__ import annotations
 
 import io
-from datetime import timedelta
 
 import openpyxl
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from srvhelpers import READ_TOKEN, make_settings
 
-from server.db import init_db, make_engine
-from server.reports_web import mount_reports
-from server.store import EventStore
+from server.app import create_app
 from tests.server.test_report import populate
 
 
 @pytest.fixture
-def client(tmp_path):  # type: ignore[no-untyped-def]
-    engine = make_engine(f"sqlite:///{tmp_path / 's.sqlite'}")
-    init_db(engine)
-    populate(EventStore(engine))
-    allowed = {"yes": True}
-    app = FastAPI()
-    mount_reports(app, engine, timezone="Asia/Ho_Chi_Minh", coverage_days=7, offline_after=timedelta(minutes=15),
-                  viewer=lambda _r: allowed["yes"])
+def app(tmp_path):  # type: ignore[no-untyped-def]
+    app = create_app(make_settings(f"sqlite:///{tmp_path / 's.sqlite'}"), ingest=False)
+    populate(app.state.store)
+    return app
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    """A browser signed in through the dashboard's form (its session cookie kept)."""
     with TestClient(app) as c:
-        c.allowed = allowed  # type: ignore[attr-defined]
+        answer = c.post("/dashboard/login", content=f"token={READ_TOKEN}",
+                        headers={"Content-Type": "application/x-www-form-urlencoded"}, follow_redirects=False)
+        assert answer.status_code == 303 and answer.headers["location"] == "/dashboard"
         yield c
 
 
@@ -65,10 +65,12 @@ def test_exports_are_downloads_with_a_bom(client):
     assert csv.headers["content-type"] == "text/csv; charset=utf-8"
     assert "attachment" in csv.headers["content-disposition"]
     assert client.get("/dashboard/export.pdf").status_code == 404
+    assert client.get("/dashboard/static/dashboard.css").headers["content-type"].startswith("text/css")
+    assert client.get("/dashboard/static/..%2Fserver.toml").status_code == 404
 
 
-def test_a_viewer_who_is_not_signed_in_is_sent_to_the_login_or_refused(client):
-    client.allowed["yes"] = False
+def test_a_viewer_who_is_not_signed_in_is_sent_to_the_login_or_refused(app):
+    client = TestClient(app)
     assert client.get("/dashboard", follow_redirects=False).headers["location"] == "/dashboard/login"
     assert client.get("/reports/province", follow_redirects=False).status_code == 303
     assert client.get("/reports/province?format=xlsx").status_code == 401
