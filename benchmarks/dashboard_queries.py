@@ -27,14 +27,14 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 
 from benchmarks.ingest import _rebuild_rollups
-from server.store.areas import Area
 from server.db import init_db, make_engine
 from server.exports import to_xlsx
-from server.fleet_metrics import FleetCollector, FleetHealth
+from server.fleet_metrics import FleetCollector
 from server.localformat import LocalFormat
 from server.officer import Scope, build_view, view_table
 from server.report import Period, build_report
 from server.store import EventStore
+from server.store.areas import Area
 from simulators.services import Postgres
 
 FACILITIES = 40_000  # overridable for a quick run: --facilities
@@ -135,7 +135,7 @@ def queries(store: EventStore) -> dict[str, Callable[[], object]]:
         return to_xlsx([view_table(v)], LocalFormat())  # type: ignore[arg-type]
 
     registry_metrics = CollectorRegistry()
-    FleetCollector(store, FleetHealth(), offline_after=OFFLINE_AFTER, coverage_days=7).register(registry_metrics)
+    FleetCollector(store, offline_after=OFFLINE_AFTER, coverage_days=7).register(registry_metrics)
 
     def quarter() -> str:
         d = some_day()

@@ -16,7 +16,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from server.db import init_db, make_engine
-from server.fleet_metrics import FleetCollector, FleetHealth, OpeningHours
+from server.fleet_metrics import FleetCollector, OpeningHours
 from server.ingest import Ingestor
 from server.metrics import IngestMetrics
 from server.routes import api_router, dashboard, reports
@@ -64,7 +64,7 @@ def create_app(settings: ServerSettings, *, ingest: bool = True) -> FastAPI:
     app.state.metrics = metrics
     app.state.ingestor = make_ingestor(settings, store, metrics) if ingest else None
     # the fleet's state for the alert rules (server/ops/alerts.yml), computed at each scrape
-    FleetCollector(store, FleetHealth(), offline_after=timedelta(seconds=settings.registry.offline_after_seconds),
+    FleetCollector(store, offline_after=timedelta(seconds=settings.registry.offline_after_seconds),
                    coverage_days=settings.registry.coverage_days,
                    opening_hours=OpeningHours(settings.timezone)).register(metrics.registry)
     app.include_router(api_router)

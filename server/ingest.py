@@ -35,6 +35,7 @@ from contract.events import CheckInEvent
 from contract.mqtt import make_client
 from contract.settings import MqttSettings
 from contract.topics import READER_KINDS, parse_topic, subscription
+from server.heartbeat import HeartbeatReport
 from server.metrics import IngestMetrics
 from server.store import Activity, EventStore
 
@@ -208,7 +209,8 @@ class Ingestor:
                     continue
                 activity.append(Activity(facility, reader, "status", now, status, retained=item.retain))
             else:
-                activity.append(Activity(facility, reader, "heartbeat", now))
+                health = HeartbeatReport.parse(item.payload)
+                activity.append(Activity(facility, reader, "heartbeat", now, health=health))
         while not self._stop.is_set():
             try:
                 result = self.store.store(events, activity, refused, auto_register=register)

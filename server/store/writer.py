@@ -18,6 +18,8 @@ from typing import Literal
 from sqlalchemy import Connection, bindparam, case, or_, update
 
 from contract.events import CheckInEvent
+from contract.levels import TrustLevel
+from server.heartbeat import HeartbeatReport
 from server.store.base import READER, REFUSED, StoreBase, upsert, utcnow
 from server.store.registry import auto_register_reader
 
@@ -32,6 +34,7 @@ class Activity:
     at: datetime
     status: str | None = None
     retained: bool = False  # a retained status replayed by the broker on subscribe: not a sign of life
+    health: HeartbeatReport | None = None  # a heartbeat's figures, when it parsed
 
 
 @dataclass
@@ -135,7 +138,8 @@ class EventWriter(StoreBase):
             if ev.event_id in inserted:
                 new.append(ev)
                 usage[(ev.facility_code, day, ev.method.value, ev.trust_level.value)] += 1
-                citizens.add((ev.facility_code, day, ev.citizen_pseudonym))
+                if ev.trust_level is not TrustLevel.INVALID:  # a rejected read is no citizen (docs/counting.md)
+                    citizens.add((ev.facility_code, day, ev.citizen_pseudonym))
         if not new:
             return new
         conn.exec_driver_sql(
@@ -187,6 +191,11 @@ class EventWriter(StoreBase):
             if act.kind == "heartbeat":
                 values["last_heartbeat_at"] = now
                 values["last_seen_at"] = now
+                if act.health is not None:
+                    values.update(software_version=act.health.software_version or None,
+                                  outbox_depth=act.health.outbox_depth,
+                                  outbox_oldest_age_s=act.health.outbox_oldest_age_s,
+                                  readers_attached=len(act.health.readers), last_error=act.health.last_error)
             elif act.retained:
                 values["status"] = act.status
             else:
