@@ -381,7 +381,17 @@ def render_dashboard(view: DashboardView, *, base: str = "/dashboard", static: s
         periods=PERIODS, export_query=scope.query(),
         switch_lang=f"{base}?{scope.query(lang='en' if scope.lang == 'vi' else None)}",
         prev_href=f"{base}?{_shifted(scope, -1)}", next_href=f"{base}?{_shifted(scope, 1)}",
+        report_href="/reports/province?" + _report_query(scope),
     )
+
+
+def _report_query(scope: Scope) -> str:
+    """The province report for this view's quarter (a quarter view) or month, and its area."""
+    s = scope.start
+    period = f"{s.year}-Q{(s.month - 1) // 3 + 1}" if scope.period == "quarter" else f"{s.year}-{s.month:02d}"
+    values = {"period": period, "province": scope.province, "district": scope.district,
+              "lang": scope.lang if scope.lang != "vi" else None}
+    return urlencode({k: v for k, v in values.items() if v})
 
 
 def _shifted(scope: Scope, step: int) -> str:

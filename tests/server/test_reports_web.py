@@ -75,3 +75,12 @@ def test_a_viewer_who_is_not_signed_in_is_sent_to_the_login_or_refused(app):
     assert client.get("/reports/province", follow_redirects=False).status_code == 303
     assert client.get("/reports/province?format=xlsx").status_code == 401
     assert client.get("/dashboard/export.xlsx").status_code == 401
+
+
+def test_the_dashboard_links_to_the_report_of_its_period_and_area_and_to_the_fleet(client):
+    page = client.get("/dashboard?period=quarter&date=2026-11-05&province=Thái Bình&district=Vũ Thư").text
+    report_link = "/reports/province?period=2026-Q4&amp;province=Th%C3%A1i+B%C3%ACnh&amp;district=V%C5%A9+Th%C6%B0"
+    assert f'href="{report_link}"' in page
+    assert 'href="/dashboard/fleet"' in page
+    report = client.get("/reports/province?period=2026-Q4&province=Thái Bình&district=Vũ Thư")
+    assert report.status_code == 200 and "Vũ Thư, Thái Bình" in report.text
