@@ -316,7 +316,8 @@ def build_view(conn: Connection, scope: Scope, *, timezone: str, coverage_days: 
     usage, bucket = _filled_usage(usage_series(conn, area, scope.start, shown_end), scope.start, shown_end)
     methods, trusts = mix(conn, area, scope.start, scope.end)
     view = DashboardView(
-        scope=scope, fmt=fmt, generated_at=now, period_label=period_label(scope, fmt), crumbs=_crumbs(scope, base),
+        scope=scope, fmt=fmt, generated_at=now, period_label=period_label(scope, fmt),
+        crumbs=_crumbs(scope, base, _facility_name(conn, scope.facility)),
         live_facilities=nf, live_covered=nc, totals=totals,
         coverage=coverage_series(conn, area, _weeks(scope.start, shown_end)),
         usage=usage, usage_bucket=bucket,
@@ -347,7 +348,16 @@ def build_view(conn: Connection, scope: Scope, *, timezone: str, coverage_days: 
     return view
 
 
-def _crumbs(scope: Scope, base: str) -> list[Crumb]:
+def _facility_name(conn: Connection, code: str | None) -> str | None:
+    if code is None:
+        return None
+    name = conn.execute(select(FACILITY.c.name).where(FACILITY.c.code == code)).scalar_one_or_none()
+    if name is None:
+        raise ScopeError("no such facility")
+    return str(name)
+
+
+def _crumbs(scope: Scope, base: str, facility_name: str | None = None) -> list[Crumb]:
     vi = scope.lang == "vi"
     trail = [("Toàn quốc" if vi else "All provinces", {"province": None, "district": None, "facility": None,
                                                        "reader": None})]
@@ -356,7 +366,7 @@ def _crumbs(scope: Scope, base: str) -> list[Crumb]:
     if scope.district:
         trail.append((scope.district, {"facility": None, "reader": None}))
     if scope.facility:
-        trail.append((scope.facility, {"reader": None}))
+        trail.append((facility_name or scope.facility, {"reader": None}))
     if scope.reader:
         trail.append((scope.reader, {}))
     return [Crumb(label, None if i == len(trail) - 1 else f"{base}?{scope.query(**changes)}")

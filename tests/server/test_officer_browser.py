@@ -173,6 +173,7 @@ def test_drill_down_province_district_facility_reader_with_breadcrumb_and_sharea
     page.screenshot(path=str(served["shots"] / "dashboard-district-1280.png"), full_page=True)
     rows.first.locator("a").click()
     assert parse_qs(urlparse(page.url).query)["facility"] == ["34008"]
+    assert page.inner_text("[data-testid=breadcrumb]").split(" › ")[-1] == "Bệnh viện đa khoa Vũ Thư 8"  # its name
     assert page.locator("[data-testid=reader-row]").count() == 1
     states = page.locator("[data-testid=reader-row] .badge").get_attribute("data-state")
     assert states == "last_will"  # 34008's reader said offline
@@ -262,10 +263,15 @@ def test_english_switch_and_exports_open_in_spreadsheet_readers(served):
     page.close()
 
 
+LEVELS = {"province": "province=Thái Bình", "district": "province=Thái Bình&district=Kiến Xương",
+          "facility": "province=Thái Bình&district=Kiến Xương&facility=34004"}
+
+
 @pytest.mark.parametrize("width", [390, 1920])
-def test_legible_on_a_phone_and_a_wide_screen(served, width):
+@pytest.mark.parametrize("level", list(LEVELS))
+def test_legible_on_a_phone_and_a_wide_screen(served, width, level):
     page = _page(served, width, 844 if width == 390 else 1080)
-    page.goto(f"{served['url']}/dashboard?period=month&province=Thái Bình")
+    page.goto(f"{served['url']}/dashboard?period=quarter&{LEVELS[level]}")
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, overflow
     sizes = page.eval_on_selector_all(".xlabs span, .ylab, .kpi span, td, th",
@@ -273,5 +279,5 @@ def test_legible_on_a_phone_and_a_wide_screen(served, width):
     assert min(sizes) >= 11.5, min(sizes)  # axis labels are HTML text, not shrunken SVG text
     chart = page.locator("[data-testid=usage-chart]").bounding_box()
     assert chart["width"] >= min(width * 0.7, 500) and chart["height"] >= 140  # two charts side by side when wide
-    page.screenshot(path=str(served["shots"] / f"dashboard-province-{width}.png"), full_page=True)
+    page.screenshot(path=str(served["shots"] / f"dashboard-{level}-{width}.png"), full_page=True)
     page.close()
