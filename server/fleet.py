@@ -9,17 +9,19 @@ are the ones of each reader's latest heartbeat, kept on its registry row by the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
+from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Connection, func, select
 
 from server.exports import Column, Row, Table
 from server.labels import reader_state as state_label
 from server.localformat import Lang
 from server.store.areas import reader_state
-from server.store.base import FACILITY, READER
+from server.store.base import FACILITY, READER, as_utc
 
+ReaderState = Literal["online", "last_will", "missed_heartbeats", "never_seen"]
 StateFilter = Literal["any", "online", "offline", "last_will", "missed_heartbeats", "never_seen"]
 STATE_FILTERS: tuple[StateFilter, ...] = ("any", "online", "offline", "last_will", "missed_heartbeats", "never_seen")
 MAX_PAGE = 500
@@ -36,14 +38,15 @@ class FleetFilter:
     offset: int = 0
 
 
-@dataclass(frozen=True)
-class FleetRow:
+class FleetRow(BaseModel):
+    """One reader of the fleet view (also the API's row: ``/api/v1/fleet``)."""
+
     facility_code: str
     facility_name: str
     province: str
     district: str
     reader_id: str
-    state: str
+    state: ReaderState
     since: datetime | None  # when the state began: last heard (offline) or registered (never seen)
     last_heartbeat: datetime | None
     software_version: str | None
@@ -91,10 +94,6 @@ def parse_filter(params: dict[str, str]) -> FleetFilter:
                        texts["district"], numbers["limit"] or 50, numbers["offset"] or 0)
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
-
 def _conditions(flt: FleetFilter, state: ColumnElement[str]) -> list[ColumnElement[bool]]:
     conds: list[ColumnElement[bool]] = []
     if flt.state == "offline":
@@ -130,9 +129,12 @@ def fleet_page(conn: Connection, flt: FleetFilter, offline_cutoff: datetime) -> 
         .offset(max(0, flt.offset))
     )
     rows = [
-        FleetRow(r.facility_code, r.name, r.province, r.district, r.reader_id, r.state, _utc(r.since),
-                 _utc(r.last_heartbeat_at), r.software_version, r.outbox_depth, r.outbox_oldest_age_s,
-                 r.readers_attached, r.last_error)
+        FleetRow(facility_code=r.facility_code, facility_name=r.name, province=r.province, district=r.district,
+                 reader_id=r.reader_id, state=r.state, since=as_utc(r.since),
+                 last_heartbeat=as_utc(r.last_heartbeat_at),
+                 software_version=r.software_version, outbox_depth=r.outbox_depth,
+                 outbox_oldest_age_s=r.outbox_oldest_age_s, readers_attached=r.readers_attached,
+                 last_error=r.last_error)
         for r in conn.execute(query)
     ]
     versions_q = (

@@ -4,32 +4,15 @@ and paged by the database (the technician's fleet view, for API clients)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel
 
 from server.deps import READ, OfflineAfter, Store
-from server.fleet import MAX_PAGE, STATE_FILTERS, FleetFilter, StateFilter, fleet_page
+from server.fleet import MAX_PAGE, STATE_FILTERS, FleetFilter, FleetRow, StateFilter, fleet_page
 
 router = APIRouter(prefix="/fleet", tags=["fleet"])
-ReaderState = Literal["online", "last_will", "missed_heartbeats", "never_seen"]
-
-
-class FleetReaderOut(BaseModel):
-    facility_code: str
-    facility_name: str
-    province: str
-    district: str
-    reader_id: str
-    state: ReaderState
-    since: datetime | None
-    last_heartbeat: datetime | None
-    software_version: str | None
-    outbox_depth: int | None
-    outbox_oldest_age_s: float | None
-    readers_attached: int | None
-    last_error: str | None
 
 
 class VersionCount(BaseModel):
@@ -41,7 +24,7 @@ class FleetOut(BaseModel):
     total: int
     limit: int
     offset: int
-    readers: list[FleetReaderOut]
+    readers: list[FleetRow]
     versions: list[VersionCount]
 
 
@@ -66,6 +49,6 @@ def fleet(
         page = fleet_page(conn, flt, datetime.now(UTC) - offline_after)
     return FleetOut(
         total=page.total, limit=limit, offset=offset,
-        readers=[FleetReaderOut.model_validate(r, from_attributes=True) for r in page.rows],
+        readers=page.rows,
         versions=[VersionCount(version=v, readers=n) for v, n in page.versions],
     )

@@ -7,17 +7,14 @@ from __future__ import annotations
 import io
 import json
 import os
-import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import openpyxl
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import update
-from srvhelpers import READ_TOKEN, auth, make_settings, register_fleet, wait_until
+from srvhelpers import READ_TOKEN, auth, make_settings, register_fleet, serving, wait_until
 from test_ingest import _publish
 
 from contract.topics import heartbeat_topic
@@ -25,7 +22,6 @@ from server.app import create_app
 from server.heartbeat import HeartbeatReport
 from server.store import Activity, EventStore
 from server.store.base import READER
-from simulators.services import free_port
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 
 
@@ -111,47 +107,37 @@ def test_the_fleet_page_filtered_to_offline_readers_in_chromium(tmp_path):
 
     app = create_app(make_settings(f"sqlite:///{tmp_path / 's.sqlite'}"), ingest=False)
     _fleet(app.state.store)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
     shots = Path(os.environ.get("CCCD_SCREENSHOT_DIR") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            try:
-                context = browser.new_context(locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh")
-                page = context.new_page()
-                page.set_viewport_size({"width": 1280, "height": 900})
-                page.goto(f"http://127.0.0.1:{port}/dashboard/fleet")
-                page.fill("#token", READ_TOKEN)
-                page.click("button[type=submit]")
-                page.goto(f"http://127.0.0.1:{port}/dashboard/fleet")
-                assert page.inner_text("[data-testid=fleet-count]") == "50/60"
-                page.select_option("[data-testid=state]", "offline")
-                page.click("[data-testid=apply]")
-                assert "state=offline" in page.url
-                assert page.inner_text("[data-testid=fleet-count]") == "20/20"
-                states = {b.get_attribute("data-state") for b in page.locator("[data-testid=fleet-row] .badge").all()}
-                assert states == {"last_will", "missed_heartbeats", "never_seen"}
-                assert "GMT+07:00" in page.inner_text("[data-testid=fleet-table]")
-                page.screenshot(path=str(shots / "fleet-offline-1280.png"), full_page=True)
-                for width in (390, 1920):
-                    page.set_viewport_size({"width": width, "height": 900})
-                    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
-                    page.screenshot(path=str(shots / f"fleet-offline-{width}.png"), full_page=True)
-                page.goto(f"http://127.0.0.1:{port}/dashboard/fleet?min_outbox=50&limit=2")
-                assert page.locator("[data-testid=fleet-row]").count() == 2
-                page.click("[data-testid=page-next]")
-                assert "offset=2" in page.url
-                xlsx = page.request.get(f"http://127.0.0.1:{port}/dashboard/fleet/export.xlsx?state=offline").body()
-                sheet = openpyxl.load_workbook(io.BytesIO(xlsx)).active
-                assert sheet["E1"].value == "Tình trạng" and sheet.max_row == 21
-            finally:
-                browser.close()
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serving(app) as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh")
+            page = context.new_page()
+            page.set_viewport_size({"width": 1280, "height": 900})
+            page.goto(f"{url}/dashboard/fleet")
+            page.fill("#token", READ_TOKEN)
+            page.click("button[type=submit]")
+            page.goto(f"{url}/dashboard/fleet")
+            assert page.inner_text("[data-testid=fleet-count]") == "50/60"
+            page.select_option("[data-testid=state]", "offline")
+            page.click("[data-testid=apply]")
+            assert "state=offline" in page.url
+            assert page.inner_text("[data-testid=fleet-count]") == "20/20"
+            states = {b.get_attribute("data-state") for b in page.locator("[data-testid=fleet-row] .badge").all()}
+            assert states == {"last_will", "missed_heartbeats", "never_seen"}
+            assert "GMT+07:00" in page.inner_text("[data-testid=fleet-table]")
+            page.screenshot(path=str(shots / "fleet-offline-1280.png"), full_page=True)
+            for width in (390, 1920):
+                page.set_viewport_size({"width": width, "height": 900})
+                assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+                page.screenshot(path=str(shots / f"fleet-offline-{width}.png"), full_page=True)
+            page.goto(f"{url}/dashboard/fleet?min_outbox=50&limit=2")
+            assert page.locator("[data-testid=fleet-row]").count() == 2
+            page.click("[data-testid=page-next]")
+            assert "offset=2" in page.url
+            xlsx = page.request.get(f"{url}/dashboard/fleet/export.xlsx?state=offline").body()
+            sheet = openpyxl.load_workbook(io.BytesIO(xlsx)).active
+            assert sheet["E1"].value == "Tình trạng" and sheet.max_row == 21
+        finally:
+            browser.close()

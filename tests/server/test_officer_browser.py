@@ -10,22 +10,18 @@ import csv
 import io
 import os
 import random
-import threading
-import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import openpyxl
 import pytest
-import uvicorn
-from srvhelpers import READ_TOKEN, make_settings
+from srvhelpers import READ_TOKEN, make_settings, serving
 
 from contract.events import CheckInEvent, Method, new_event_id
 from contract.levels import TrustLevel
 from server.app import create_app
 from server.store import Activity, EventStore
-from simulators.services import free_port
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 
 VN = timezone(timedelta(hours=7))
@@ -80,32 +76,24 @@ def served(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
     app = create_app(make_settings(f"sqlite:///{tmp / 'server.sqlite'}"), ingest=False)  # the real app
     store: EventStore = app.state.store
     codes, checkins, rejected = populate(store, random.Random(5))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
     shots = Path(os.environ.get("CCCD_SCREENSHOT_DIR") or tmp)
     shots.mkdir(parents=True, exist_ok=True)
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as pw:
+    with serving(app) as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             context = browser.new_context(locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh")
             login = context.new_page()  # one sign-in for the module: its session cookie serves every page
-            login.goto(f"http://127.0.0.1:{port}/dashboard")
+            login.goto(f"{url}/dashboard")
             login.fill("#token", READ_TOKEN)
             login.click("button[type=submit]")
             login.wait_for_selector("[data-testid=coverage-ratio]")
             login.close()
-            yield {"url": f"http://127.0.0.1:{port}", "store": store, "codes": codes, "checkins": checkins,
+            yield {"url": f"{url}", "store": store, "codes": codes, "checkins": checkins,
                    "rejected": rejected, "context": context, "shots": shots}
         finally:
             browser.close()
-            server.should_exit = True
-            thread.join(10)
 
 
 def _page(served, width: int, height: int = 1000):  # type: ignore[no-untyped-def]
