@@ -183,10 +183,11 @@ def _environment() -> Environment:
     return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
 
 
-def render_report_html(report: ProvinceReport, fmt: LocalFormat, *, xlsx_url: str | None = None) -> str:
+def render_report_html(report: ProvinceReport, fmt: LocalFormat, *, xlsx_url: str | None = None,
+                       static: str | None = None) -> str:
     types = {k: v[0] if fmt.lang == "vi" else v[1] for k, v in FACILITY_TYPES.items()}
     return _environment().get_template("report.html").render(
-        r=report, f=fmt, lang=fmt.lang, types=types, target=TARGET_RATIO, xlsx_url=xlsx_url,
+        r=report, f=fmt, lang=fmt.lang, types=types, target=TARGET_RATIO, xlsx_url=xlsx_url, static=static,
         title=_title(report, fmt.lang),
     )
 

@@ -118,7 +118,7 @@ def province_report(request: Request, store: Store, settings: Settings, period: 
         name = filename(f"bao-cao-{chosen.key}-{province or 'all'}", "xlsx")
         return _download(report_xlsx(report, fmt), XLSX_MEDIA_TYPE, name)
     xlsx = request.url.include_query_params(format="xlsx")
-    return HTMLResponse(render_report_html(report, fmt, xlsx_url=f"{xlsx.path}?{xlsx.query}"),
+    return HTMLResponse(render_report_html(report, fmt, xlsx_url=f"{xlsx.path}?{xlsx.query}", static=f"{BASE}/static"),
                         headers={"Cache-Control": "no-store"})
 
 

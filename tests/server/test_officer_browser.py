@@ -269,3 +269,14 @@ def test_legible_on_a_phone_and_a_wide_screen(served, width, level):
     assert chart["width"] >= min(width * 0.7, 500) and chart["height"] >= 140  # two charts side by side when wide
     page.screenshot(path=str(served["shots"] / f"dashboard-{level}-{width}.png"), full_page=True)
     page.close()
+
+
+def test_the_report_opens_from_the_dashboard_with_its_print_button(served):
+    page = _page(served, 1280)
+    page.goto(f"{served['url']}/dashboard?period=quarter&province=Thái Bình")
+    page.click("[data-testid=report-link]")
+    assert "/reports/province?period=" in page.url
+    assert "Quý IV/2026" in page.inner_text("[data-testid=report-title]")
+    page.wait_for_selector("[data-print]", state="visible")  # the page's own script ran (the CSP allows it)
+    assert page.get_attribute("[data-testid=report-xlsx]", "href").endswith("format=xlsx")
+    page.close()

@@ -4,6 +4,11 @@
 (function () {
   "use strict";
   document.documentElement.classList.add("js");
+  // the report's print button (no inline handlers: the pages' CSP allows no inline script)
+  document.querySelectorAll("[data-print]").forEach(function (button) {
+    button.hidden = false;
+    button.addEventListener("click", function () { window.print(); });
+  });
   var form = document.querySelector("form.pickers");
   if (form) {
     var period = form.querySelector("select[name=period]");
@@ -24,7 +29,7 @@
       form.querySelectorAll("select").forEach(function (s) { if (!s.value) { s.disabled = true; } });
     });
   }
-  var seconds = parseInt(document.body.getAttribute("data-refresh") || "0", 10);
+  var seconds = parseInt((document.body && document.body.getAttribute("data-refresh")) || "0", 10);
   if (!seconds) { return; }
   var refresh = function () {
     if (document.hidden) { return; }
