@@ -31,7 +31,7 @@ from server.db import init_db, make_engine
 from server.exports import to_xlsx
 from server.fleet_metrics import FleetCollector
 from server.localformat import LocalFormat
-from server.officer import Scope, build_view, view_table
+from server.officer import DashboardView, Scope, build_view, view_table
 from server.report import Period, build_report
 from server.store import EventStore
 from server.store.areas import Area
@@ -121,7 +121,7 @@ def queries(store: EventStore) -> dict[str, Callable[[], object]]:
     def some_day() -> date:
         return START + timedelta(days=rng.randrange(92, DAYS))
 
-    def view(**params: str) -> object:
+    def view(**params: str) -> DashboardView:
         scope = Scope.parse(params, LAST)
         with store.engine.connect() as conn:
             return build_view(conn, scope, timezone=tz, coverage_days=7, offline_after=OFFLINE_AFTER)
@@ -132,7 +132,7 @@ def queries(store: EventStore) -> dict[str, Callable[[], object]]:
 
     def district_xlsx() -> object:
         v = view(period="month", date=some_day().isoformat(), province=province(3), district=district(3))
-        return to_xlsx([view_table(v)], LocalFormat())  # type: ignore[arg-type]
+        return to_xlsx([view_table(v)], LocalFormat())
 
     registry_metrics = CollectorRegistry()
     FleetCollector(store, offline_after=OFFLINE_AFTER, coverage_days=7).register(registry_metrics)
