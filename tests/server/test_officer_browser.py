@@ -10,6 +10,7 @@ import csv
 import io
 import os
 import random
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -219,8 +220,11 @@ def test_the_page_refreshes_itself_without_losing_the_view(served):
     rng = random.Random(9)
     served["store"].store([_event(served["codes"][1], datetime.now(UTC), rng, TrustLevel.CHIP_VERIFIED, Method.CHIP)
                            for _ in range(3)])
-    shown = "document.querySelector('[data-testid=checkins]').innerText.replace(/\\./g, '')"
-    page.wait_for_function(f"{shown} == '{before + 3}'", timeout=20_000)
+    # polled from here: the page's CSP (no eval) refuses wait_for_function's string predicate
+    deadline = time.monotonic() + 20
+    while int(page.inner_text("[data-testid=checkins]").replace(".", "")) != before + 3:
+        assert time.monotonic() < deadline, "the page did not refresh its numbers"
+        page.wait_for_timeout(200)
     assert page.evaluate("window.__kept") == "same document"  # no reload
     assert page.url == page.evaluate("location.href") and "refresh=5" in page.url
     assert page.evaluate("window.scrollY") > 0
