@@ -126,7 +126,10 @@ class Scope:
             raise ScopeError("refresh: seconds, a whole number") from None
         if refresh != 0 and not 5 <= refresh <= 3600:
             raise ScopeError("refresh: 0 (off) or 5 to 3600 seconds")
-        return cls(kind, start, end, anchor, _text(params, "province"), _text(params, "district"), facility,
+        province, district = _text(params, "province"), _text(params, "district")
+        if district and not province:
+            raise ScopeError("a district needs its province (district names repeat across provinces)")
+        return cls(kind, start, end, anchor, province, district, facility,
                    reader if facility else None, parse_lang(params.get("lang")), refresh)
 
     @property

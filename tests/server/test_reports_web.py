@@ -34,7 +34,8 @@ def client(app):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("query", [
     "period=year", "period=custom", "period=custom&from=2026-01-01&to=2027-06-01", "period=custom&from=x&to=y",
     "period=custom&from=2026-02-01&to=2026-01-01", "date=9999-12-31", "date=0001-01-01", "refresh=2",
-    "refresh=abc", "facility=../../etc", "facility=NOPE1", "province=" + "x" * 101, "district=a%0Ab",
+    "refresh=abc", "facility=../../etc", "facility=NOPE1", "province=" + "x" * 101, "province=T&district=a%0Ab",
+    "district=Vũ Thư",
 ])
 def test_dashboard_refuses_what_it_cannot_show_with_422(client, query):
     response = client.get(f"/dashboard?{query}")
