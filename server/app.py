@@ -16,20 +16,25 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from server.db import init_db, make_engine
+from server.deps import Role
 from server.fleet_metrics import FleetCollector, OpeningHours
 from server.ingest import Ingestor
 from server.metrics import IngestMetrics
 from server.routes import api_router, dashboard, reports
 from server.routes.meta import metrics_router
+from server.security import FailedAuthLimiter, SecurityHeaders, SessionStore
 from server.settings import ServerSettings
 from server.store import EventStore
+from server.validation import Bounds
 
 
 def make_ingestor(settings: ServerSettings, store: EventStore, metrics: IngestMetrics) -> Ingestor:
     return Ingestor(
         store, settings.mqtt, batch_size=settings.batch_size,
         receive_maximum=settings.ingest.receive_maximum, linger=settings.ingest.linger_ms / 1000,
-        auto_register=settings.registry.auto_register, metrics=metrics,
+        auto_register=settings.registry.auto_register, metrics=metrics, receipts=settings.ingest.receipts,
+        bounds=Bounds.of(settings.ingest.earliest_event, timedelta(seconds=settings.ingest.max_future_skew_seconds),
+                         settings.ingest.max_payload_bytes),
     )
 
 
@@ -67,6 +72,9 @@ def create_app(settings: ServerSettings, *, ingest: bool = True) -> FastAPI:
     FleetCollector(store, offline_after=timedelta(seconds=settings.registry.offline_after_seconds),
                    coverage_days=settings.registry.coverage_days,
                    opening_hours=OpeningHours(settings.timezone)).register(metrics.registry)
+    app.state.sessions = SessionStore[Role]()
+    app.state.limiter = FailedAuthLimiter(settings.api.max_failed_auth, 60.0, settings.api.lockout_seconds)
+    app.add_middleware(SecurityHeaders)
     app.include_router(api_router)
     app.include_router(metrics_router)
     app.include_router(dashboard.router)

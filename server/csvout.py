@@ -1,4 +1,9 @@
-"""CSV answers of the API: one row per model, nested counts flattened to ``key=value;...``."""
+"""CSV answers of the API: one row per model, nested counts flattened to ``key=value;...``.
+
+A text cell that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``,
+``@``, a tab or a carriage return, as OWASP lists) gets a leading ``'``: a facility named
+``=HYPERLINK(...)`` comes back as text.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ from collections.abc import Sequence
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from server.exports import neutralise
+
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 #: For a route's ``responses=``: the OpenAPI schema says that format=csv answers CSV.
 CSV_ANSWER: dict[int | str, dict[str, object]] = {
@@ -18,8 +25,8 @@ CSV_ANSWER: dict[int | str, dict[str, object]] = {
 
 def _cell(value: object) -> object:
     if isinstance(value, dict):
-        return ";".join(f"{a}={b}" for a, b in value.items())
-    return value
+        value = ";".join(f"{a}={b}" for a, b in value.items())
+    return neutralise(value) if isinstance(value, str) else value
 
 
 def csv_response(rows: Sequence[BaseModel], name: str) -> Response:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request, status
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from server.deps import COOKIE, OfflineAfter, Settings, Store, role_of
+from server.deps import OfflineAfter, Settings, Store, session_role
 from server.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, filename, to_csv, to_xlsx
 from server.fleet import STATE_FILTERS, FleetFilterError, FleetPage, fleet_page, fleet_table, parse_filter
 from server.labels import READER_STATES
@@ -37,7 +37,9 @@ router = APIRouter(include_in_schema=False)
 
 
 def _signed_in(request: Request, settings: ServerSettings) -> bool:
-    return role_of(request.cookies.get(COOKIE), settings) is not None
+    """A dashboard session (an opaque, expiring id in the cookie; never the token)."""
+    del settings  # the session store knows the role
+    return session_role(request) is not None
 
 
 def _refused(exc: ValueError) -> Response:

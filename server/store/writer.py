@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -20,7 +20,7 @@ from sqlalchemy import Connection, bindparam, case, or_, update
 from contract.events import CheckInEvent
 from contract.levels import TrustLevel
 from server.heartbeat import HeartbeatReport
-from server.store.base import READER, REFUSED, StoreBase, upsert, utcnow
+from server.store.base import QUARANTINE, READER, REFUSED, StoreBase, upsert, utcnow
 from server.store.registry import auto_register_reader
 
 
@@ -35,6 +35,20 @@ class Activity:
     status: str | None = None
     retained: bool = False  # a retained status replayed by the broker on subscribe: not a sign of life
     health: HeartbeatReport | None = None  # a heartbeat's figures, when it parsed
+
+
+@dataclass(frozen=True)
+class QuarantineRecord:
+    """A message acknowledged without being stored: why, where from, when, how big, its hash."""
+
+    reason: str
+    topic: str
+    facility_code: str | None
+    reader_id: str | None
+    received_at: datetime
+    size: int
+    payload_sha256: str
+    retained: bool = False
 
 
 @dataclass
@@ -53,8 +67,12 @@ class EventWriter(StoreBase):
         activity: Iterable[Activity] = (),
         refused: Counter[str] | None = None,
         auto_register: Iterable[tuple[str, str]] = (),
+        quarantine: Sequence[QuarantineRecord] = (),
     ) -> StoreResult:
-        """Store a batch in one transaction; duplicates (by event id) change nothing."""
+        """Store a batch in one transaction; duplicates (by event id) change nothing.
+
+        ``quarantine``: messages refused, recorded (and counted per reason with ``refused``).
+        """
         result = StoreResult()
         now = utcnow()
         with self.engine.begin() as conn:
@@ -71,6 +89,10 @@ class EventWriter(StoreBase):
             result.stored = len(new)
             result.stored_events = new
             self._touch_readers(conn, new, list(activity), now)
+            refused = Counter(refused or {})
+            refused.update(q.reason for q in quarantine)
+            if quarantine:
+                conn.execute(QUARANTINE.insert(), [asdict(q) for q in quarantine])
             if refused:
                 today = now.astimezone(self.tz).date()
                 conn.execute(
@@ -138,7 +160,7 @@ class EventWriter(StoreBase):
             if ev.event_id in inserted:
                 new.append(ev)
                 usage[(ev.facility_code, day, ev.method.value, ev.trust_level.value)] += 1
-                if ev.trust_level is not TrustLevel.INVALID:  # a rejected read is no citizen (docs/counting.md)
+                if ev.trust_level != TrustLevel.INVALID:  # a rejected read may carry a forged number
                     citizens.add((ev.facility_code, day, ev.citizen_pseudonym))
         if not new:
             return new

@@ -18,5 +18,5 @@ def test_upgrade_head_matches_the_models_and_is_idempotent(database_url):
         assert MigrationContext.configure(conn).get_current_revision() == "0004"
     assert diff == []
     assert {"facility", "reader", "checkin_event", "daily_usage", "area_daily_usage", "daily_citizen",
-            "refused_daily", "alembic_version"} <= set(inspect(engine).get_table_names())
+            "refused_daily", "quarantine", "alembic_version"} <= set(inspect(engine).get_table_names())
     engine.dispose()

@@ -1,14 +1,14 @@
 """The latest heartbeat's figures on each reader's row: software version, outbox, card readers, last error.
 
 Revision ID: 0004
-Revises: 0002 (0003 once the quarantine migration is merged)
+Revises: 0003
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
