@@ -160,22 +160,26 @@ def queries(store: EventStore) -> dict[str, Callable[[], object]]:
     }
 
 
-def run(database_url: str, sizes: list[int], reps: int) -> tuple[dict[int, dict[str, float]], dict[int, float]]:
+def run(database_url: str, sizes: list[int], reps: int, *, reuse: bool = False,
+        ) -> tuple[dict[int, dict[str, float]], dict[int, float]]:
+    """Generate each size in turn (or, ``reuse``, time a database a previous run left) and time the queries."""
     engine = make_engine(database_url)
     init_db(engine)
     store = EventStore(engine)
-    registry(store)
+    if not reuse:
+        registry(store)
     results: dict[int, dict[str, float]] = {}
     costs: dict[int, float] = {}
     done = 0
     for size in sizes:
         t = time.perf_counter()
-        while done < size:
+        while done < size and not reuse:
             step = min(size, done + 1_000_000)
             generate(store, done, step)
             done = step
-        _rebuild_rollups(store)
-        last_checkins(store)
+        if not reuse:
+            _rebuild_rollups(store)
+            last_checkins(store)
         costs[size] = time.perf_counter() - t
         results[size] = {}
         for name, fn in queries(store).items():
@@ -197,10 +201,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="10000000")
     parser.add_argument("--reps", type=int, default=20)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--reuse", help="time the queries on this existing database URL (one size, no generation)")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     work = Path(tempfile.mkdtemp(prefix="cccd-dash-bench-"))
     out: dict[str, dict[int, dict[str, float]]] = {}
+    if args.reuse:
+        results, _costs = run(args.reuse, sizes[:1], args.reps, reuse=True)
+        print(json.dumps(results, indent=1))
+        return 0
     for db in [d for d in args.databases.split(",") if d]:
         print(f"\n== {db}: p95 of {args.reps} runs, ms ({FACILITIES:,} facilities and readers, "
               f"{PROVINCES * DISTRICTS_PER_PROVINCE} districts, {DAYS} days)", flush=True)
