@@ -31,8 +31,11 @@
   }
   var seconds = parseInt((document.body && document.body.getAttribute("data-refresh")) || "0", 10);
   if (!seconds) { return; }
+  var inFlight = false;
   var refresh = function () {
-    if (document.hidden) { return; }
+    // one refresh at a time: a slow answer (a whole country over a quarter) is never asked for twice
+    if (document.hidden || inFlight) { return; }
+    inFlight = true;
     fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
       .then(function (response) {
         if (!response.ok || response.redirected) { throw new Error("signed out or failed"); }
@@ -47,7 +50,8 @@
           window.dispatchEvent(new CustomEvent("dashboard:refreshed"));
         }
       })
-      .catch(function () { var main = document.querySelector("main"); if (main) { main.classList.add("stale"); } });
+      .catch(function () { var main = document.querySelector("main"); if (main) { main.classList.add("stale"); } })
+      .then(function () { inFlight = false; });
   };
   window.setInterval(refresh, seconds * 1000);
   document.addEventListener("visibilitychange", function () { if (!document.hidden) { refresh(); } });
