@@ -204,12 +204,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse", help="time the queries on this existing database URL (one size, no generation)")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
-    work = Path(tempfile.mkdtemp(prefix="cccd-dash-bench-"))
-    out: dict[str, dict[int, dict[str, float]]] = {}
     if args.reuse:
         results, _costs = run(args.reuse, sizes[:1], args.reps, reuse=True)
         print(json.dumps(results, indent=1))
         return 0
+    work = Path(tempfile.mkdtemp(prefix="cccd-dash-bench-"))
+    out: dict[str, dict[int, dict[str, float]]] = {}
     for db in [d for d in args.databases.split(",") if d]:
         print(f"\n== {db}: p95 of {args.reps} runs, ms ({FACILITIES:,} facilities and readers, "
               f"{PROVINCES * DISTRICTS_PER_PROVINCE} districts, {DAYS} days)", flush=True)
