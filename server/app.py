@@ -17,9 +17,10 @@ from fastapi import FastAPI
 
 from server.db import init_db, make_engine
 from server.deps import Role
+from server.fleet_metrics import FleetCollector, OpeningHours
 from server.ingest import Ingestor
 from server.metrics import IngestMetrics
-from server.routes import api_router, dashboard
+from server.routes import api_router, dashboard, reports
 from server.routes.meta import metrics_router
 from server.security import FailedAuthLimiter, SecurityHeaders, SessionStore
 from server.settings import ServerSettings
@@ -68,10 +69,15 @@ def create_app(settings: ServerSettings, *, ingest: bool = True) -> FastAPI:
     app.state.store = store
     app.state.metrics = metrics
     app.state.ingestor = make_ingestor(settings, store, metrics) if ingest else None
+    # the fleet's state for the alert rules (server/ops/alerts.yml), computed at each scrape
+    FleetCollector(store, offline_after=timedelta(seconds=settings.registry.offline_after_seconds),
+                   coverage_days=settings.registry.coverage_days,
+                   opening_hours=OpeningHours(settings.timezone)).register(metrics.registry)
     app.state.sessions = SessionStore[Role]()
     app.state.limiter = FailedAuthLimiter(settings.api.max_failed_auth, 60.0, settings.api.lockout_seconds)
     app.add_middleware(SecurityHeaders)
     app.include_router(api_router)
     app.include_router(metrics_router)
     app.include_router(dashboard.router)
+    app.include_router(reports.router)
     return app

@@ -14,18 +14,13 @@ from collections.abc import Sequence
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from server.exports import neutralise
+
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 #: For a route's ``responses=``: the OpenAPI schema says that format=csv answers CSV.
 CSV_ANSWER: dict[int | str, dict[str, object]] = {
     200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "JSON, or CSV with format=csv"}
 }
-
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(text: str) -> str:
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _cell(value: object) -> object:

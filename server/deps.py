@@ -114,7 +114,7 @@ def check_token(request: Request, token: str, settings: ServerSettings) -> Role:
 
 def session_role(request: Request) -> Role | None:
     """The role of the browser's dashboard session (the ``viewer`` check of pages such as
-    :func:`server.reports_web.mount_reports`), or None."""
+    :mod:`server.routes.reports`), or None."""
     return get_sessions(request).get(request.cookies.get(COOKIE))
 
 

@@ -1,14 +1,12 @@
 """What the alert rules watch: the fleet's state as Prometheus metrics.
 
-Two sources. The registry in the database gives, at scrape time, the readers that are
-silent (announced offline, missed heartbeats, or never seen), the readers per area and
-state, the facilities per district with a working reader, and the covered facilities
-where nobody has checked in for a day or more; every one of these is filtered and
-aggregated by the database, so a scrape costs a few grouped queries however large the
-fleet is. The heartbeats give the readers' outbox depth and age: the latest heartbeat
-of each reader is kept in memory (it is a gauge, not history: a restart loses it for
-one heartbeat period) and only readers with a non-empty outbox are exported, so the
-series count stays with the readers that have a problem.
+All from the registry in the database, at scrape time: the readers that are silent
+(announced offline, missed heartbeats, or never seen), the readers per area and state,
+the facilities per district with a working reader, the covered facilities where nobody
+has checked in for a day or more, and the outbox depth and age of each reader's latest
+heartbeat (kept on its row by the writer). Every one of these is filtered and aggregated
+by the database, so a scrape costs a few grouped queries however large the fleet is, and
+only readers with a problem (silent, a non-empty outbox) get a series of their own.
 
 Opening hours are exported as a 0/1 gauge computed in the deployment's zone, so the
 "reader offline in opening hours" rule needs no UTC arithmetic in PromQL.
@@ -16,8 +14,6 @@ Opening hours are exported as a 0/1 gauge computed in the deployment's zone, so 
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,60 +21,16 @@ from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Connection, and_, func, or_, select
 
-from server.area_queries import reader_state
-from server.db import Facility, Reader
 from server.store import EventStore
-
-FACILITY = Facility.__table__
-READER = Reader.__table__
+from server.store.areas import reader_state
+from server.store.base import FACILITY, READER
 
 #: Why a reader is not online; the same words as the readers API.
 OFFLINE_REASONS = ("last_will", "missed_heartbeats", "never_seen")
 #: A covered facility is listed once nobody checked in there for this long (the alert waits longer).
 QUIET_AFTER = timedelta(days=1)
-
-
-class HeartbeatReport(BaseModel):
-    """The figures of a reader's heartbeat the server keeps (no personal data is in it)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    software_version: str = Field("", max_length=64)
-    readers: list[str] = Field(default_factory=list, max_length=16)
-    outbox_depth: int = Field(0, ge=0)
-    outbox_oldest_age_s: float | None = Field(None, ge=0)
-    outbox_alarm: bool = False
-    errors: list[str] = Field(default_factory=list, max_length=10)
-
-    @classmethod
-    def parse(cls, payload: bytes) -> HeartbeatReport | None:
-        """The report, or None for a payload that is not one (a heartbeat is a sign of life either way)."""
-        try:
-            return cls.model_validate(json.loads(payload))
-        except (ValueError, ValidationError):
-            return None
-
-
-class FleetHealth:
-    """The latest heartbeat report of every reader (written by ingest, read by scrapes)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._latest: dict[tuple[str, str], HeartbeatReport] = {}
-
-    def observe(self, facility: str, reader: str, payload: bytes) -> None:
-        report = HeartbeatReport.parse(payload)
-        if report is None:
-            return
-        with self._lock:
-            self._latest[(facility, reader)] = report
-
-    def snapshot(self) -> dict[tuple[str, str], HeartbeatReport]:
-        with self._lock:
-            return dict(self._latest)
 
 
 @dataclass(frozen=True)
@@ -107,7 +59,6 @@ class FleetCollector:
     def __init__(
         self,
         store: EventStore,
-        health: FleetHealth,
         *,
         offline_after: timedelta,
         coverage_days: int,
@@ -115,7 +66,6 @@ class FleetCollector:
         opening_hours: OpeningHours | None = None,
     ) -> None:
         self.store = store
-        self.health = health
         self.offline_after = offline_after
         self.coverage_days = coverage_days
         self.target_ratio = target_ratio
@@ -136,7 +86,7 @@ class FleetCollector:
         with self.store.engine.connect() as conn:
             yield from self._readers(conn, now)
             yield from self._quiet_facilities(conn, now)
-        yield from self._outboxes()
+            yield from self._outboxes(conn)
 
     def _readers(self, conn: Connection, now: datetime) -> Iterator[Metric]:
         state = reader_state(now - self.offline_after).label("state")
@@ -208,19 +158,23 @@ class FleetCollector:
             quiet.add_metric([r.code, r.province, r.district], max(0.0, (now - since).total_seconds()))
         yield quiet
 
-    def _outboxes(self) -> Iterator[Metric]:
+    def _outboxes(self, conn: Connection) -> Iterator[Metric]:
         depth = GaugeMetricFamily("cccd_reader_outbox_depth", "events waiting in a reader's outbox (last heartbeat)",
                                   labels=["facility", "reader"])
         age = GaugeMetricFamily(
             "cccd_reader_outbox_oldest_age_seconds", "age of the oldest event in a reader's outbox (last heartbeat)",
             labels=["facility", "reader"],
         )
-        total = 0
-        for (facility, reader), report in sorted(self.health.snapshot().items()):
-            total += report.outbox_depth
-            if report.outbox_depth > 0:
-                depth.add_metric([facility, reader], report.outbox_depth)
-                age.add_metric([facility, reader], report.outbox_oldest_age_s or 0.0)
+        query = (
+            select(READER.c.facility_code, READER.c.reader_id, READER.c.outbox_depth, READER.c.outbox_oldest_age_s)
+            .where(READER.c.outbox_depth > 0)
+            .order_by(READER.c.facility_code, READER.c.reader_id)
+        )
+        for r in conn.execute(query):
+            depth.add_metric([r.facility_code, r.reader_id], int(r.outbox_depth))
+            age.add_metric([r.facility_code, r.reader_id], float(r.outbox_oldest_age_s or 0.0))
         yield depth
         yield age
-        yield GaugeMetricFamily("cccd_fleet_outbox_events", "events waiting in all readers' outboxes", value=total)
+        total = conn.execute(select(func.coalesce(func.sum(READER.c.outbox_depth), 0))).scalar_one()
+        yield GaugeMetricFamily("cccd_fleet_outbox_events", "events waiting in all readers' outboxes",
+                                value=int(total))

@@ -49,6 +49,7 @@ from contract.events import CheckInEvent
 from contract.mqtt import make_client
 from contract.settings import MqttSettings
 from contract.topics import READER_KINDS, parse_topic, subscription
+from server.heartbeat import HeartbeatReport
 from server.metrics import IngestMetrics
 from server.receipts import send_receipts
 from server.store import Activity, EventStore, StoreResult
@@ -279,7 +280,8 @@ class Ingestor:
                 if refusal is not None:
                     quarantine.append(self._refuse(refusal, item, facility, reader))
                 else:
-                    activity.append(Activity(facility, reader, "heartbeat", now))
+                    health = HeartbeatReport.parse(item.payload)
+                    activity.append(Activity(facility, reader, "heartbeat", now, health=health))
         try:
             results = self._commit(events, activity, quarantine, register)
         except _Stopping:

@@ -7,7 +7,7 @@ reader; each level shows live coverage against the 100% target, coverage over ti
 attempts beside check-ins, the trust and method mix, and the next level's table, which
 can be exported (CSV or XLSX) exactly as shown.
 
-Everything is counted by the queries of :mod:`server.area_queries`; this module turns
+Everything is counted by the queries of :mod:`server.store.areas`; this module turns
 their answers into a view model and the page.
 """
 
@@ -24,8 +24,11 @@ from urllib.parse import urlencode
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Connection, case, func, select
 
-from server.area_queries import (
-    FACILITY,
+from contract.catalogue import METHOD_LABELS, TRUST_LEVEL_LABELS, Text
+from server.exports import Column, Row, Table
+from server.labels import METHOD_COLOURS, TRUST_COLOURS, facility_type, reader_state
+from server.localformat import Lang, LocalFormat, parse_lang
+from server.store.areas import (
     TARGET_RATIO,
     Area,
     DayUsage,
@@ -42,9 +45,7 @@ from server.area_queries import (
     reader_rows,
     usage_series,
 )
-from server.exports import Column, Row, Table
-from server.labels import METHOD_COLOURS, TRUST_COLOURS, facility_type, reader_state
-from server.localformat import Lang, LocalFormat, parse_lang
+from server.store.base import FACILITY
 
 TEMPLATES = Path(__file__).with_name("templates")
 PeriodKind = Literal["day", "week", "month", "quarter", "custom"]
@@ -56,15 +57,6 @@ EARLIEST = date(2020, 1, 1)
 COVERAGE_WEEKS = 12
 _CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
-# The desk's words for trust levels and methods (contract.catalogue after the merge).
-_TRUST_LABELS = {
-    "invalid": ("Không hợp lệ (bị từ chối)", "Invalid (rejected)"),
-    "qr_only": ("Chỉ mã QR — chưa xác thực chip", "QR only — chip not verified"),
-    "chip_data_unanchored": ("Dữ liệu chip có chữ ký, chưa có chứng thư gốc", "Chip data signed, no trust anchor"),
-    "chip_verified": ("Chip đã xác thực", "Chip verified"),
-    "chip_verified_clone_checked": ("Chip đã xác thực, không phải bản sao", "Chip verified, not a clone"),
-}
-_METHOD_LABELS = {"qr": ("Mã QR", "QR code"), "chip": ("Chip", "Chip"), "qr+chip": ("QR + chip", "QR + chip")}
 
 
 class ScopeError(ValueError):
@@ -134,7 +126,10 @@ class Scope:
             raise ScopeError("refresh: seconds, a whole number") from None
         if refresh != 0 and not 5 <= refresh <= 3600:
             raise ScopeError("refresh: 0 (off) or 5 to 3600 seconds")
-        return cls(kind, start, end, anchor, _text(params, "province"), _text(params, "district"), facility,
+        province, district = _text(params, "province"), _text(params, "district")
+        if district and not province:
+            raise ScopeError("a district needs its province (district names repeat across provinces)")
+        return cls(kind, start, end, anchor, province, district, facility,
                    reader if facility else None, parse_lang(params.get("lang")), refresh)
 
     @property
@@ -297,12 +292,13 @@ def _filled_usage(rows: list[DayUsage], start: date, end: date) -> tuple[list[Da
     return [DayUsage(w, c, r) for w, (c, r) in sorted(weeks.items())], "week"
 
 
-def _shares(counts: dict[str, int], labels: dict[str, tuple[str, str]], colours: dict[str, str],
+def _shares(counts: dict[str, int], labels: Mapping[str, Text], colours: dict[str, str],
             lang: Lang) -> list[Share]:
+    """The mix in the catalogue's order (trust levels from worst to best), with the desk's words."""
     total = sum(counts.values())
     order = list(labels)
     return [
-        Share(k, (labels.get(k) or (k, k))[0 if lang == "vi" else 1], n, n / total if total else 0.0,
+        Share(k, labels[k].in_language(lang) if k in labels else k, n, n / total if total else 0.0,
               colours.get(k, "#888"))
         for k, n in sorted(counts.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99)
         if n
@@ -323,12 +319,13 @@ def build_view(conn: Connection, scope: Scope, *, timezone: str, coverage_days: 
     usage, bucket = _filled_usage(usage_series(conn, area, scope.start, shown_end), scope.start, shown_end)
     methods, trusts = mix(conn, area, scope.start, scope.end)
     view = DashboardView(
-        scope=scope, fmt=fmt, generated_at=now, period_label=period_label(scope, fmt), crumbs=_crumbs(scope, base),
+        scope=scope, fmt=fmt, generated_at=now, period_label=period_label(scope, fmt),
+        crumbs=_crumbs(scope, base, _facility_name(conn, scope.facility)),
         live_facilities=nf, live_covered=nc, totals=totals,
         coverage=coverage_series(conn, area, _weeks(scope.start, shown_end)),
         usage=usage, usage_bucket=bucket,
-        trusts=_shares(trusts, _TRUST_LABELS, TRUST_COLOURS, scope.lang),
-        methods=_shares(methods, _METHOD_LABELS, METHOD_COLOURS, scope.lang),
+        trusts=_shares(trusts, TRUST_LEVEL_LABELS, TRUST_COLOURS, scope.lang),
+        methods=_shares(methods, METHOD_LABELS, METHOD_COLOURS, scope.lang),
         coverage_days=coverage_days,
         provinces=area_names(conn, None),
         districts=area_names(conn, scope.province) if scope.province else [],
@@ -354,7 +351,16 @@ def build_view(conn: Connection, scope: Scope, *, timezone: str, coverage_days: 
     return view
 
 
-def _crumbs(scope: Scope, base: str) -> list[Crumb]:
+def _facility_name(conn: Connection, code: str | None) -> str | None:
+    if code is None:
+        return None
+    name = conn.execute(select(FACILITY.c.name).where(FACILITY.c.code == code)).scalar_one_or_none()
+    if name is None:
+        raise ScopeError("no such facility")
+    return str(name)
+
+
+def _crumbs(scope: Scope, base: str, facility_name: str | None = None) -> list[Crumb]:
     vi = scope.lang == "vi"
     trail = [("Toàn quốc" if vi else "All provinces", {"province": None, "district": None, "facility": None,
                                                        "reader": None})]
@@ -363,7 +369,7 @@ def _crumbs(scope: Scope, base: str) -> list[Crumb]:
     if scope.district:
         trail.append((scope.district, {"facility": None, "reader": None}))
     if scope.facility:
-        trail.append((scope.facility, {"reader": None}))
+        trail.append((facility_name or scope.facility, {"reader": None}))
     if scope.reader:
         trail.append((scope.reader, {}))
     return [Crumb(label, None if i == len(trail) - 1 else f"{base}?{scope.query(**changes)}")
@@ -377,18 +383,28 @@ def _environment() -> Environment:
     return env
 
 
-_ENV = _environment()
+TEMPLATE_ENV = _environment()
 
 
 def render_dashboard(view: DashboardView, *, base: str = "/dashboard", static: str = "/dashboard/static",
                      logout: str | None = "/dashboard/logout") -> str:
     scope = view.scope
-    return _ENV.get_template("officer.html").render(
+    return TEMPLATE_ENV.get_template("officer.html").render(
         v=view, s=scope, f=view.fmt, vi=scope.lang == "vi", base=base, static=static, logout=logout,
         periods=PERIODS, export_query=scope.query(),
         switch_lang=f"{base}?{scope.query(lang='en' if scope.lang == 'vi' else None)}",
         prev_href=f"{base}?{_shifted(scope, -1)}", next_href=f"{base}?{_shifted(scope, 1)}",
+        report_href="/reports/province?" + _report_query(scope),
     )
+
+
+def _report_query(scope: Scope) -> str:
+    """The province report for this view's quarter (a quarter view) or month, and its area."""
+    s = scope.start
+    period = f"{s.year}-Q{(s.month - 1) // 3 + 1}" if scope.period == "quarter" else f"{s.year}-{s.month:02d}"
+    values = {"period": period, "province": scope.province, "district": scope.district,
+              "lang": scope.lang if scope.lang != "vi" else None}
+    return urlencode({k: v for k, v in values.items() if v})
 
 
 def _shifted(scope: Scope, step: int) -> str:

@@ -27,10 +27,11 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Connection
 
-from server.area_queries import FACILITY, TARGET_RATIO, Area, Figures, MissingFacility, figures_by, without_reader
 from server.exports import Column, Table, to_xlsx
 from server.labels import FACILITY_TYPES
 from server.localformat import Lang, LocalFormat
+from server.store.areas import TARGET_RATIO, Area, Figures, MissingFacility, figures_by, without_reader
+from server.store.base import FACILITY
 
 TEMPLATES = Path(__file__).with_name("templates")
 _ROMAN = ("I", "II", "III", "IV")
@@ -182,10 +183,11 @@ def _environment() -> Environment:
     return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
 
 
-def render_report_html(report: ProvinceReport, fmt: LocalFormat, *, xlsx_url: str | None = None) -> str:
+def render_report_html(report: ProvinceReport, fmt: LocalFormat, *, xlsx_url: str | None = None,
+                       static: str | None = None) -> str:
     types = {k: v[0] if fmt.lang == "vi" else v[1] for k, v in FACILITY_TYPES.items()}
     return _environment().get_template("report.html").render(
-        r=report, f=fmt, lang=fmt.lang, types=types, target=TARGET_RATIO, xlsx_url=xlsx_url,
+        r=report, f=fmt, lang=fmt.lang, types=types, target=TARGET_RATIO, xlsx_url=xlsx_url, static=static,
         title=_title(report, fmt.lang),
     )
 

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, bindparam, case, or_, update
 
 from contract.events import CheckInEvent
 from contract.levels import TrustLevel
+from server.heartbeat import HeartbeatReport
 from server.store.base import QUARANTINE, READER, REFUSED, StoreBase, upsert, utcnow
 from server.store.registry import auto_register_reader
 
@@ -33,6 +34,7 @@ class Activity:
     at: datetime
     status: str | None = None
     retained: bool = False  # a retained status replayed by the broker on subscribe: not a sign of life
+    health: HeartbeatReport | None = None  # a heartbeat's figures, when it parsed
 
 
 @dataclass(frozen=True)
@@ -216,6 +218,11 @@ class EventWriter(StoreBase):
             if act.kind == "heartbeat":
                 values["last_heartbeat_at"] = now
                 values["last_seen_at"] = now
+                if act.health is not None:
+                    values.update(software_version=act.health.software_version or None,
+                                  outbox_depth=act.health.outbox_depth,
+                                  outbox_oldest_age_s=act.health.outbox_oldest_age_s,
+                                  readers_attached=len(act.health.readers), last_error=act.health.last_error)
             elif act.retained:
                 values["status"] = act.status
             else:

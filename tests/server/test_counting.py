@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import update
 
-from edge.events import CheckInEvent, Method, new_event_id
-from edge.trust.levels import TrustLevel
-from server.area_queries import Area
+from contract.events import CheckInEvent, Method, new_event_id
+from contract.levels import TrustLevel
 from server.db import Reader, init_db, make_engine
 from server.report import Period, build_report
 from server.store import Activity, EventStore
+from server.store.areas import Area
 
 VN = timezone(timedelta(hours=7))
 READER = Reader.__table__

@@ -10,7 +10,6 @@ import csv
 import io
 import os
 import random
-import threading
 import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -18,16 +17,12 @@ from urllib.parse import parse_qs, urlparse
 
 import openpyxl
 import pytest
-import uvicorn
-from fastapi import FastAPI
+from srvhelpers import READ_TOKEN, make_settings, serving
 
-from edge.events import CheckInEvent, Method, new_event_id
-from edge.trust.levels import TrustLevel
-from server.db import init_db, make_engine
-from server.reports_web import mount_reports
-from server.security import SecurityHeaders
+from contract.events import CheckInEvent, Method, new_event_id
+from contract.levels import TrustLevel
+from server.app import create_app
 from server.store import Activity, EventStore
-from simulators.services import free_port
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 
 VN = timezone(timedelta(hours=7))
@@ -79,38 +74,33 @@ def populate(store: EventStore, rng: random.Random) -> tuple[list[str], int, int
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     tmp = tmp_path_factory.mktemp("officer")
-    engine = make_engine(f"sqlite:///{tmp / 'server.sqlite'}")
-    init_db(engine)
-    store = EventStore(engine)
+    app = create_app(make_settings(f"sqlite:///{tmp / 'server.sqlite'}"), ingest=False)  # the real app
+    store: EventStore = app.state.store
     codes, checkins, rejected = populate(store, random.Random(5))
-    app = FastAPI()
-    app.add_middleware(SecurityHeaders)  # the server's CSP and headers: the page must work under them
-    mount_reports(app, engine, timezone="Asia/Ho_Chi_Minh", coverage_days=7, offline_after=timedelta(minutes=15),
-                  viewer=lambda _request: True, logout_url=None)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
     shots = Path(os.environ.get("CCCD_SCREENSHOT_DIR") or tmp)
     shots.mkdir(parents=True, exist_ok=True)
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as pw:
+    with serving(app) as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            yield {"url": f"http://127.0.0.1:{port}", "store": store, "codes": codes, "checkins": checkins,
-                   "rejected": rejected, "browser": browser, "shots": shots}
+            context = browser.new_context(locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh")
+            login = context.new_page()  # one sign-in for the module: its session cookie serves every page
+            login.goto(f"{url}/dashboard")
+            login.fill("#token", READ_TOKEN)
+            login.click("button[type=submit]")
+            login.wait_for_selector("[data-testid=coverage-ratio]")
+            login.close()
+            yield {"url": f"{url}", "store": store, "codes": codes, "checkins": checkins,
+                   "rejected": rejected, "context": context, "shots": shots}
         finally:
             browser.close()
-            server.should_exit = True
-            thread.join(10)
 
 
 def _page(served, width: int, height: int = 1000):  # type: ignore[no-untyped-def]
-    return served["browser"].new_page(viewport={"width": width, "height": height}, locale="vi-VN",
-                                      timezone_id="Asia/Ho_Chi_Minh")
+    page = served["context"].new_page()
+    page.set_viewport_size({"width": width, "height": height})
+    return page
 
 
 def _vn(n: int) -> str:
@@ -172,6 +162,7 @@ def test_drill_down_province_district_facility_reader_with_breadcrumb_and_sharea
     page.screenshot(path=str(served["shots"] / "dashboard-district-1280.png"), full_page=True)
     rows.first.locator("a").click()
     assert parse_qs(urlparse(page.url).query)["facility"] == ["34008"]
+    assert page.inner_text("[data-testid=breadcrumb]").split(" › ")[-1] == "Bệnh viện đa khoa Vũ Thư 8"  # its name
     assert page.locator("[data-testid=reader-row]").count() == 1
     states = page.locator("[data-testid=reader-row] .badge").get_attribute("data-state")
     assert states == "last_will"  # 34008's reader said offline
@@ -264,10 +255,15 @@ def test_english_switch_and_exports_open_in_spreadsheet_readers(served):
     page.close()
 
 
+LEVELS = {"province": "province=Thái Bình", "district": "province=Thái Bình&district=Kiến Xương",
+          "facility": "province=Thái Bình&district=Kiến Xương&facility=34004"}
+
+
 @pytest.mark.parametrize("width", [390, 1920])
-def test_legible_on_a_phone_and_a_wide_screen(served, width):
+@pytest.mark.parametrize("level", list(LEVELS))
+def test_legible_on_a_phone_and_a_wide_screen(served, width, level):
     page = _page(served, width, 844 if width == 390 else 1080)
-    page.goto(f"{served['url']}/dashboard?period=month&province=Thái Bình")
+    page.goto(f"{served['url']}/dashboard?period=quarter&{LEVELS[level]}")
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, overflow
     sizes = page.eval_on_selector_all(".xlabs span, .ylab, .kpi span, td, th",
@@ -275,5 +271,16 @@ def test_legible_on_a_phone_and_a_wide_screen(served, width):
     assert min(sizes) >= 11.5, min(sizes)  # axis labels are HTML text, not shrunken SVG text
     chart = page.locator("[data-testid=usage-chart]").bounding_box()
     assert chart["width"] >= min(width * 0.7, 500) and chart["height"] >= 140  # two charts side by side when wide
-    page.screenshot(path=str(served["shots"] / f"dashboard-province-{width}.png"), full_page=True)
+    page.screenshot(path=str(served["shots"] / f"dashboard-{level}-{width}.png"), full_page=True)
+    page.close()
+
+
+def test_the_report_opens_from_the_dashboard_with_its_print_button(served):
+    page = _page(served, 1280)
+    page.goto(f"{served['url']}/dashboard?period=quarter&province=Thái Bình")
+    page.click("[data-testid=report-link]")
+    assert "/reports/province?period=" in page.url
+    assert "Quý IV/2026" in page.inner_text("[data-testid=report-title]")
+    page.wait_for_selector("[data-print]", state="visible")  # the page's own script ran (the CSP allows it)
+    assert page.get_attribute("[data-testid=report-xlsx]", "href").endswith("format=xlsx")
     page.close()

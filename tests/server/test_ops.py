@@ -17,7 +17,8 @@ from sqlalchemy import update
 from srvhelpers import register_fleet
 
 from server.db import Reader, init_db, make_engine
-from server.fleet_metrics import FleetCollector, FleetHealth, OpeningHours
+from server.fleet_metrics import FleetCollector, OpeningHours
+from server.heartbeat import HeartbeatReport
 from server.metrics import IngestMetrics
 from server.store import Activity, EventStore
 
@@ -100,15 +101,17 @@ def _fleet_store(tmp_path: Path) -> tuple[EventStore, list[str]]:
     return store, codes
 
 
-def _registry(tmp_path: Path) -> tuple[CollectorRegistry, list[str], FleetHealth]:
+def _registry(tmp_path: Path) -> tuple[CollectorRegistry, list[str]]:
     store, codes = _fleet_store(tmp_path)
     metrics = IngestMetrics()
-    health = FleetHealth()
-    health.observe(codes[0], "desk-1", json.dumps({"outbox_depth": 42, "outbox_oldest_age_s": 900.5}).encode())
-    health.observe(codes[1], "desk-1", json.dumps({"outbox_depth": 0, "outbox_oldest_age_s": None}).encode())
-    health.observe(codes[2], "desk-1", b"not json")  # ignored, never raises
-    FleetCollector(store, health, offline_after=timedelta(minutes=15), coverage_days=7).register(metrics.registry)
-    return metrics.registry, codes, health
+    now = datetime.now(UTC)
+    beats = {codes[0]: json.dumps({"outbox_depth": 42, "outbox_oldest_age_s": 900.5}).encode(),
+             codes[1]: json.dumps({"outbox_depth": 0, "outbox_oldest_age_s": None}).encode(),
+             codes[2]: b"not json"}  # still a sign of life; its figures are left as they were
+    store.store([], [Activity(c, "desk-1", "heartbeat", now, health=HeartbeatReport.parse(payload))
+                     for c, payload in beats.items()])
+    FleetCollector(store, offline_after=timedelta(minutes=15), coverage_days=7).register(metrics.registry)
+    return metrics.registry, codes
 
 
 def _exported_names(registry: CollectorRegistry) -> set[str]:
@@ -124,7 +127,7 @@ def _exported_names(registry: CollectorRegistry) -> set[str]:
 
 
 def test_every_metric_in_the_rules_and_the_dashboard_is_exported_by_the_server(tmp_path):
-    registry, _codes, _health = _registry(tmp_path)
+    registry, _codes = _registry(tmp_path)
     exported = _exported_names(registry)
     rules_text = RULES.read_text(encoding="utf-8")
     recorded = set(re.findall(r"record:\s*(\S+)", rules_text))
@@ -141,7 +144,7 @@ def test_every_metric_in_the_rules_and_the_dashboard_is_exported_by_the_server(t
 
 
 def test_fleet_metrics_report_silent_readers_outboxes_and_coverage_from_the_store(tmp_path):
-    registry, codes, _health = _registry(tmp_path)
+    registry, codes = _registry(tmp_path)
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value for f in registry.collect() for s in f.samples}
 
     def by_name(name: str) -> dict[tuple[tuple[str, str], ...], float]:
@@ -173,3 +176,25 @@ def test_opening_hours_are_judged_in_the_deployments_zone():
     assert not hours.open_at(datetime(2026, 12, 1, 11, 0, tzinfo=UTC))  # 18:00
     assert not hours.open_at(datetime(2026, 12, 6, 2, 0, tzinfo=UTC))  # Sunday 09:00
     assert OpeningHours("Europe/Paris").open_at(datetime(2026, 12, 1, 11, 0, tzinfo=UTC))
+
+
+def test_the_apps_metrics_endpoint_exports_every_metric_the_rules_and_the_dashboard_use(tmp_path):
+    """The real app's /metrics, read as Prometheus reads it (HELP/TYPE lines name every family)."""
+    from fastapi.testclient import TestClient
+    from srvhelpers import auth, make_settings
+
+    from server.app import create_app
+
+    app = create_app(make_settings(f"sqlite:///{tmp_path / 'server.sqlite'}"), ingest=False)
+    register_fleet(app.state.store, 3)
+    with TestClient(app) as client:
+        text = client.get("/metrics", headers=auth()).text
+    # the text format names a counter's family with its _total (older clients without it)
+    suffixes = {"counter": ("", "_total"), "gauge": ("",), "histogram": ("_bucket", "_sum", "_count")}
+    exported = {name + s for name, kind in re.findall(r"^# TYPE (\S+) (\S+)$", text, flags=re.M)
+                for s in suffixes.get(kind, ("",))}
+    code = re.sub(r'"[^"\n]*"|#[^\n]*', "", RULES.read_text(encoding="utf-8"))
+    used = set(METRIC.findall(code)) | {m for e in _dashboard_expressions() for m in METRIC.findall(e)}
+    recorded = set(re.findall(r"record:\s*(\S+)", RULES.read_text(encoding="utf-8")))
+    assert not used - exported - recorded, sorted(used - exported - recorded)
+    assert 'cccd_readers{district="' in text  # the fleet collector is registered in the app

@@ -4,6 +4,11 @@
 (function () {
   "use strict";
   document.documentElement.classList.add("js");
+  // the report's print button (no inline handlers: the pages' CSP allows no inline script)
+  document.querySelectorAll("[data-print]").forEach(function (button) {
+    button.hidden = false;
+    button.addEventListener("click", function () { window.print(); });
+  });
   var form = document.querySelector("form.pickers");
   if (form) {
     var period = form.querySelector("select[name=period]");
@@ -24,10 +29,13 @@
       form.querySelectorAll("select").forEach(function (s) { if (!s.value) { s.disabled = true; } });
     });
   }
-  var seconds = parseInt(document.body.getAttribute("data-refresh") || "0", 10);
+  var seconds = parseInt((document.body && document.body.getAttribute("data-refresh")) || "0", 10);
   if (!seconds) { return; }
+  var inFlight = false;
   var refresh = function () {
-    if (document.hidden) { return; }
+    // one refresh at a time: a slow answer (a whole country over a quarter) is never asked for twice
+    if (document.hidden || inFlight) { return; }
+    inFlight = true;
     fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
       .then(function (response) {
         if (!response.ok || response.redirected) { throw new Error("signed out or failed"); }
@@ -42,7 +50,8 @@
           window.dispatchEvent(new CustomEvent("dashboard:refreshed"));
         }
       })
-      .catch(function () { var main = document.querySelector("main"); if (main) { main.classList.add("stale"); } });
+      .catch(function () { var main = document.querySelector("main"); if (main) { main.classList.add("stale"); } })
+      .then(function () { inFlight = false; });
   };
   window.setInterval(refresh, seconds * 1000);
   document.addEventListener("visibilitychange", function () { if (!document.hidden) { refresh(); } });

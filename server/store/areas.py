@@ -10,18 +10,12 @@ The counting rules are in docs/counting.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, Connection, case, exists, func, literal, select
+from sqlalchemy import ColumnElement, Connection, Table, case, exists, func, literal, select
 
-from server.db import AreaDailyUsage, DailyCitizen, DailyUsage, Facility, Reader
 from server.localformat import Lang
-
-FACILITY = Facility.__table__
-READER = Reader.__table__
-USAGE = DailyUsage.__table__
-AREA = AreaDailyUsage.__table__
-CITIZEN = DailyCitizen.__table__
+from server.store.base import AREA, CITIZEN, FACILITY, READER, USAGE, as_utc
 
 #: The trust level of a read that failed verification: a rejected attempt, not a check-in.
 REJECTED = "invalid"
@@ -162,8 +156,7 @@ def without_reader(conn: Connection, area: Area, start: date, end: date) -> tupl
         .limit(MAX_LISTED)
     )
     rows = [
-        MissingFacility(r.code, r.name, r.type, r.district, int(r.readers or 0),
-                        r.heard.replace(tzinfo=UTC) if r.heard is not None and r.heard.tzinfo is None else r.heard)
+        MissingFacility(r.code, r.name, r.type, r.district, int(r.readers or 0), as_utc(r.heard))
         for r in conn.execute(query)
     ]
     return rows, total
@@ -214,16 +207,11 @@ class ReaderRow:
     registered_at: datetime | None
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    """Stored datetimes are UTC; SQLite gives them back naive."""
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
-
-def _rollup(area: Area):  # type: ignore[no-untyped-def]  # a SQLAlchemy table and its WHERE clauses
+def _rollup(area: Area) -> tuple[Table, list[ColumnElement[bool]]]:
     """One facility: its daily rollup; an area: the per-district rollup (far fewer rows)."""
     if area.facility:
         return USAGE, [USAGE.c.facility_code == area.facility]
-    conds = []
+    conds: list[ColumnElement[bool]] = []
     if area.province:
         conds.append(AREA.c.province == area.province)
     if area.district:
@@ -317,7 +305,7 @@ def facility_rows(conn: Connection, area: Area, start: date, end: date, live_cut
         )
         citizens = {code: int(n) for code, n in conn.execute(cq)}
     return [
-        FacilityRow(r.code, r.name, r.type, r.district, int(r.readers or 0), bool(r.covered), _utc(r.heard),
+        FacilityRow(r.code, r.name, r.type, r.district, int(r.readers or 0), bool(r.covered), as_utc(r.heard),
                     int(r.checkins or 0), int(r.rejected or 0), citizens.get(r.code, 0))
         for r in rows
     ], total
@@ -343,8 +331,8 @@ def reader_rows(conn: Connection, facility: str, offline_cutoff: datetime) -> li
         .order_by(READER.c.reader_id)
     )
     return [
-        ReaderRow(r.facility_code, r.reader_id, r.state, _utc(r.last_seen_at), _utc(r.last_heartbeat_at),
-                  _utc(r.last_checkin_at), _utc(r.status_at), _utc(r.registered_at))
+        ReaderRow(r.facility_code, r.reader_id, r.state, as_utc(r.last_seen_at), as_utc(r.last_heartbeat_at),
+                  as_utc(r.last_checkin_at), as_utc(r.status_at), as_utc(r.registered_at))
         for r in conn.execute(query)
     ]
 
