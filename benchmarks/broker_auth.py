@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import statistics
 import subprocess
@@ -70,9 +71,12 @@ def try_connect(port: int, username: str, password: str, client_id: str) -> bool
     return bool(ok and ok[0])
 
 
-def wait_accepts(port: int, reader: SimReader, timeout: float = 120.0) -> float:
+def wait_accepts(port: int, reader: SimReader, timeout: float = 300.0,
+                 proc: subprocess.Popen[bytes] | None = None) -> float:
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < timeout:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"mosquitto exited ({proc.returncode}); see its log")
         if try_connect(port, reader.username, sim_password(SEED, reader.username), reader.username):
             return time.perf_counter() - t0
         time.sleep(0.02)
@@ -86,6 +90,9 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+STARTED: list[Broker] = []  # stopped on the way out, whatever happens
+
+
 class Broker:
     def __init__(self, work: Path, config: str) -> None:
         self.work, self.port = work, free_port()
@@ -93,15 +100,28 @@ class Broker:
             f"listener {self.port} 127.0.0.1\nper_listener_settings false\nallow_anonymous false\n"
             f"persistence false\nlog_dest file {work}/log\nlog_type error\nlog_type warning\n" + config)
         self.proc: subprocess.Popen[bytes] | None = None
+        STARTED.append(self)
 
-    def start(self) -> float:
-        t0 = time.perf_counter()
-        self.proc = subprocess.Popen([find_program(MOSQUITTO_CANDIDATES, "mosquitto"), "-c",
-                                      str(self.work / "mosquitto.conf")], start_new_session=True)
-        return t0
+    def start(self, reader: SimReader) -> float:
+        """Seconds from the process start until ``reader`` is accepted (a new port if one
+        was taken meanwhile: free_port() can race with the other agents' brokers)."""
+        for _attempt in range(3):
+            self.proc = subprocess.Popen([find_program(MOSQUITTO_CANDIDATES, "mosquitto"), "-c",
+                                          str(self.work / "mosquitto.conf")], start_new_session=True)
+            try:
+                return wait_accepts(self.port, reader, proc=self.proc)
+            except RuntimeError:
+                if "Address already in use" not in (self.work / "log").read_text():
+                    raise
+                (self.work / "log").unlink()
+                old = self.port
+                self.port = free_port()
+                conf = self.work / "mosquitto.conf"
+                conf.write_text(conf.read_text().replace(f"listener {old} ", f"listener {self.port} "))
+        raise RuntimeError("no free port for mosquitto")
 
     def stop(self) -> None:
-        if self.proc:
+        if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(30)
 
@@ -113,15 +133,13 @@ def password_lines(readers: list[SimReader]) -> str:
 
 def file_variant(name: str, readers: list[SimReader], extra: list[SimReader], acl: str,
                  identity: str) -> dict[str, object]:
-    work = Path(tempfile.mkdtemp(prefix=f"cccd-auth-{name}-"))
+    work = Path(tempfile.mkdtemp(prefix=f"cccd-auth-{name.split(maxsplit=1)[0]}-"))
     os.chmod(work, 0o777)
     passwd = password_lines(readers)
     (work / "passwd").write_text(passwd)
     (work / "acl").write_text(acl)
     broker = Broker(work, f"password_file {work}/passwd\nacl_file {work}/acl\n{identity}")
-    t0 = broker.start()
-    wait_accepts(broker.port, readers[-1])
-    start_s = time.perf_counter() - t0  # from process start until the reader is accepted
+    start_s = broker.start(readers[-1])  # from process start until the reader is accepted
     assert broker.proc is not None
     out: dict[str, object] = {"passwd_mb": round(len(passwd) / 1e6, 2), "acl_mb": round(len(acl) / 1e6, 3),
                               "start_s": round(start_s, 2), "rss_mb": round(rss_mb(broker.proc.pid), 1)}
@@ -139,10 +157,11 @@ def file_variant(name: str, readers: list[SimReader], extra: list[SimReader], ac
             (work / "acl.tmp").write_text(acl)
             os.replace(work / "acl.tmp", work / "acl")
         broker.proc.send_signal(signal.SIGHUP)
-        wait_accepts(broker.port, new)
+        wait_accepts(broker.port, new, proc=broker.proc)
         adds.append(time.perf_counter() - t)
     out["reader_add_s"] = round(statistics.median(adds), 3)
     broker.stop()
+    shutil.rmtree(work, ignore_errors=True)
     return out
 
 
@@ -185,9 +204,7 @@ def dynsec_variant(readers: list[SimReader], extra: list[SimReader]) -> dict[str
     os.chmod(path, 0o666)
     size = path.stat().st_size
     broker = Broker(work, f"plugin {DYNSEC}\nplugin_opt_config_file {path}\n")
-    t0 = broker.start()
-    wait_accepts(broker.port, readers[-1])
-    start_s = time.perf_counter() - t0
+    start_s = broker.start(readers[-1])
     assert broker.proc is not None
     out: dict[str, object] = {"dynsec_json_mb": round(size / 1e6, 2), "start_s": round(start_s, 2),
                               "rss_mb": round(rss_mb(broker.proc.pid), 1)}
@@ -219,6 +236,7 @@ def dynsec_variant(readers: list[SimReader], extra: list[SimReader]) -> dict[str
     admin.disconnect()
     admin.loop_stop()
     broker.stop()
+    shutil.rmtree(work, ignore_errors=True)
     return out
 
 
@@ -241,8 +259,12 @@ def main(argv: list[str] | None = None) -> int:
             "use_username_as_clientid true\n"),
         "dynsec": lambda: dynsec_variant(readers, extra),
     }
-    for name in variants:
-        print(f"{name:10} {json.dumps(runs[name]())}", flush=True)
+    try:
+        for name in variants:
+            print(f"{name:10} {json.dumps(runs[name]())}", flush=True)
+    finally:
+        for broker in STARTED:
+            broker.stop()
     return 0
 
 
