@@ -32,6 +32,7 @@ import math
 import multiprocessing as mp
 import os
 import re
+import resource
 import secrets
 import shutil
 import statistics
@@ -142,7 +143,7 @@ class ServerProcess:
                 self.proc.wait(10)
 
 
-def _raw_subscriber(port: int, total: int, ready: mp.Queue[bool], out: mp.Queue[tuple[int, float]]) -> None:
+def _raw_subscriber(port: int, total: int, ready: mp.Queue[bool], out: mp.Queue[tuple[int, float, float]]) -> None:
     got, last = [0], [0.0]
     done, subscribed = threading.Event(), threading.Event()
 
@@ -159,10 +160,17 @@ def _raw_subscriber(port: int, total: int, ready: mp.Queue[bool], out: mp.Queue[
     client.connect("127.0.0.1", port, clean_start=False, properties=_session_props())
     client.loop_start()
     ready.put(subscribed.wait(10))
+    cpu0 = _own_cpu()
     done.wait(600)
+    cpu = _own_cpu() - cpu0
     client.disconnect()
     client.loop_stop()
-    out.put((got[0], last[0]))
+    out.put((got[0], last[0], cpu))
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 class RawSubscriber:
@@ -172,16 +180,17 @@ class RawSubscriber:
     def __init__(self, port: int, total: int) -> None:
         ctx = mp.get_context("spawn")
         ready: mp.Queue[bool] = ctx.Queue()
-        self.out: mp.Queue[tuple[int, float]] = ctx.Queue()
+        self.out: mp.Queue[tuple[int, float, float]] = ctx.Queue()
         self.proc = ctx.Process(target=_raw_subscriber, args=(port, total, ready, self.out), daemon=True)
         self.proc.start()
         if not ready.get(timeout=60):
             raise RuntimeError("the raw subscriber did not subscribe")
 
-    def result(self, timeout: float = 120.0) -> tuple[int, float]:
-        got, last = self.out.get(timeout=timeout)
+    def result(self, timeout: float = 120.0) -> tuple[int, float, float]:
+        """Messages received, when the last one came (perf_counter), CPU seconds spent."""
+        got, last, cpu = self.out.get(timeout=timeout)
         self.proc.join(10)
-        return got, last
+        return got, last, cpu
 
 
 def stored(database_url: str) -> Callable[[], int]:
@@ -206,9 +215,10 @@ def ratio_run(database_url: str, work: Path, publishers: int, per_publisher: int
         fleet = Fleet(broker.port, publishers, per_publisher, window)
         cpu0 = cpu_seconds(server.pid)
         spy = None
-        if profile_s:
+        if profile_s:  # --gil: only the thread holding the GIL is sampled (CPU, not waits)
             spy = subprocess.Popen([str(BIN / "py-spy"), "record", "-p", str(server.pid), "-d", str(int(profile_s)),
-                                    "-r", "250", "-f", "raw", "--threads", "-o", str(work / "profile.txt")],
+                                    "-r", "250", "-f", "raw", "--threads", "--gil",
+                                    "--nonblocking", "-o", str(work / "profile.txt")],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(1.0)
         t0 = fleet.go()
@@ -220,7 +230,7 @@ def ratio_run(database_url: str, work: Path, publishers: int, per_publisher: int
             time.sleep(0.05)
         t_server = time.perf_counter()
         cpu = cpu_seconds(server.pid) - cpu0
-        raw_got, raw_last = raw.result()
+        raw_got, raw_last, raw_cpu = raw.result()
         fleet.join()
         rss = rss_mb(server.pid)
         if spy:
@@ -229,7 +239,8 @@ def ratio_run(database_url: str, work: Path, publishers: int, per_publisher: int
     assert n == total, f"{n} of {total} stored"
     assert raw_got == total, f"the raw subscriber got {raw_got} of {total}"
     return {"raw": total / (raw_last - t0), "server": total / (t_server - t0), "server_cpu_us_per_event":
-            cpu / total * 1e6, "server_rss_mb": rss, "peak_backlog": peak_backlog}
+            cpu / total * 1e6, "raw_cpu_us_per_event": raw_cpu / total * 1e6, "server_rss_mb": rss,
+            "peak_backlog": peak_backlog}
 
 
 def summarise_profile(path: Path, top: int = 25) -> str:
@@ -283,8 +294,9 @@ def ratio_main(args: argparse.Namespace) -> int:
                                        args.profile)
             rows.setdefault(db, []).append(result)
             print(f"  round {round_no + 1} {db:10} raw {result['raw']:8,.0f}/s  server {result['server']:8,.0f}/s  "
-                  f"x{float(result['server']) / float(result['raw']):.2f}  cpu "
-                  f"{result['server_cpu_us_per_event']:.0f} us/event  rss {result['server_rss_mb']:.0f} MB  "
+                  f"x{float(result['server']) / float(result['raw']):.2f}  CPU per event: server "
+                  f"{result['server_cpu_us_per_event']:.0f} us, raw {result['raw_cpu_us_per_event']:.0f} us  "
+                  f"rss {result['server_rss_mb']:.0f} MB  "
                   f"peak backlog {result['peak_backlog']:.0f}", flush=True)
             if args.profile:
                 print(summarise_profile(run_dir / "profile.txt"), flush=True)
