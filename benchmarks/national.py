@@ -492,6 +492,60 @@ def heartbeat_main(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- connections
+def connections_main(args: argparse.Namespace) -> int:
+    """Broker memory and CPU per connected reader, plain TCP and TLS (the readers' listener)."""
+    from simulators.tls import make_device_pki
+
+    readers = national_readers(args.readers)
+    print(f"== {args.readers} readers held connected on one broker for {args.duration:g} s, plain and TLS")
+    for transport in ("plain", "tls"):
+        work = Path(tempfile.mkdtemp(prefix=f"cccd-national-conn-{transport}-"))
+        os.chmod(work, 0o777)
+        tls_ca = None
+        extra = IDENTITY
+        if transport == "tls":
+            pki = make_device_pki(work / "pki")
+            os.chmod(work / "pki", 0o755)
+            tls_port = free_port()
+            extra += (f"listener {tls_port} 127.0.0.1\ncafile {pki.ca_cert}\ncertfile {pki.server_cert}\n"
+                      f"keyfile {pki.server_key}\ntls_version tlsv1.2\n{IDENTITY}allow_anonymous false\n"
+                      f"password_file {work}/broker/passwd\nacl_file {work}/broker/acl\n")
+            tls_ca = str(pki.ca_cert)
+        try:
+            [broker] = regional_brokers(work, readers, 1) if transport == "plain" else [None]  # type: ignore[list-item]
+            if broker is None:
+                passwd, acl = work / "passwd", work / "acl"
+                passwd.write_text("".join(f"{r.username}:{mosquitto_hash(sim_password(SEED, r.username))}\n"
+                                          for r in readers))
+                acl.write_text(READER_ACL)
+                broker = Mosquitto(workdir=work / "broker", password_file=passwd, acl_file=acl, extra_config=extra)
+                broker.start()
+            assert broker.proc is not None
+            port = tls_port if transport == "tls" else broker.port
+            rss0, cpu0 = rss_mb(broker.proc.pid), cpu_seconds(broker.proc.pid)
+            sampler = Sampler({"broker": broker.proc.pid}, every=1.0)
+            sampler.start()
+            plan = FleetPlan(brokers=[("127.0.0.1", port)], readers=args.readers, processes=args.processes,
+                             seed=SEED, heartbeat_s=60, duration=args.duration, connect_rate=args.connect_rate,
+                             tls_ca=tls_ca)
+            holder = run_fleet(plan)
+            cpu1 = cpu_seconds(broker.proc.pid)
+            sampler.stop_flag.set()
+            sampler.join()
+            rss1 = sampler.summary("broker").get("rss_mb_max", rss0)
+            connected = int(holder.get("connected", 0))  # type: ignore[call-overload]
+            print(f"  {transport:6} connected {connected}/{args.readers} in {holder.get('connect_seconds')} s; "
+                  f"broker RSS {rss0:.0f} -> {rss1:.0f} MB ({(rss1 - rss0) * 1024 / max(1, connected):.1f} KB per "
+                  f"reader), broker CPU {cpu1 - cpu0:.1f} s ({(cpu1 - cpu0) / max(1, connected) * 1e3:.2f} ms per "
+                  f"reader); client RSS per process {holder.get('client_max_rss_mb')} MB; refused "
+                  f"{holder.get('refused')}", flush=True)
+            broker.stop()
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="mode", required=True)
@@ -515,8 +569,14 @@ def main(argv: list[str] | None = None) -> int:
     hb.add_argument("--readers", type=int, default=4000)
     hb.add_argument("--heartbeat", type=float, default=2.0)
     hb.add_argument("--duration", type=float, default=30.0)
+    conn = sub.add_parser("connections", help="broker memory and CPU per connected reader, plain and TLS")
+    conn.add_argument("--readers", type=int, default=10_000)
+    conn.add_argument("--processes", type=int, default=2)
+    conn.add_argument("--duration", type=float, default=20.0)
+    conn.add_argument("--connect-rate", type=float, default=1000.0)
     args = parser.parse_args(argv)
-    return {"ratio": ratio_main, "fleet": fleet_main, "heartbeat": heartbeat_main}[args.mode](args)
+    modes = {"ratio": ratio_main, "fleet": fleet_main, "heartbeat": heartbeat_main, "connections": connections_main}
+    return modes[args.mode](args)
 
 
 if __name__ == "__main__":

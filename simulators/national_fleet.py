@@ -39,6 +39,7 @@ import multiprocessing as mp
 import os
 import random
 import resource
+import ssl
 import struct
 import sys
 import time
@@ -299,6 +300,7 @@ class FleetPlan:
     source_addresses: int = 4  # 127.0.0.1 .. 127.0.0.N
     takeover: str | None = None  # a client id that some readers try to steal
     takeovers: int = 0
+    tls_ca: str | None = None  # connect over TLS, trusting this CA (the readers' listener)
 
 
 def _payload(reader: SimReader, rng: random.Random) -> bytes:
@@ -322,6 +324,7 @@ async def _run_process(plan: FleetPlan, index: int) -> ProcessReport:
     conns: dict[SimReader, ReaderConnection] = {}
     health: dict[SimReader, HealthSnapshot] = {}
     interval = plan.processes / plan.connect_rate
+    tls = ssl.create_default_context(cafile=plan.tls_ca) if plan.tls_ca else None
     t0 = time.monotonic()
 
     async def connect(n: int, reader: SimReader, client_id: str | None = None) -> ReaderConnection | None:
@@ -331,7 +334,8 @@ async def _run_process(plan: FleetPlan, index: int) -> ProcessReport:
             _t, proto = await loop.create_connection(
                 lambda: ReaderConnection(reader, sim_password(plan.seed, reader.username), report,
                                          client_id=client_id),
-                host, port, local_addr=(local, 0) if local else None)
+                host, port, local_addr=(local, 0) if local else None, ssl=tls,
+                server_hostname="localhost" if tls else None)
         except OSError as exc:
             key = f"socket: {exc.strerror or exc}"
             report.refused[key] = report.refused.get(key, 0) + 1
@@ -477,6 +481,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connect-rate", type=float, default=2000.0, help="new connections per second")
     parser.add_argument("--takeover", help="hostile twin: client id some readers try to take over")
     parser.add_argument("--takeovers", type=int, default=0)
+    parser.add_argument("--tls-ca", help="connect over TLS (mqtts listener), trusting this CA file")
     args = parser.parse_args(argv)
     try:
         brokers = parse_brokers(args.brokers)
@@ -490,7 +495,7 @@ def main(argv: list[str] | None = None) -> int:
     plan = FleetPlan(brokers=brokers, readers=args.readers, processes=args.processes, seed=args.seed,
                      heartbeat_s=args.heartbeat, checkins_per_reader_day=args.checkins_per_day, day_s=args.day,
                      duration=args.duration, connect_rate=args.connect_rate, takeover=args.takeover,
-                     takeovers=args.takeovers)
+                     takeovers=args.takeovers, tls_ca=args.tls_ca)
     sys.stdout.write(json.dumps(run_fleet(plan), indent=2) + "\n")
     return 0
 
