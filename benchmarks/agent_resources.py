@@ -56,7 +56,7 @@ def rss_mib(pid: int) -> float:
 
 def measure(config: Path, seconds: float, settle: float) -> tuple[float, float, float]:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "run", "--config", str(config)], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "run", "--config", str(config)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(settle)

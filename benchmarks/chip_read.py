@@ -97,11 +97,11 @@ def run(iterations: int = 10, service: Any = None, out: Callable[[str], None] = 
         if not wait_for_card(VPCD_READER_0, present=True):
             raise RuntimeError("pcscd never saw the virtual card")
         for read_face in (True, False):
-            def pcsc_read() -> ChipCheck:
+            def pcsc_read(read_face: bool = read_face) -> ChipCheck:
                 with PcscTransport(VPCD_READER_0, timeout=10.0) as t:
                     return read_and_verify(t, keys, trust_store=store, read_face=read_face)
 
-            def inproc_read() -> ChipCheck:
+            def inproc_read(read_face: bool = read_face) -> ChipCheck:
                 card.reset()
                 return read_and_verify(InProcessTransport(card), keys, trust_store=store, read_face=read_face)
 

@@ -35,9 +35,10 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from sqlalchemy import text
 
-from edge.events import CheckInEvent, Method, checkin_topic, new_event_id
-from edge.settings_base import MqttSettings
-from edge.trust.levels import TrustLevel
+from contract.events import CheckInEvent, Method, new_event_id
+from contract.levels import TrustLevel
+from contract.settings import MqttSettings
+from contract.topics import checkin_topic
 from server.db import init_db, make_engine
 from server.ingest import Ingestor
 from server.store import EventStore
@@ -323,7 +324,7 @@ def _rebuild_rollups(store: EventStore) -> None:
 
 def _p95(samples: list[float]) -> float:
     samples = sorted(samples)
-    return samples[min(len(samples) - 1, int(round(0.95 * (len(samples) - 1))))] * 1000
+    return samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))] * 1000
 
 
 def query_latencies(store: EventStore, reps: int) -> dict[str, float]:
@@ -336,7 +337,8 @@ def query_latencies(store: EventStore, reps: int) -> dict[str, float]:
 
     def district_30d_week() -> None:
         end = START + timedelta(days=rng.randrange(30, DAYS))
-        store.usage(None, end - timedelta(days=29), end, group_by="week", district=f"Huyện {rng.randrange(DISTRICTS):02d}")
+        store.usage(None, end - timedelta(days=29), end, group_by="week",
+                    district=f"Huyện {rng.randrange(DISTRICTS):02d}")
 
     def province_year_month() -> None:
         store.usage(None, last - timedelta(days=364), last, group_by="month", province="Thái Bình", distinct=False)
@@ -370,7 +372,9 @@ def query_latencies(store: EventStore, reps: int) -> dict[str, float]:
     return out
 
 
-def query_benchmark(database_url: str, sizes: list[int], reps: int) -> tuple[dict[int, dict[str, float]], dict[int, float]]:
+def query_benchmark(
+    database_url: str, sizes: list[int], reps: int
+) -> tuple[dict[int, dict[str, float]], dict[int, float]]:
     engine = make_engine(database_url)
     init_db(engine)
     store = EventStore(engine)
@@ -418,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n== Ingest: {args.publishers} publisher processes x {args.per_publisher} events (QoS 1, window "
               f"{args.window}), mosquitto max_inflight unlimited, subscriber Receive Maximum 10000, "
               f"server batch <= {args.batch_size}; {args.rounds} alternating rounds, median", flush=True)
-        kinds = ["raw"] + databases
+        kinds = ["raw", *databases]
         runs: dict[str, list[float]] = {k: [] for k in kinds}
         for round_no in range(0 if args.drain_only else args.rounds):
             for kind in kinds:

@@ -72,7 +72,7 @@ class Cell:
         if not self.ms:
             return 0.0
         ordered = sorted(self.ms)
-        return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+        return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 @dataclass

@@ -6,11 +6,12 @@ reader, the in-process virtual card...) and never imports pyscard. It
 1. reads EF.CardAccess, opens the chip with PACE (or BAC) trying the keys in
    order, and reads EF.COM, DG1, DG2 (if ``read_face``), DG13, DG14, DG15 and
    EF.SOD (:mod:`edge.icao.session`);
-2. when ``clone_check``: runs Active Authentication (DG15: INTERNAL
-   AUTHENTICATE with a random 8-byte challenge) and then Chip Authentication
-   (DG14: MSE:Set KAT for 3DES, or MSE:Set AT + GENERAL AUTHENTICATE, ECDH,
-   restart secure messaging under the new keys and re-read EF.COM under them
-   as the proof). AA goes first because a failed CA leaves no usable session;
+2. when ``clone_check``: runs Active Authentication (:mod:`edge.icao.activeauth`,
+   DG15's key) and then Chip Authentication (:mod:`edge.icao.chipauth`, DG14's
+   key, proved by re-reading EF.COM under the new keys). AA goes first because
+   a failed CA leaves no usable session. Their typed outcomes
+   (:class:`edge.icao.outcome.AuthOutcome`) are kept on the read result and
+   become the CA/AA checks (:func:`check_from_outcome`);
 3. runs passive authentication on every data group it read
    (:func:`edge.trust.passive.verify_passive`), adds the CA/AA checks and,
    with a QR record, the QR<->chip cross-check (:mod:`edge.trust.crosscheck`);
@@ -22,13 +23,15 @@ Errors (all from :mod:`edge.icao.errors`, base ``IcaoError``):
 
 * :class:`edge.icao.session.AccessDeniedError` (an ``AuthenticationError``):
   no key opened the chip; ``.attempts`` says what was tried;
-* ``TransportError``: the card was pulled or the reader failed mid-read
-  (reader drivers raise subclasses, e.g. ``CardRemovedError``);
+* ``CardRemovedError`` (a ``TransportError``): the card left the field;
+  every transport raises it for a removed card (the PC/SC driver's own kind
+  subclasses it), so callers catch it by type;
+* ``TransportError``: the reader failed mid-read (timeout, service lost);
 * ``SecureMessagingError``: a bad MAC or a malformed protected answer during
   access or file reading (a hostile or broken card);
 * any other ``IcaoError`` (e.g. ``StatusError`` while selecting the
   application). Answers the chip gives during CA/AA never raise: they become
-  failed checks. Nothing waits forever: the transport's own timeout bounds
+  outcomes. Nothing waits forever: the transport's own timeout bounds
   every exchange.
 """
 
@@ -43,14 +46,16 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Literal
 
 from edge.icao.access import AccessKey
-from edge.icao.apdu import CommandApdu, StatusError, Transport
-from edge.icao.errors import SecureMessagingError
-from edge.icao.files import FileReadError, read_file
+from edge.icao.activeauth import active_authenticate
+from edge.icao.apdu import Transport
+from edge.icao.chipauth import chip_authenticate
 from edge.icao.lds.tags import EF_COM, EF_SOD, dg_fid
+from edge.icao.outcome import AuthOutcome, AuthProtocol, AuthStatus
 from edge.icao.session import ChipReadResult, ChipSession
-from edge.trust.aa import AAError, verify_aa
-from edge.trust.ca import CAError, chip_authentication_check, start_chip_authentication
+from edge.trust.aa import aa_verifier
+from edge.trust.ca import chip_authentication_request
 from edge.trust.crosscheck import IdentityFields, crosscheck
+from edge.trust.errors import TrustError
 from edge.trust.levels import TrustLevel
 from edge.trust.passive import verify_passive
 from edge.trust.result import Check, CheckName, CheckStatus, TrustResult
@@ -62,6 +67,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "ChipCheck",
     "active_authentication_step",
+    "check_from_outcome",
     "chip_authentication_step",
     "chip_files",
     "identity_from_chip",
@@ -69,8 +75,6 @@ __all__ = [
     "read_and_verify",
 ]
 
-EXTRA_CA = "chip_authentication"
-EXTRA_AA = "active_authentication"
 _MIME = {"jpeg": "image/jpeg", "jpeg2000": "image/jp2"}
 
 
@@ -100,81 +104,66 @@ def chip_files(read_face: bool = True) -> tuple[int, ...]:
 
 
 # ------------------------------------------------------------------ clone checks
-def active_authentication_step(session: ChipSession, result: ChipReadResult) -> None:
-    """post_read hook: INTERNAL AUTHENTICATE with a random challenge, verified with DG15.
-
-    Stores a :class:`Check` in ``result.extras["active_authentication"]``.
-    Transport errors (card pulled) propagate; chip answers become checks.
-    """
+def _active_authentication(session: ChipSession, result: ChipReadResult) -> AuthOutcome:
     dg15 = result.files.get(dg_fid(15))
     if dg15 is None:
-        result.extras[EXTRA_AA] = Check.make(CheckStatus.NOT_APPLICABLE, "not_checked", "no DG15")
-        return
+        return AuthOutcome.not_applicable(AuthProtocol.ACTIVE_AUTHENTICATION, "no DG15")
+    try:
+        verify = aa_verifier(dg15, dg14=result.files.get(dg_fid(14)))
+    except TrustError as e:
+        return AuthOutcome.not_performed(AuthProtocol.ACTIVE_AUTHENTICATION, f"DG15 unusable: {e}")
+    return active_authenticate(session, verify)
+
+
+def _chip_authentication(session: ChipSession, result: ChipReadResult) -> AuthOutcome:
+    dg14 = result.files.get(dg_fid(14))
+    if dg14 is None:
+        return AuthOutcome.not_applicable(AuthProtocol.CHIP_AUTHENTICATION, "no DG14")
+    try:
+        request = chip_authentication_request(dg14)
+    except TrustError as e:
+        return AuthOutcome.not_performed(AuthProtocol.CHIP_AUTHENTICATION, f"DG14 unusable: {e}")
+    return chip_authenticate(session, request, EF_COM, result.files.get(EF_COM))
+
+
+def active_authentication_step(session: ChipSession, result: ChipReadResult) -> None:
+    """post_read hook: Active Authentication with DG15's key (:mod:`edge.icao.activeauth`).
+
+    Stores the outcome in ``result.active_authentication``. Transport errors
+    (card pulled) propagate; chip answers become outcomes.
+    """
     t = session.clock()
     try:
-        challenge = session.random(8)
-        try:
-            sig = session.transmit_secure(CommandApdu(0x00, 0x88, 0x00, 0x00, challenge, ne=256)).check(
-                "INTERNAL AUTHENTICATE"
-            )
-        except (StatusError, SecureMessagingError) as e:
-            result.extras[EXTRA_AA] = Check.make(CheckStatus.FAILED, "aa_failed", str(e))
-            return
-        try:
-            result.extras[EXTRA_AA] = verify_aa(dg15, challenge, sig, dg14=result.files.get(dg_fid(14)))
-        except AAError as e:
-            result.extras[EXTRA_AA] = Check.make(CheckStatus.NOT_CHECKED, "not_checked", f"DG15 unusable: {e}")
+        result.active_authentication = _active_authentication(session, result)
     finally:
-        session.timed_step(EXTRA_AA, t)
+        session.timed_step(AuthProtocol.ACTIVE_AUTHENTICATION.value, t)
 
 
 def chip_authentication_step(session: ChipSession, result: ChipReadResult) -> None:
-    """post_read hook: Chip Authentication with DG14's key, then proof under the new keys.
-
-    CA v1 with 3DES: MSE:Set KAT; otherwise MSE:Set AT + GENERAL AUTHENTICATE.
-    The chip answers under the old keys and switches; the terminal switches
-    too (SSC 0) and re-reads EF.COM: only a chip holding DG14's private key
-    can answer that correctly. Stores a Check in ``result.extras["chip_authentication"]``.
-    """
-    dg14 = result.files.get(dg_fid(14))
-    if dg14 is None:
-        result.extras[EXTRA_CA] = Check.make(CheckStatus.NOT_APPLICABLE, "not_checked", "no DG14")
-        return
+    """post_read hook: Chip Authentication with DG14's key (:mod:`edge.icao.chipauth`),
+    proved by re-reading EF.COM under the new keys. Stores the outcome in
+    ``result.chip_authentication``."""
     t = session.clock()
     try:
-        try:
-            terminal = start_chip_authentication(dg14)
-        except (CAError, ValueError) as e:
-            result.extras[EXTRA_CA] = Check.make(CheckStatus.NOT_CHECKED, "not_checked", f"DG14 unusable: {e}")
-            return
-        try:
-            if terminal.uses_mse_set_kat:
-                session.transmit_secure(CommandApdu(0x00, 0x22, 0x41, 0xA6, terminal.mse_set_kat_data())).check(
-                    "MSE:Set KAT"
-                )
-            else:
-                session.transmit_secure(CommandApdu(0x00, 0x22, 0x41, 0xA4, terminal.mse_set_at_data())).check(
-                    "MSE:Set AT"
-                )
-                session.transmit_secure(
-                    CommandApdu(0x00, 0x86, 0x00, 0x00, terminal.general_authenticate_data(), ne=256)
-                ).check("GENERAL AUTHENTICATE")
-            session.sm = terminal.session_keys().sm_context()
-            # The proof: a file read under the new keys, compared with the earlier read.
-            again = read_file(session.channel, EF_COM, session.max_response)
-        except (StatusError, SecureMessagingError, FileReadError, CAError) as e:
-            result.extras[EXTRA_CA] = chip_authentication_check(False, f"{type(e).__name__}: {e}")
-            return
-        earlier = result.files.get(EF_COM)
-        if earlier is not None and again != earlier:
-            result.extras[EXTRA_CA] = chip_authentication_check(False, "EF.COM differs under the new keys")
-            return
-        result.extras[EXTRA_CA] = chip_authentication_check(
-            True, f"{terminal.info.agreement} {terminal.info.cipher}, EF.COM read under the new keys"
-        )
-        result.extras["sm_after_ca"] = terminal.info.cipher
+        result.chip_authentication = _chip_authentication(session, result)
     finally:
-        session.timed_step(EXTRA_CA, t)
+        session.timed_step(AuthProtocol.CHIP_AUTHENTICATION.value, t)
+
+
+_PASSED = {AuthProtocol.CHIP_AUTHENTICATION: "ca_passed", AuthProtocol.ACTIVE_AUTHENTICATION: "aa_passed"}
+_FAILED = {AuthProtocol.CHIP_AUTHENTICATION: "ca_failed", AuthProtocol.ACTIVE_AUTHENTICATION: "aa_failed"}
+
+
+def check_from_outcome(outcome: AuthOutcome) -> Check:
+    """The trust check for one clone-check outcome: only a verification that ran
+    and failed is ``failed``; a protocol that could not run is ``not_checked``."""
+    if outcome.status is AuthStatus.VERIFIED:
+        return Check.make(CheckStatus.PASSED, _PASSED[outcome.protocol], outcome.reason)
+    if outcome.status is AuthStatus.FAILED:
+        return Check.make(CheckStatus.FAILED, _FAILED[outcome.protocol], outcome.reason)
+    if outcome.status is AuthStatus.NOT_APPLICABLE:
+        return Check.make(CheckStatus.NOT_APPLICABLE, "not_checked", outcome.reason)
+    return Check.make(CheckStatus.NOT_CHECKED, "not_checked", outcome.reason)
 
 
 # ------------------------------------------------------------------ identities
@@ -269,10 +258,10 @@ def read_and_verify(
 
     t = time.monotonic()
     trust = _passive(read, trust_store, at)
-    for name, key in ((CheckName.CHIP_AUTHENTICATION, EXTRA_CA), (CheckName.ACTIVE_AUTHENTICATION, EXTRA_AA)):
-        check = read.extras.get(key)
-        if isinstance(check, Check):
-            trust = trust.with_check(name, check)
+    for name, outcome in ((CheckName.CHIP_AUTHENTICATION, read.chip_authentication),
+                          (CheckName.ACTIVE_AUTHENTICATION, read.active_authentication)):
+        if outcome is not None:
+            trust = trust.with_check(name, check_from_outcome(outcome))
     identity = identity_from_chip(read)
     if qr is not None:
         trust = trust.with_qr(True)

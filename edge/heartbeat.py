@@ -2,7 +2,7 @@
 
 Published periodically on ``cccd/v1/<facility>/<reader>/heartbeat``; carries no personal
 data — software version, readers attached, the outbox's depth and age, the last scan
-time, recent errors.
+time, recent errors, and the state of each part of the agent.
 """
 
 from __future__ import annotations
@@ -31,7 +31,13 @@ class HealthSnapshot:
     outbox_alarm: bool = False
     last_scan_at: datetime | None = None
     errors: list[str] = field(default_factory=list)
+    components: dict[str, str] = field(default_factory=dict)  # component name -> its state
     started_at: float = field(default_factory=time.monotonic)
+
+    def note_error(self, text: str) -> None:
+        """Keep one of the recent errors the heartbeat reports (no personal data in ``text``)."""
+        self.errors.append(f"{datetime.now(UTC).isoformat()} {text}")
+        del self.errors[:-20]
 
     def to_json_bytes(self) -> bytes:
         return json.dumps(
@@ -48,5 +54,6 @@ class HealthSnapshot:
                 "outbox_alarm": self.outbox_alarm,
                 "last_scan_at": self.last_scan_at.isoformat() if self.last_scan_at else None,
                 "errors": self.errors[-10:],
+                "components": self.components,
             }
         ).encode()

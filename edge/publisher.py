@@ -19,10 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from contract.mqtt import make_client
 from edge.outbox import Outbox
 from edge.settings_base import MqttSettings
 
@@ -50,22 +50,6 @@ class PublisherState:
 class RetainedMessage:
     topic: str
     payload: bytes
-
-
-def make_client(settings: MqttSettings, client_id: str) -> mqtt.Client:
-    """A paho client (MQTT v5) with the credentials and TLS the settings name."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-    if settings.username:
-        password = settings.password.get_secret_value() if settings.password else None
-        client.username_pw_set(settings.username, password)
-    if settings.tls:
-        client.tls_set(
-            ca_certs=str(settings.ca_file) if settings.ca_file else None,
-            certfile=str(settings.cert_file) if settings.cert_file else None,
-            keyfile=str(settings.key_file) if settings.key_file else None,
-            tls_version=ssl.PROTOCOL_TLS_CLIENT,
-        )
-    return client
 
 
 class OutboxPublisher:
@@ -99,6 +83,14 @@ class OutboxPublisher:
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name=f"mqtt-{self.client_id}", daemon=True)
         self._thread.start()
+
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
+    def alive(self) -> bool:
+        """The connection thread is running (it ends only on stop)."""
+        return self._thread is not None and self._thread.is_alive()
 
     def wake(self) -> None:
         """Tell the publisher that the outbox has new events."""
@@ -153,10 +145,10 @@ class OutboxPublisher:
         if self.will is not None:
             client.will_set(self.will.topic, self.will.payload, qos=1, retain=True)
         connected = threading.Event()
-        outcome: dict[str, object] = {}
+        outcome: list[ReasonCode] = []
 
         def on_connect(c: mqtt.Client, _u: object, _f: object, rc: ReasonCode, _p: Properties | None) -> None:
-            outcome["rc"] = rc
+            outcome.append(rc)
             connected.set()
 
         def on_disconnect(c: mqtt.Client, _u: object, _f: object, rc: ReasonCode, _p: Properties | None) -> None:
@@ -175,8 +167,8 @@ class OutboxPublisher:
             self._note_error(f"cannot reach broker: {exc.__class__.__name__}")
             return None
         client.loop_start()
-        if not connected.wait(10) or outcome.get("rc") is None or outcome["rc"].is_failure:  # type: ignore[union-attr]
-            self._note_error(f"broker refused connection: {outcome.get('rc')}")
+        if not connected.wait(10) or not outcome or outcome[0].is_failure:
+            self._note_error(f"broker refused connection: {outcome[0] if outcome else None}")
             client.loop_stop()
             return None
         # Drop the stale _DISCONNECTED markers of earlier connections.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +35,8 @@ def key_sequence(text: str, suffix: Suffix = "enter") -> list[int]:
 
 
 class KeyWriter(Protocol):
-    def write(self, etype: int, code: int, value: int) -> Any: ...
-    def syn(self) -> Any: ...
+    def write(self, etype: int, code: int, value: int) -> object: ...
+    def syn(self) -> object: ...
 
 
 class KeyboardWedge:

@@ -57,6 +57,8 @@ class CardRemovedError(TransportError, IcaoCardRemovedError):
     """The card left the reader (or lost power): the session is over."""
 
 
+_REMOVED = "card removed"  # the _broken reason that keeps raising CardRemovedError
+
 # SCardStatus dwState bits (pcsclite.h); pyscard does not export them.
 _SCARD_ABSENT = 0x0002
 _SCARD_PRESENT = 0x0004
@@ -254,6 +256,8 @@ class PcscTransport:
     # ------------------------------------------------------------ public
     def transmit(self, apdu: bytes) -> bytes:
         """Send a command APDU, return the response including SW1SW2."""
+        if self._broken == _REMOVED:
+            raise CardRemovedError("card removed (earlier in this connection)")
         if self._broken:
             raise TransportError(f"connection unusable: {self._broken}")
         trace.debug("> %s", describe_command(apdu))
@@ -321,7 +325,7 @@ class PcscTransport:
     def _raise_for(self, hr: int, what: str | None = None) -> None:
         code = _u32(hr)
         if code in _CARD_GONE:
-            self._broken = "card removed"
+            self._broken = _REMOVED
             raise CardRemovedError(f"card removed: {_err(hr)}")
         # A card pulled mid-exchange often shows first as "not transacted";
         # the reader notices the removal a moment later.
@@ -329,7 +333,7 @@ class PcscTransport:
         while True:
             hs, _r, state, _p, _a = scard.SCardStatus(self._card)
             if _u32(hs) in _CARD_GONE or (hs == scard.SCARD_S_SUCCESS and not state & _SCARD_PRESENT):
-                self._broken = "card removed"
+                self._broken = _REMOVED
                 raise CardRemovedError(f"card removed: {_err(hr)}")
             if _u32(hs) in _SERVICE_LOST:
                 self._broken = "PC/SC service lost"
@@ -497,7 +501,7 @@ class CardObserver:
                 states = {r: states.get(r, scard.SCARD_STATE_UNAWARE) for r in readers}
                 readers_dirty = False
 
-            query = [(r, s) for r, s in states.items()] + [(PNP_READER, pnp_state)]
+            query = [*states.items(), (PNP_READER, pnp_state)]
             hr, result = scard.SCardGetStatusChange(ctx, self.poll_timeout_ms, query)
             code = _u32(hr)
             if code in (_u32(scard.SCARD_E_TIMEOUT), _u32(scard.SCARD_E_CANCELLED)):

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Install everything the project needs on Debian 12 (as root, or with sudo):
-# the apt packages, a virtual environment in .venv, and the project with its test extra.
-# Safe to run again: it installs only what is missing.
-set -euo pipefail
+# Install everything the project needs on Debian 12: the apt packages, a virtual environment
+# in .venv, and the project with its test extra. Run it as root, or as a user who may use sudo
+# (a minimal Debian has no sudo: install it as root first, `apt-get install sudo`, and add the
+# user to the sudo group). Safe to run again: it installs only what is missing.
+# When another apt or dpkg process holds its lock (unattended-upgrades, another setup), it
+# waits for it, up to CCCD_APT_LOCK_TIMEOUT seconds (default 600), saying so; any failed step
+# stops it with a message and a non-zero exit.
+set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
@@ -14,10 +18,58 @@ APT_PACKAGES=(
   postgresql                             # PostgreSQL, started by the tests on a free port
   chromium fonts-dejavu-core             # the dashboard and desk-screen browser tests
   systemd                                # systemd-analyze verify checks the units
+  git                                    # the test run checks it left the checkout unchanged
+  curl                                   # the demo prints a curl command to try the API
 )
+# Held by apt-get update (lists), apt-get install / dpkg (the others).
+APT_LOCKS=(/var/lib/dpkg/lock-frontend /var/lib/dpkg/lock /var/lib/apt/lists/lock /var/cache/apt/archives/lock)
+LOCK_TIMEOUT="${CCCD_APT_LOCK_TIMEOUT:-600}"
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+fail() { echo "setup.sh: $*" >&2; exit 1; }
+trap 'fail "step failed (exit $?) at line $LINENO: $BASH_COMMAND"' ERR
+
+command -v apt-get >/dev/null && command -v dpkg-query >/dev/null \
+  || fail "this script needs Debian 12 (apt-get and dpkg-query not found)"
+
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || fail "running as $(id -un), not root, and sudo is not installed.
+  Run this script as root, or as root install sudo (apt-get install sudo) and add $(id -un) to the sudo group."
+  SUDO=(sudo)
+fi
+
+# The pid holding a lock on FILE (flock or fcntl, as listed in /proc/locks), or nothing.
+lock_holder() {
+  local inode
+  inode=$(stat -c %i "$1" 2>/dev/null) || return 0
+  awk -v ino="$inode" '$2 != "->" { split($6, dev, ":"); if (dev[3] == ino) { print $5; exit } }' /proc/locks
+}
+
+wait_for_apt_locks() {
+  local deadline=$((SECONDS + LOCK_TIMEOUT)) lock pid said=""
+  while :; do
+    pid=""
+    for lock in "${APT_LOCKS[@]}"; do
+      pid=$(lock_holder "$lock")
+      [ -n "$pid" ] && break
+    done
+    [ -z "$pid" ] && return 0
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      fail "$lock is still held by pid $pid ($(ps -o args= -p "$pid" 2>/dev/null || echo '?')) after ${LOCK_TIMEOUT}s; try again when it has finished"
+    fi
+    if [ -z "$said" ]; then
+      echo "Waiting for another package manager to finish: $lock is held by pid $pid ($(ps -o args= -p "$pid" 2>/dev/null || echo '?')); up to ${LOCK_TIMEOUT}s"
+      said=1
+    fi
+    sleep 2
+  done
+}
+
+apt_get() {
+  wait_for_apt_locks
+  # DPkg::Lock::Timeout: apt itself also waits, should another one start between our check and us.
+  DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout="$LOCK_TIMEOUT" "$@"
+}
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -25,13 +77,33 @@ for pkg in "${APT_PACKAGES[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing apt packages: ${missing[*]}"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt_get update -qq
+  apt_get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[test]"
+
+# pip exits 0 when it cannot reach the index for an upgrade ("Requirement already satisfied",
+# nothing else said): ask the index first, and treat pip's warnings about it as failures.
+pip_install() {
+  local log
+  log=$(mktemp)
+  if ! .venv/bin/python -m pip install -q --disable-pip-version-check "$@" >"$log" 2>&1; then
+    cat "$log" >&2; rm -f "$log"; fail "pip install $* failed"
+  fi
+  if grep -Eq "Retrying|Could not fetch|Could not find|No matching distribution|ERROR:" "$log"; then
+    cat "$log" >&2; rm -f "$log"; fail "pip install $* could not reach the package index"
+  fi
+  cat "$log"; rm -f "$log"
+}
+index_log=$(mktemp)
+if ! .venv/bin/python -m pip index versions pip --disable-pip-version-check >/dev/null 2>"$index_log"; then
+  cat "$index_log" >&2; rm -f "$index_log"
+  fail "cannot reach the package index (pip index versions pip failed): check the network or pip's index settings"
+fi
+rm -f "$index_log"
+pip_install --upgrade pip
+pip_install -e ".[test]"
 echo "Setup complete: .venv is ready."

@@ -17,14 +17,18 @@ import logging
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from edge.settings_base import ConfigError
+from contract.settings import ConfigError
 from server.settings import ServerSettings
+
+if TYPE_CHECKING:  # the store (SQLAlchemy) loads only for the commands that need it
+    from server.store import EventStore
 
 CODE_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
 
-def _store(settings: ServerSettings):  # type: ignore[no-untyped-def]
+def _store(settings: ServerSettings) -> EventStore:
     from server.db import init_db, make_engine
     from server.store import EventStore
 
@@ -33,7 +37,7 @@ def _store(settings: ServerSettings):  # type: ignore[no-untyped-def]
     return EventStore(engine, settings.timezone)
 
 
-def _write_broker_files(settings: ServerSettings, store) -> list[Path]:  # type: ignore[no-untyped-def]
+def _write_broker_files(settings: ServerSettings, store: EventStore) -> list[Path]:
     from server.brokerfiles import write_broker_files
 
     server = None
@@ -103,8 +107,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"imported {count} facilities")
     elif args.command == "facility":
-        for row in store.facilities():
-            print(json.dumps(row, ensure_ascii=False))
+        for facility in store.facilities():
+            print(facility.model_dump_json())
     elif args.command == "reader" and args.action == "add":
         from server.brokerfiles import mosquitto_hash, new_password, reader_username
 
@@ -124,8 +128,8 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
     elif args.command == "reader":
         offline_after = timedelta(seconds=settings.registry.offline_after_seconds)
-        for row in store.readers(offline_after):
-            print(json.dumps(row, ensure_ascii=False))
+        for reader in store.readers(offline_after):
+            print(reader.model_dump_json())
     return 0
 
 

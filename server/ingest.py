@@ -18,7 +18,6 @@ as duplicates.
 from __future__ import annotations
 
 import logging
-import re
 import struct
 import threading
 import time
@@ -28,13 +27,14 @@ from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.client import PUBACK
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from pydantic import ValidationError
 
-from edge.events import TOPIC_ROOT, CheckInEvent, parse_topic
-from edge.settings_base import MqttSettings
+from contract.events import CheckInEvent
+from contract.mqtt import make_client
+from contract.settings import MqttSettings
+from contract.topics import READER_KINDS, parse_topic, subscription
 from server.metrics import IngestMetrics
 from server.store import Activity, EventStore
 
@@ -42,9 +42,6 @@ log = logging.getLogger(__name__)
 
 SESSION_EXPIRY_SECONDS = 7 * 24 * 3600
 MAX_SIDE_PAYLOAD = 4096
-SUBSCRIPTIONS = ("checkin", "status", "heartbeat")
-_FACILITY = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-_READER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -93,30 +90,16 @@ class Ingestor:
         self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
 
     def _make_client(self) -> mqtt.Client:
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self.settings.client_id or "cccd-server",
-            protocol=mqtt.MQTTv5,
-            manual_ack=True,
-        )
-        if self.settings.username:
-            pw = self.settings.password.get_secret_value() if self.settings.password else None
-            client.username_pw_set(self.settings.username, pw)
-        if self.settings.tls:
-            client.tls_set(
-                ca_certs=str(self.settings.ca_file) if self.settings.ca_file else None,
-                certfile=str(self.settings.cert_file) if self.settings.cert_file else None,
-                keyfile=str(self.settings.key_file) if self.settings.key_file else None,
-            )
+        client = make_client(self.settings, self.settings.client_id or "cccd-server", manual_ack=True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
-        client.reconnect_delay_set(0.2, 10)
+        client.reconnect_delay_set(0.2, 10)  # type: ignore[arg-type]  # paho annotates int; it sleeps a float
         return client
 
     def start(self) -> None:
-        props = Properties(PacketTypes.CONNECT)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho leaves it unannotated
         props.SessionExpiryInterval = SESSION_EXPIRY_SECONDS
         props.ReceiveMaximum = self.receive_maximum
         self._writer.start()
@@ -143,7 +126,7 @@ class Ingestor:
             return
         self._generation += 1
         self.connected = True
-        client.subscribe([(f"{TOPIC_ROOT}/+/+/{kind}", 1) for kind in SUBSCRIPTIONS])
+        client.subscribe([(subscription(kind), 1) for kind in READER_KINDS])
         log.info("ingest connected and subscribed (connection %d)", self._generation)
 
     def _on_subscribe(self, *_args: object) -> None:
@@ -157,7 +140,7 @@ class Ingestor:
 
     def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
         self._queue.append(
-            _Incoming(msg.mid, msg.qos, msg.topic, msg.payload, self._generation, time.time(), bool(msg.retain))
+            _Incoming(msg.mid, msg.qos, msg.topic, bytes(msg.payload), self._generation, time.time(), bool(msg.retain))
         )
         if not self._wake.is_set():
             self._wake.set()
@@ -187,18 +170,18 @@ class Ingestor:
         parsed: list[tuple[str, str, str, _Incoming]] = []
         for item in batch:
             topic = parse_topic(item.topic)
-            if topic is None:
+            if topic is None or topic.kind not in READER_KINDS:
                 self._refuse(refused, "bad_topic", item.topic)
                 continue
-            parsed.append((*topic, item))
+            parsed.append((topic.facility, topic.reader, topic.kind, item))
         pairs = {(f, r) for f, r, _, _ in parsed}
         unknown = pairs - self._known
         register: set[tuple[str, str]] = set()
         if unknown:
             found = self.store.registered(unknown)
             self._known |= found
-            if self.auto_register:  # demos and tests only; never names the contract would refuse
-                register = {(f, r) for f, r in unknown - found if _FACILITY.match(f) and _READER.match(r)}
+            if self.auto_register:  # demos and tests only (parse_topic let only the contract's names through)
+                register = unknown - found
         events: list[CheckInEvent] = []
         activity: list[Activity] = []
         now = datetime.now(UTC)

@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from edge.settings_base import MqttSettings, Section, TomlSettings
+from contract.settings import MqttSettings, Section, TomlSettings
 
 
 class ApiSettings(Section):
@@ -32,7 +32,9 @@ class RegistrySettings(Section):
         False,
         description="register unknown facilities/readers on their first message: for demos and tests only",
     )
-    coverage_days: int = Field(7, ge=1, le=365, description="a facility is covered when a reader was heard within N days")
+    coverage_days: int = Field(
+        7, ge=1, le=365, description="a facility is covered when a reader was heard within N days"
+    )
     offline_after_seconds: int = Field(
         900, ge=10, description="a reader is offline when nothing (check-in, heartbeat, status) came for this long"
     )

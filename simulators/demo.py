@@ -14,13 +14,14 @@ import os
 import random
 import secrets
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
 
 import uvicorn
 
-from edge.agent import DeskAgent
+from app.agent import DeskAgent
 from edge.config import EdgeSettings
 from edge.settings_base import write_secret_file
 from server.api import create_app
@@ -33,6 +34,12 @@ log = logging.getLogger("demo")
 
 DISTRICTS = ("Thành phố Thái Bình", "Vũ Thư", "Kiến Xương")
 KINDS = ("hospital", "health_station", "health_station", "private_clinic")
+
+
+def _say(text: str) -> None:
+    """The demo's console output (it is an interactive command, not a library)."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
 
 
 def registry_csv(codes: list[str]) -> str:
@@ -68,7 +75,6 @@ def run_demo(state_dir: Path, *, readers: int = 3, interval: float = 2.0, seed: 
         codes = facility_codes(readers + 2)
         app.state.store.import_facilities(registry_csv(codes))
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         thread = threading.Thread(target=server.run, name="demo-server", daemon=True)
         thread.start()
         while not server.started:
@@ -82,7 +88,7 @@ def run_demo(state_dir: Path, *, readers: int = 3, interval: float = 2.0, seed: 
             agent.start()
         desk.start()
         screen = f"http://127.0.0.1:{desk.settings.screen.port}/"
-        print(
+        _say(
             "\nCCCD check-in demo is running.\n"
             f"  Desk screen  : {screen}  (the receptionist's view at {codes[0]}; HIS API: {screen}his/docs)\n"
             f"  HIS token    : {desk.settings.his_token()}\n"
@@ -93,8 +99,7 @@ def run_demo(state_dir: Path, *, readers: int = 3, interval: float = 2.0, seed: 
             f"'http://127.0.0.1:{port}/api/v1/coverage?level=district'\n"
             f"  MQTT broker  : {broker.url}\n"
             f"  Facilities   : {', '.join(codes)} ({len(codes) - readers} without a reader)\n"
-            "Press Ctrl-C to stop.\n",
-            flush=True,
+            "Press Ctrl-C to stop.\n"
         )
         population = Population(seed)
         rng = random.Random(seed)
@@ -113,15 +118,15 @@ def run_demo(state_dir: Path, *, readers: int = 3, interval: float = 2.0, seed: 
                 if sent % 10 == 0:
                     ingestor = getattr(app.state, "ingestor", None)
                     stored = int(ingestor.counters["stored"]) if ingestor else 0
-                    print(f"  {sent} check-ins sent, {stored} stored by the server", flush=True)
+                    _say(f"  {sent} check-ins sent, {stored} stored by the server")
                 stop.wait(interval / max(1, readers))
         finally:
-            print("\nStopping...", flush=True)
+            _say("\nStopping...")
             for agent in (*fleet, desk):
                 agent.stop()
             server.should_exit = True
             thread.join(10)
-    print(f"Demo stopped after {sent} check-ins. Data kept in {state_dir}", flush=True)
+    _say(f"Demo stopped after {sent} check-ins. Data kept in {state_dir}")
     return 0
 
 

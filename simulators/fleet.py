@@ -19,7 +19,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge.agent import DeskAgent
+from app.agent import DeskAgent
 from edge.config import EdgeSettings
 from edge.domain.qr import VIETNAM_TZ
 from edge.events import CheckInEvent, checkin_topic
@@ -36,12 +36,12 @@ def facility_codes(count: int, province: str = "34") -> list[str]:
 class FleetReport:
     broker: str
     seed: int
-    facilities: dict[str, dict]
+    facilities: dict[str, dict[str, object]]
     total_checkins: int
     duplicates_sent: int
     seconds: float
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, object]:
         return {
             "broker": self.broker,
             "seed": self.seed,
@@ -112,7 +112,7 @@ def run_checkins(
         for agent in agents.values():
             agent.stop()
 
-    summary: dict[str, dict] = {}
+    summary: dict[str, dict[str, object]] = {}
     for code in codes:
         events = sent.get(code, [])
         per_day = Counter(e.occurred_at.astimezone(VIETNAM_TZ).date().isoformat() for e in events)

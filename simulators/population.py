@@ -138,7 +138,8 @@ class Population:
         spouse = None
         if dob.year < 2000 and rng.random() < 0.6:
             spouse_sex_given = GIVEN_FEMALE if sex == "M" else GIVEN_MALE
-            spouse = f"{rng.choice(FAMILY_NAMES)} {rng.choice(MIDDLE_FEMALE if sex == 'M' else MIDDLE_MALE)} {rng.choice(spouse_sex_given)}"
+            spouse_middle = MIDDLE_FEMALE if sex == "M" else MIDDLE_MALE
+            spouse = f"{rng.choice(FAMILY_NAMES)} {rng.choice(spouse_middle)} {rng.choice(spouse_sex_given)}"
         return SyntheticCitizen(
             index=index,
             id_number=id_number,

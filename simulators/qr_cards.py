@@ -128,7 +128,8 @@ def _background(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
         colour = tuple(int(c) for c in rng.integers(20, 240, size=3))
         x0, y0 = int(rng.integers(0, w)), int(rng.integers(0, h))
         cv2.rectangle(img, (x0, y0), (x0 + int(rng.integers(40, 400)), y0 + int(rng.integers(40, 300))), colour, -1)
-    return img
+    result: np.ndarray = img
+    return result
 
 
 def _card(rng: np.random.Generator, matrix: np.ndarray, width: int) -> tuple[np.ndarray, tuple[int, int, int]]:
@@ -164,9 +165,13 @@ def _card(rng: np.random.Generator, matrix: np.ndarray, width: int) -> tuple[np.
     return card, (qx, qy, side)
 
 
-def _pose_quad(rng: np.random.Generator, w: int, h: int, card_w: float, angle: float, tilt: float) -> np.ndarray:
-    card_h = card_w / CARD_ASPECT
-    corners = np.array([[-card_w / 2, -card_h / 2], [card_w / 2, -card_h / 2], [card_w / 2, card_h / 2], [-card_w / 2, card_h / 2]])
+def _pose_quad(
+    rng: np.random.Generator, w: int, h: int, card_w: float, angle: float, tilt: float, aspect: float = CARD_ASPECT
+) -> np.ndarray:
+    card_h = card_w / aspect
+    corners = np.array(
+        [[-card_w / 2, -card_h / 2], [card_w / 2, -card_h / 2], [card_w / 2, card_h / 2], [-card_w / 2, card_h / 2]]
+    )
     # perspective: shrink one edge (card tilted away from the camera)
     edge = int(rng.integers(0, 4))
     shrink = rng.uniform(tilt * 0.5, tilt)
@@ -184,7 +189,8 @@ def _pose_quad(rng: np.random.Generator, w: int, h: int, card_w: float, angle: f
     span *= fit
     cx = rng.uniform(min(span[0], w / 2), max(w - span[0], w / 2))
     cy = rng.uniform(min(span[1], h / 2), max(h - span[1], h / 2))
-    return (corners + [cx, cy]).astype(np.float32)
+    result: np.ndarray = (corners + np.array([cx, cy])).astype(np.float32)
+    return result
 
 
 def _composite(frame: np.ndarray, card: np.ndarray, quad: np.ndarray) -> np.ndarray:
@@ -195,7 +201,8 @@ def _composite(frame: np.ndarray, card: np.ndarray, quad: np.ndarray) -> np.ndar
     warped = cv2.warpPerspective(card, m, (w, h), flags=cv2.INTER_AREA)
     mask = cv2.warpPerspective(np.full((ch, cw), 255, np.uint8), m, (w, h), flags=cv2.INTER_LINEAR)
     alpha = (mask.astype(np.float32) / 255.0)[..., None]
-    return (warped * alpha + frame * (1 - alpha)).astype(np.uint8)
+    result: np.ndarray = (warped * alpha + frame * (1 - alpha)).astype(np.uint8)
+    return result
 
 
 def _degrade(
@@ -220,7 +227,8 @@ def _degrade(
         gain = rng.uniform(0.12, 0.25)
         dark = frame.astype(np.float32) * gain
         dark += rng.normal(0, rng.uniform(2.0, 4.0), size=dark.shape)  # shot/read noise at high gain
-        return np.clip(dark, 0, 255).astype(np.uint8)
+        result: np.ndarray = np.clip(dark, 0, 255).astype(np.uint8)
+        return result
     if kind == "glare":
         # a specular spot on the laminate, centred near the QR, partly saturating it
         qx, qy, side = qr_box
@@ -235,9 +243,10 @@ def _degrade(
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
         spot = np.exp(-(((xx - gx) ** 2) + ((yy - gy) ** 2)) / (2 * radius**2))
         out = frame.astype(np.float32) + spot[..., None] * rng.uniform(170, 260)
-        return np.clip(out, 0, 255).astype(np.uint8)
+        glared: np.ndarray = np.clip(out, 0, 255).astype(np.uint8)
+        return glared
     if kind == "jpeg":
-        ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(8, 20))])
+        _, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(8, 20))])
         decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)
         return decoded if decoded is not None else frame
     return frame  # clean, perspective, rotation, small_modules: the pose does the work
@@ -245,4 +254,5 @@ def _degrade(
 
 def _sensor_noise(frame: np.ndarray, rng: np.random.Generator, sigma: float) -> np.ndarray:
     noise = rng.normal(0, sigma, size=frame.shape).astype(np.float32)
-    return np.clip(frame.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+    result: np.ndarray = np.clip(frame.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+    return result

@@ -82,7 +82,8 @@ class SyntheticCardStream(FrameDecodingSource):
 def _jitter(image: np.ndarray, k: int) -> np.ndarray:
     rng = np.random.default_rng(k)
     noise = rng.integers(-3, 4, size=image.shape, dtype=np.int16)
-    return np.clip(image.astype(np.int16) + noise, 0, 255).astype(np.uint8)
+    result: np.ndarray = np.clip(image.astype(np.int16) + noise, 0, 255).astype(np.uint8)
+    return result
 
 
 def write_card_video(

@@ -47,12 +47,37 @@ def find_program(candidates: tuple[str, ...], name: str) -> str:
     raise FileNotFoundError(f"{name} is not installed (run scripts/setup.sh)")
 
 
-class Mosquitto:
-    """A private mosquitto broker on a free loopback port.
+SHIPPED_BROKER_CONFIG = Path(__file__).resolve().parents[1] / "systemd" / "mosquitto-cccd.conf"
+# Directives that belong to a listener in the template; the test's listeners replace them.
+_LISTENER_KEYS = frozenset({"listener", "protocol", "cafile", "capath", "certfile", "keyfile", "tls_version",
+                            "require_certificate", "use_identity_as_username", "use_subject_as_username"})
+# Who may connect: set by the test's mode (anonymous, or the issued credentials and ACL).
+_AUTH_KEYS = frozenset({"per_listener_settings", "allow_anonymous", "password_file", "acl_file"})
 
-    ``extra_config`` lines are appended to the generated configuration (ACLs, password
-    files, TLS listeners). Its persistence lives in its own directory, so a restart
-    keeps the persistent sessions and queued messages, as a real broker does.
+
+def shipped_broker_settings(template: Path = SHIPPED_BROKER_CONFIG) -> list[tuple[str, str]]:
+    """The template's broker-wide directives (persistence, queues, in-flight window...), in order,
+    without its listeners and authentication: the part a test broker runs exactly as shipped."""
+    settings: list[tuple[str, str]] = []
+    for raw in template.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        key, _, value = line.partition(" ")
+        if key not in _LISTENER_KEYS and key not in _AUTH_KEYS:
+            settings.append((key, value.strip()))
+    return settings
+
+
+class Mosquitto:
+    """A private mosquitto broker on a free loopback port, running the shipped configuration.
+
+    The broker-wide settings come from ``systemd/mosquitto-cccd.conf`` as shipped (persistence,
+    ``autosave_interval``, ``max_queued_messages``, ``max_inflight_messages``), with the paths
+    pointing into the broker's own directory; only the listeners and who may connect are the
+    test's. A test may override ``max_inflight``/``autosave_interval`` explicitly (say why).
+    Its persistence lives in its own directory, so a restart keeps the persistent sessions and
+    queued messages, as a real broker does. ``extra_config`` lines are appended (a TLS listener).
     """
 
     def __init__(
@@ -64,9 +89,11 @@ class Mosquitto:
         password_file: Path | None = None,
         acl_file: Path | None = None,
         open_port: int | None = None,
-        max_inflight: int = 100,
+        max_inflight: int | None = None,
+        autosave_interval: int | None = None,
     ) -> None:
-        """``password_file``/``acl_file`` secure the main listener (no anonymous clients);
+        """``password_file``/``acl_file`` secure the main listener (no anonymous clients), as
+        shipped; without them the broker lets anonymous clients in (a test-only setting).
         ``open_port`` adds a second listener without authentication or ACL on the same
         broker (per-listener settings): a stand-in for a bypassed or misconfigured ACL."""
         self.port = port or free_port()
@@ -74,10 +101,12 @@ class Mosquitto:
         self.password_file = password_file
         self.acl_file = acl_file
         self.open_port = open_port
-        self.max_inflight = max_inflight
+        self.overrides = {k: str(v) for k, v in (("max_inflight_messages", max_inflight),
+                                                  ("autosave_interval", autosave_interval)) if v is not None}
         self._own_dir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="cccd-mosquitto-"))
         self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = self.workdir / "mosquitto.log"
 
     @property
     def url(self) -> str:
@@ -100,37 +129,35 @@ class Mosquitto:
             copies.append(dst)
         return copies[0], copies[1]
 
+    def _access_lines(self, passwd: Path | None, acl: Path | None) -> list[str]:
+        secured = [f"password_file {passwd}"] * (passwd is not None) + [f"acl_file {acl}"] * (acl is not None)
+        if not secured:
+            lines = ["per_listener_settings false", "allow_anonymous true", f"listener {self.port} 127.0.0.1"]
+            return lines + ([f"listener {self.open_port} 127.0.0.1"] if self.open_port else [])
+        if not self.open_port:  # as shipped: one policy for every listener
+            return ["per_listener_settings false", "allow_anonymous false", *secured,
+                    f"listener {self.port} 127.0.0.1"]
+        return ["per_listener_settings true", f"listener {self.port} 127.0.0.1", "allow_anonymous false", *secured,
+                f"listener {self.open_port} 127.0.0.1", "allow_anonymous true"]
+
+    def render_config(self) -> str:
+        """The configuration this broker runs: the shipped broker-wide settings, then its listeners."""
+        passwd, acl = self._copy_auth_files()
+        shipped = shipped_broker_settings()
+        paths = {"persistence_location": f"{self.workdir}/"}
+        lines = ["# rendered from systemd/mosquitto-cccd.conf by simulators.services.Mosquitto"]
+        lines += [f"{key} {self.overrides.get(key, paths.get(key, value))}" for key, value in shipped]
+        lines += [f"{k} {v}" for k, v in self.overrides.items() if k not in dict(shipped)]
+        lines += ["log_dest stderr", "log_type error", "log_type warning"]
+        lines += self._access_lines(passwd, acl)
+        return "\n".join(lines) + "\n" + self.extra_config
+
     def _write_config(self) -> Path:
         # mosquitto drops to user "mosquitto" when started as root: it must read/write here.
         self.workdir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.workdir, 0o777)
         conf = self.workdir / "mosquitto.conf"
-        passwd, acl = self._copy_auth_files()
-        lines: list[str] = []
-        if passwd is not None or acl is not None:
-            lines += ["per_listener_settings true", f"listener {self.port} 127.0.0.1", "allow_anonymous false"]
-            if passwd:
-                lines.append(f"password_file {passwd}")
-            if acl:
-                lines.append(f"acl_file {acl}")
-            if self.open_port:
-                lines += [f"listener {self.open_port} 127.0.0.1", "allow_anonymous true"]
-        else:
-            lines += [f"listener {self.port} 127.0.0.1", "allow_anonymous true"]
-            if self.open_port:
-                lines.append(f"listener {self.open_port} 127.0.0.1")
-        conf.write_text(
-            "\n".join(lines) + "\n"
-            "persistence true\n"
-            f"persistence_location {self.workdir}/\n"
-            "autosave_interval 1\n"
-            "max_queued_messages 0\n"
-            f"max_inflight_messages {self.max_inflight}\n"
-            "log_dest stderr\n"
-            "log_type error\n"
-            "log_type warning\n"
-            + self.extra_config
-        )
+        conf.write_text(self.render_config())
         os.chmod(conf, 0o644)
         return conf
 
@@ -150,19 +177,18 @@ class Mosquitto:
 
     def start(self) -> Mosquitto:
         conf = self._write_config()
-        self.log_path = self.workdir / "mosquitto.log"
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [find_program(MOSQUITTO_CANDIDATES, "mosquitto"), "-c", str(conf)],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(
+                [find_program(MOSQUITTO_CANDIDATES, "mosquitto"), "-c", str(conf)],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
         try:
             wait_for_port(self.port)
             if self.open_port:
                 wait_for_port(self.open_port)
-        except TimeoutError:
+        except TimeoutError as exc:
             self.stop()
-            raise RuntimeError(f"mosquitto did not start: {self.log_path.read_text()[-2000:]}")
+            raise RuntimeError(f"mosquitto did not start: {self.log_path.read_text()[-2000:]}") from exc
         return self
 
     def stop(self) -> None:

@@ -1,36 +1,139 @@
-"""Run a real pcscd with the vpcd virtual readers, for tests and the demo.
+"""Run a real pcscd with the vpcd virtual readers, private to the process that starts it.
 
-`PcscdService` starts `pcscd -f` as a child process, waits until the vpcd
-reader is listed, and stops it by its PID. It can be killed and started
-again (to test clients that must survive a pcscd restart).
+Why a sandbox: pcsc-lite 1.9.9's daemon has its socket and pid file compiled in
+(/run/pcscd/pcscd.comm and pcscd.pid; it ignores PCSCLITE_CSOCK_NAME, which only the client
+library reads), and vpcd listens on all interfaces: its DEVICENAME is ``/dev/null:PORT``, and
+any other host part switches it to the reversed mode, where pcscd connects out to the card
+(and aborts whenever a card process exits). So a `PcscdService` runs pcscd in its own mount
+and network namespaces (``unshare --mount --net``, with a user namespace when not root),
+through this module's launcher (``python -m simulators.services_pcsc``):
 
-pcscd and vpcd are machine-global (socket /run/pcscd/pcscd.comm, TCP ports
-35963/35964), so a service holds an exclusive file lock
-(/tmp/cccd-pcscd.lock) from `start()` to `close()`: two test sessions wait
-for each other instead of fighting over the daemon.
+- a private directory is bind-mounted over /run/pcscd: the socket is ``<dir>/run/pcscd.comm``,
+  which this process's PC/SC clients (and the programs it starts) reach through
+  ``PCSCLITE_CSOCK_NAME``;
+- a private reader.conf (``pcscd -c FILE``) declares vpcd's two readers, listening inside the
+  namespace, whose only interface is loopback: nothing outside can reach them;
+- the launcher opens two free loopback ports of the host before it leaves the host's network
+  namespace, and relays each card connection (`simulators.vcard.vpcd.VpcdLink`) to vpcd.
+
+A system pcscd, its readers and its ports are left alone, and several runs work at once.
+`PcscSandbox.for_this_process` sets the environment (``PCSCLITE_CSOCK_NAME``, the card port
+in ``CCCD_VPCD_PORT``); it must run before this process's first PC/SC call, because
+libpcsclite reads the socket name only once.
 """
 
 from __future__ import annotations
 
-import fcntl
+import argparse
+import ctypes
 import os
+import shutil
 import signal
+import socket
+import struct
 import subprocess
+import sys
+import tempfile
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["LOCK_PATH", "VPCD_READER_0", "VPCD_READER_1", "PcscdService", "ServiceUnavailable"]
+__all__ = ["VPCD_READER_0", "VPCD_READER_1", "PcscSandbox", "PcscdService", "ServiceUnavailable"]
 
 PCSCD_BINARY = "/usr/sbin/pcscd"
-VPCD_CONF = Path("/etc/reader.conf.d/vpcd")
-RUN_DIR = Path("/run/pcscd")
-LOCK_PATH = "/tmp/cccd-pcscd.lock"
+VPCD_DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")  # from vsmartcard-vpcd
+SYSTEM_RUN_DIR = "/run/pcscd"
 VPCD_READER_0 = "Virtual PCD 00 00"
 VPCD_READER_1 = "Virtual PCD 00 01"
+# Inside the sandbox's own network namespace vpcd keeps its usual ports: nothing collides there.
+INNER_VPCD_PORT = 0x8C7B  # 35963 = reader 00 00, 35964 = reader 00 01
+
+SANDBOX_DIR_ENV = "CCCD_PCSC_SANDBOX"
+VPCD_PORT_ENV = "CCCD_VPCD_PORT"  # the host port of reader 00 00; reader 00 01 is the next one
+CSOCK_ENV = "PCSCLITE_CSOCK_NAME"
+
+READER_CONF = f"""\
+# A private vpcd for one test run (simulators.services_pcsc): listens inside its own network namespace.
+FRIENDLYNAME "Virtual PCD"
+DEVICENAME   /dev/null:0x{INNER_VPCD_PORT:X}
+LIBPATH      {VPCD_DRIVER}
+CHANNELID    0x{INNER_VPCD_PORT:X}
+"""
 
 
 class ServiceUnavailable(RuntimeError):
-    """pcscd or vpcd is not installed/usable here (tests skip on this)."""
+    """pcscd or vpcd is not installed or cannot run here (tests skip on this; under CI they fail)."""
+
+
+def _free_port_pair() -> int:
+    """A port p on 127.0.0.1 such that p and p + 1 are both free right now."""
+    for _ in range(100):
+        with socket.socket() as first:
+            first.bind(("127.0.0.1", 0))
+            port = int(first.getsockname()[1])
+            if port >= 65535:
+                continue
+            with socket.socket() as second:
+                try:
+                    second.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+                return port
+    raise ServiceUnavailable("no two adjacent free loopback ports")
+
+
+@dataclass(frozen=True)
+class PcscSandbox:
+    """Where a private pcscd lives: its directory (run dir and reader.conf) and its card ports."""
+
+    directory: Path
+    vpcd_port: int
+    owned: bool = False  # created by this process: removed by `remove()`
+
+    @property
+    def run_dir(self) -> Path:
+        return self.directory / "run"
+
+    @property
+    def socket_path(self) -> Path:
+        return self.run_dir / "pcscd.comm"
+
+    @property
+    def reader_conf(self) -> Path:
+        return self.directory / "reader.conf"
+
+    @property
+    def ports(self) -> tuple[int, int]:
+        return self.vpcd_port, self.vpcd_port + 1
+
+    def environment(self) -> dict[str, str]:
+        return {SANDBOX_DIR_ENV: str(self.directory), VPCD_PORT_ENV: str(self.vpcd_port),
+                CSOCK_ENV: str(self.socket_path)}
+
+    @classmethod
+    def create(cls) -> PcscSandbox:
+        """A new sandbox (a fresh directory and free ports), without touching the environment."""
+        # A short path: a Unix socket path holds at most 107 bytes.
+        directory = Path(tempfile.mkdtemp(prefix="cccd-pcsc-"))
+        (directory / "run").mkdir()
+        return cls(directory, _free_port_pair(), owned=True)
+
+    @classmethod
+    def for_this_process(cls) -> PcscSandbox:
+        """The sandbox named by the environment, or a new one exported to it (and so to children)."""
+        directory, port = os.environ.get(SANDBOX_DIR_ENV), os.environ.get(VPCD_PORT_ENV)
+        if directory and port:
+            sandbox = cls(Path(directory), int(port))
+            sandbox.run_dir.mkdir(parents=True, exist_ok=True)
+        else:
+            sandbox = cls.create()
+        os.environ.update(sandbox.environment())
+        return sandbox
+
+    def remove(self) -> None:
+        if self.owned:
+            shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -62,134 +165,293 @@ def list_readers_once() -> list[str] | None:
 
 
 class PcscdService:
-    """A pcscd child process with vpcd; use as a context manager or start/stop/close."""
+    """A private pcscd with vpcd (see the module docstring); a context manager, or start/stop/close.
+
+    It can be stopped, crashed (SIGKILL) and started again, to test clients that must survive
+    a pcscd restart; the sandbox (socket path, ports) stays the same across restarts.
+    """
 
     def __init__(
         self,
         *,
         binary: str = PCSCD_BINARY,
-        lock_path: str = LOCK_PATH,
         log_path: str | os.PathLike[str] | None = None,
         debug: bool = False,
         ready_reader: str = VPCD_READER_0,
+        sandbox: PcscSandbox | None = None,
     ) -> None:
         self.binary = binary
-        self.lock_path = lock_path
-        self.log_path = log_path
         self.debug = debug
         self.ready_reader = ready_reader
+        self.sandbox = sandbox or PcscSandbox.for_this_process()
+        # pcscd's and the launcher's output: the reason when it cannot start
+        self.log_path: str | os.PathLike[str] = log_path or self.sandbox.directory / "pcscd.log"
         self._proc: subprocess.Popen[bytes] | None = None
-        self._lock_fd: int | None = None
 
     # ------------------------------------------------------------ checks
     def check(self) -> None:
         if not os.access(self.binary, os.X_OK):
             raise ServiceUnavailable(f"{self.binary} not found (apt install pcscd)")
-        if not VPCD_CONF.exists():
-            raise ServiceUnavailable(f"{VPCD_CONF} missing (apt install vsmartcard-vpcd)")
-        if os.geteuid() != 0:
-            try:
-                owner = RUN_DIR.stat().st_uid
-            except FileNotFoundError:
-                raise ServiceUnavailable(f"{RUN_DIR} missing: run `install -d -o $USER {RUN_DIR}` as root once")
-            if owner != os.geteuid():
-                raise ServiceUnavailable(f"{RUN_DIR} is not owned by this user")
+        if not VPCD_DRIVER.exists():
+            raise ServiceUnavailable(f"{VPCD_DRIVER} missing (apt install vsmartcard-vpcd)")
+        if shutil.which("unshare") is None:
+            raise ServiceUnavailable("unshare (util-linux) not found: the private pcscd needs its own namespaces")
 
     # ------------------------------------------------------------ lifecycle
     @property
     def pid(self) -> int | None:
+        """The launcher's pid (pcscd is its child and dies with it)."""
         return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
 
-    def _acquire_lock(self, timeout: float) -> None:
-        if self._lock_fd is not None:
-            return
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o666)
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    os.close(fd)
-                    raise ServiceUnavailable(f"{self.lock_path} held by another pcscd session")
-                time.sleep(0.2)
-        self._lock_fd = fd
+    @property
+    def ports(self) -> tuple[int, int]:
+        """The loopback ports a card connects to: reader 00 00, reader 00 01."""
+        return self.sandbox.ports
 
-    def _clear_stale_files(self) -> None:
-        pid_file = RUN_DIR / "pcscd.pid"
+    def _daemon_pid(self) -> int:
         try:
-            other = int(pid_file.read_text().strip() or "0")
+            return int((self.sandbox.run_dir / "pcscd.pid").read_text().strip() or "0")
         except (FileNotFoundError, ValueError):
-            other = 0
-        if other and _pid_alive(other):
-            raise ServiceUnavailable(f"another pcscd (pid {other}) is running outside the lock")
-        for name in ("pcscd.pid", "pcscd.comm"):
-            try:
-                (RUN_DIR / name).unlink()
-            except FileNotFoundError:
-                pass
+            return 0
 
-    def start(self, timeout: float = 15.0, lock_timeout: float = 600.0) -> PcscdService:
+    def _clear_stale_files(self, timeout: float = 5.0) -> None:
+        """A crashed pcscd leaves its socket and pid file; wait for the process itself to be gone."""
+        other = self._daemon_pid()
+        deadline = time.monotonic() + timeout
+        while other and _pid_alive(other):
+            if time.monotonic() > deadline:
+                raise ServiceUnavailable(f"the sandbox's previous pcscd (pid {other}) does not exit")
+            time.sleep(0.05)
+        for name in ("pcscd.pid", "pcscd.comm"):
+            (self.sandbox.run_dir / name).unlink(missing_ok=True)
+
+    def _listen(self) -> list[socket.socket]:
+        listeners: list[socket.socket] = []
+        try:
+            for port in self.sandbox.ports:
+                sock = socket.socket()
+                listeners.append(sock)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(("127.0.0.1", port))
+                sock.listen(4)
+        except OSError as exc:
+            for sock in listeners:
+                sock.close()
+            raise ServiceUnavailable(f"the sandbox's card ports {self.sandbox.ports} are taken: {exc}") from exc
+        return listeners
+
+    def _command(self, fds: list[int]) -> list[str]:
+        unshare = shutil.which("unshare") or "unshare"
+        as_user = ["--user", "--map-root-user"] if os.geteuid() != 0 else []
+        pcscd = [self.binary, "-f", "-c", str(self.sandbox.reader_conf)] + (["-d"] if self.debug else [])
+        return [unshare, *as_user, "--mount", "--net", "--", sys.executable, "-m", "simulators.services_pcsc",
+                "--run-dir", str(self.sandbox.run_dir), "--listen-fds", ",".join(map(str, fds)), "--", *pcscd]
+
+    def _log_tail(self) -> str:
+        try:
+            return Path(self.log_path).read_text(errors="replace")[-1500:]
+        except OSError:
+            return ""
+
+    def start(self, timeout: float = 15.0) -> PcscdService:
         """Start pcscd and wait until `ready_reader` is listed."""
         self.check()
-        self._acquire_lock(lock_timeout)
         if self.pid is not None:
             return self
         self._clear_stale_files()
-        args = [self.binary, "-f"] + (["-d"] if self.debug else [])
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        self.sandbox.reader_conf.write_text(READER_CONF)
+        listeners = self._listen()
+        fds = [sock.fileno() for sock in listeners]
         try:
-            self._proc = subprocess.Popen(args, stdout=out, stderr=out, stdin=subprocess.DEVNULL)
+            with open(self.log_path, "ab") as out:  # the child keeps its own descriptor
+                self._proc = subprocess.Popen(self._command(fds), stdin=subprocess.PIPE, stdout=out,
+                                              stderr=out, pass_fds=fds)
         finally:
-            if out is not subprocess.DEVNULL:
-                out.close()
+            for sock in listeners:
+                sock.close()  # the launcher holds them now
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                raise ServiceUnavailable(f"pcscd exited with {self._proc.returncode}")
+                code = self._proc.returncode
+                self._proc = None
+                raise ServiceUnavailable(f"the private pcscd exited with {code}: {self._log_tail()}")
             readers = list_readers_once()
             if readers and self.ready_reader in readers:
                 return self
             time.sleep(0.05)
         self.stop()
-        raise ServiceUnavailable(f"pcscd did not list {self.ready_reader!r} in time")
+        raise ServiceUnavailable(f"pcscd did not list {self.ready_reader!r} in time: {self._log_tail()}")
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop pcscd (SIGTERM, then SIGKILL); keeps the lock for a restart."""
+        """Stop pcscd cleanly (SIGTERM to the launcher, which passes it on)."""
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
+        if proc is None:
             return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout)
+        if proc.stdin is not None:
+            proc.stdin.close()
 
     def kill(self) -> None:
-        """Crash pcscd (SIGKILL): leaves stale socket/pid files, as a real crash does."""
+        """Crash pcscd (SIGKILL): leaves stale socket and pid files, as a real crash does."""
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.kill()
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.kill()  # pcscd gets SIGKILL too (its parent-death signal)
             proc.wait(10)
+        if proc.stdin is not None:
+            proc.stdin.close()
 
     def restart(self, *, crash: bool = False, timeout: float = 15.0) -> PcscdService:
         self.kill() if crash else self.stop()
         return self.start(timeout)
 
     def close(self) -> None:
-        """Stop pcscd and release the lock."""
-        try:
-            self.stop()
-        finally:
-            if self._lock_fd is not None:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-                os.close(self._lock_fd)
-                self._lock_fd = None
+        self.stop()
 
     def __enter__(self) -> PcscdService:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# ---------------------------------------------------------------------------- the launcher
+# Runs inside the new namespaces; everything below uses only the standard library.
+_MS_BIND = 4096
+_PR_SET_PDEATHSIG = 1
+_SIOCGIFFLAGS, _SIOCSIFFLAGS = 0x8913, 0x8914
+_IFF_UP = 0x1
+_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _loopback_up() -> None:
+    """A new network namespace has its loopback interface down (``ip link set lo up``)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        import fcntl
+
+        ifreq = fcntl.ioctl(sock, _SIOCGIFFLAGS, struct.pack("16sH22x", b"lo", 0))
+        flags = struct.unpack("16sH22x", ifreq)[1]
+        fcntl.ioctl(sock, _SIOCSIFFLAGS, struct.pack("16sH22x", b"lo", flags | _IFF_UP))
+
+
+def _bind_run_dir(run_dir: str) -> None:
+    """Mount the private run dir over /run/pcscd, in this mount namespace only."""
+    libc = _libc()
+    if not os.path.isdir(SYSTEM_RUN_DIR):
+        try:
+            os.makedirs(SYSTEM_RUN_DIR)
+        except PermissionError:  # in a user namespace: a private /run to create it in
+            if libc.mount(b"tmpfs", b"/run", b"tmpfs", 0, None) != 0:
+                raise OSError(ctypes.get_errno(), "mount tmpfs on /run") from None
+            os.makedirs(SYSTEM_RUN_DIR)
+    if libc.mount(run_dir.encode(), SYSTEM_RUN_DIR.encode(), None, _MS_BIND, None) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"bind-mount {run_dir} on {SYSTEM_RUN_DIR}: {os.strerror(err)}")
+
+
+def _die_with_parent() -> None:
+    _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _pump(src: socket.socket, dst: socket.socket) -> None:
+    try:
+        while True:
+            if _QUICKACK is not None:  # vpcd sends length and APDU apart: ACK at once (see vpcd.py)
+                try:
+                    src.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+                except OSError:
+                    pass
+            data = src.recv(65536)
+            if not data:
+                break
+            dst.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for sock in (src, dst):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def _relay(card: socket.socket, inner_port: int) -> None:
+    """One card connection: to vpcd inside the namespace, both ways, closed together."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            vpcd = socket.create_connection(("127.0.0.1", inner_port), timeout=2)
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                card.close()
+                return
+            time.sleep(0.05)
+    vpcd.settimeout(None)
+    for sock in (card, vpcd):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    back = threading.Thread(target=_pump, args=(vpcd, card), daemon=True)
+    back.start()
+    _pump(card, vpcd)
+    back.join()
+    card.close()
+    vpcd.close()
+
+
+def _accept_loop(listener: socket.socket, inner_port: int) -> None:
+    while True:
+        try:
+            card, _ = listener.accept()
+        except OSError:
+            return
+        threading.Thread(target=_relay, args=(card, inner_port), daemon=True).start()
+
+
+def launcher_main(argv: list[str] | None = None) -> int:
+    """Inside ``unshare --mount --net``: loopback up, private /run/pcscd, pcscd, the card relays."""
+    parser = argparse.ArgumentParser(prog="python -m simulators.services_pcsc")
+    parser.add_argument("--run-dir", required=True)
+    parser.add_argument("--listen-fds", required=True, help="host-side listening sockets, reader 0 first")
+    parser.add_argument("pcscd", nargs=argparse.REMAINDER, help="-- the pcscd command line")
+    opts = parser.parse_args(argv)
+    command = opts.pcscd[1:] if opts.pcscd[:1] == ["--"] else opts.pcscd
+    _loopback_up()
+    _bind_run_dir(opts.run_dir)
+    daemon = subprocess.Popen(command, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)  # noqa: PLW1509
+
+    def finish(*_: object) -> None:
+        if daemon.poll() is None:
+            daemon.terminate()
+
+    signal.signal(signal.SIGTERM, finish)
+    signal.signal(signal.SIGINT, finish)
+
+    def parent_gone() -> None:  # our stdin closes when the process that started us dies
+        while os.read(0, 1024):
+            pass
+        finish()
+
+    threading.Thread(target=parent_gone, daemon=True).start()
+    for offset, fd in enumerate(int(f) for f in opts.listen_fds.split(",")):
+        listener = socket.socket(fileno=fd)
+        threading.Thread(target=_accept_loop, args=(listener, INNER_VPCD_PORT + offset), daemon=True).start()
+    while True:
+        try:
+            return daemon.wait()
+        except InterruptedError:  # pragma: no cover - wait() retries EINTR itself
+            continue
+
+
+if __name__ == "__main__":
+    sys.exit(launcher_main())

@@ -1,19 +1,23 @@
-"""Fixtures shared by every test folder."""
+"""Fixtures shared by every test folder; the run-wide rules are in tests/suite_rules.py."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 
+from simulators.services_pcsc import PcscdService, ServiceUnavailable
+
+# pytester: the suite's own checks run inner pytest sessions.
+pytest_plugins = ["pytester", "tests.suite_rules"]
+
 
 @pytest.fixture(scope="module")
-def pcscd(tmp_path_factory):
-    """A real pcscd with vpcd's virtual readers for one test module (it holds the machine-wide
-    lock, since vpcd's ports are fixed). Skips when pcscd or vpcd is not installed.
+def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PcscdService]:
+    """A real pcscd with vpcd's two virtual readers for one test module, private to this run
+    (see simulators.services_pcsc). Skips when it cannot start (fails under CI).
     VCARD_PCSCD_LOG=FILE keeps pcscd's debug log there."""
-    from simulators.services_pcsc import PcscdService, ServiceUnavailable
-
     debug_log = os.environ.get("VCARD_PCSCD_LOG")
     service = PcscdService(log_path=debug_log or tmp_path_factory.mktemp("pcscd") / "pcscd.log",
                            debug=bool(debug_log))
@@ -24,3 +28,5 @@ def pcscd(tmp_path_factory):
         pytest.skip(f"pcscd/vpcd not usable: {exc}")
     yield service
     service.close()
+
+

@@ -44,7 +44,7 @@ def test_environment_overrides_the_file_including_nested_keys(edge_toml, monkeyp
 
 def test_unknown_key_is_an_error_that_names_the_key(edge_toml):
     edge_toml.write_text(edge_toml.read_text() + "hots = 1\n")
-    with pytest.raises(ConfigError, match="unknown key 'mqtt.hots'"):
+    with pytest.raises(ConfigError, match=r"unknown key 'mqtt\.hots'"):
         EdgeSettings.load(edge_toml)
 
 
@@ -73,7 +73,7 @@ def test_server_needs_read_tokens(tmp_path):
 
 def test_bad_values_are_reported_with_their_key(edge_toml):
     edge_toml.write_text(edge_toml.read_text().replace("mqtt://127.0.0.1:1884", "http://x"))
-    with pytest.raises(ConfigError, match="key 'mqtt.url'"):
+    with pytest.raises(ConfigError, match=r"key 'mqtt\.url'"):
         EdgeSettings.load(edge_toml)
 
 

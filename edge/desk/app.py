@@ -49,7 +49,7 @@ def create_desk_app(
         return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict:
+    def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get("/screen/api/state", include_in_schema=False)
@@ -78,7 +78,7 @@ def create_desk_app(
         return Response(data, media_type=mime, headers={"Cache-Control": "no-store"})
 
     @app.post("/screen/api/can", include_in_schema=False, status_code=status.HTTP_202_ACCEPTED)
-    def typed_can(body: CanInput) -> dict:
+    def typed_can(body: CanInput) -> dict[str, bool]:
         """A CAN typed at the desk for a chip-only read (the card must be on the reader)."""
         if on_can is None:
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no chip reader at this desk")
@@ -92,7 +92,7 @@ def create_desk_app(
 
     @app.get("/his/v1/patient/current", dependencies=[Depends(require_his)], tags=["HIS"],
              summary="The patient at the desk now, in XML130 field names")
-    def his_current() -> dict:
+    def his_current() -> dict[str, object]:
         current = hub.current()
         if current is None or current.id_number is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no patient at the desk")

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING
 
 from edge.checkin import CheckInService
-from edge.debounce import Debouncer
+from edge.debounce import Debouncer, id_number_key
 from edge.desk.hub import DeskHub
 from edge.desk.view import Badge, PatientView, view_from_chip, view_from_chip_error, view_from_error, view_from_qr
 from edge.domain.messages import MESSAGES, DomainError
@@ -32,19 +32,13 @@ from edge.icao.access import AccessKey, AccessKeyError, key_from_can, keys_from_
 from edge.icao.errors import AuthenticationError, CardRemovedError, IcaoError, TransportError
 from edge.trust.levels import TrustLevel
 
+if TYPE_CHECKING:  # the chip reader pulls in the whole chip stack; the flow only reads its result
+    from edge.chip_reader import ChipCheck
+
 log = logging.getLogger(__name__)
 
-
-class ChipCheckLike(Protocol):
-    """What the flow needs from a chip read (edge.chip_reader.ChipCheck)."""
-
-    trust: Any
-    identity: Any
-    face_image: bytes | None
-    face_mime: str | None
-
-
-ChipReader = Callable[[Sequence[AccessKey], CccdRecord | None], ChipCheckLike]
+#: Reads and verifies the card on the reader with these keys (and the QR to cross-check).
+ChipReader = Callable[[Sequence[AccessKey], CccdRecord | None], "ChipCheck"]
 
 
 @dataclass
@@ -81,7 +75,7 @@ class DeskFlow:
         self._recorded = False
 
     # -- events
-    def on_qr(self, data: bytes, seen_at: datetime | None = None, flags: dict[str, Any] | None = None) -> None:
+    def on_qr(self, data: bytes, seen_at: datetime | None = None, flags: Mapping[str, object] | None = None) -> None:
         """A QR payload from any source (camera, scanner)."""
         if not self.debouncer.accept(data):
             return  # the same card again within the window: the same visit
@@ -173,8 +167,7 @@ class DeskFlow:
         except IcaoError:
             self._chip_failed(visit, "chip.read_failed")
             return
-        identity = check.identity
-        id_number = getattr(identity, "id_number", None) or (visit.qr.id_number if visit.qr else None)
+        id_number = (check.identity.id_number if check.identity else None) or (visit.qr.id_number if visit.qr else None)
         if id_number is None:
             self._chip_failed(visit, "chip.read_failed")
             return
@@ -183,7 +176,7 @@ class DeskFlow:
         self.hub.show(view_from_chip(check, visit.qr, checkin_recorded=True),
                       photo=check.face_image, photo_mime=check.face_mime or "image/jpeg")
         # Whatever path comes next for this card within the window is the same visit.
-        self.debouncer.accept(f"{id_number}|".encode())
+        self.debouncer.accept_key(id_number_key(id_number))
         self._done(visit)
 
     def _chip_failed(self, visit: Visit, code: str) -> None:

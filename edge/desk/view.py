@@ -8,15 +8,20 @@ local history read. It holds personal data and never leaves the desk.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contract.catalogue import text, trust_sentence
 from edge.domain.idnumber import redact_id_number
-from edge.domain.messages import MESSAGES, DomainError
+from edge.domain.messages import DomainError
 from edge.domain.qr import CccdRecord
 from edge.events import Method, new_event_id
 from edge.trust.levels import TrustLevel
+from edge.trust.result import CheckStatus, TrustResult
+
+if TYPE_CHECKING:  # the chip reader pulls in the whole chip stack; the view only reads its result
+    from edge.chip_reader import ChipCheck
 
 Severity = Literal["ok", "info", "warning", "error"]
 Outcome = Literal["success", "warning", "failure"]
@@ -37,7 +42,8 @@ class Badge(BaseModel):
 
     @classmethod
     def of(cls, code: str, severity: Severity) -> Badge:
-        msg = MESSAGES[code]
+        """The badge of a catalogue code (:mod:`contract.catalogue`)."""
+        msg = text(code)
         return cls(code=code, severity=severity, vi=msg.vi, en=msg.en)
 
 
@@ -115,52 +121,42 @@ def view_from_error(error: DomainError) -> PatientView:
     )
 
 
-def _badges_from_trust(trust: object) -> list[Badge]:
-    """A badge per trust check that did not simply pass, and one for each cross-check finding."""
-    badges: list[Badge] = []
-    checks = getattr(trust, "checks", {}) or {}
-    for name, check in checks.items():
-        status = getattr(check, "status", None)
-        status_value = getattr(status, "value", status)
-        if status_value not in ("failed",):
-            continue
-        for reason in getattr(check, "reasons", []) or []:
-            badges.append(Badge(code=f"{getattr(name, 'value', name)}.{reason.code}", severity="error",
-                                vi=reason.vi, en=reason.en))
-    return badges
+def _badges_from_trust(trust: TrustResult) -> list[Badge]:
+    """A badge per reason of each trust check that failed (cross-check findings included)."""
+    return [
+        Badge(code=f"{name.value}.{reason.code}", severity="error", vi=reason.vi, en=reason.en)
+        for name, check in trust.checks.items()
+        if check.status is CheckStatus.FAILED
+        for reason in check.reasons
+    ]
 
 
-_LEVEL_BADGES = {
-    TrustLevel.CHIP_VERIFIED_CLONE_CHECKED: ("ok", "Chip xác thực và không phải bản sao.", "Chip verified and not a clone."),
-    TrustLevel.CHIP_VERIFIED: ("ok", "Dữ liệu chip đã được xác thực.", "Chip data verified."),
-    TrustLevel.CHIP_DATA_UNANCHORED: (
-        "warning",
-        "Dữ liệu chip có chữ ký hợp lệ nhưng chưa có chứng thư gốc (CSCA) để đối chiếu.",
-        "The chip data is signed, but no trusted root (CSCA) is installed to anchor it.",
-    ),
+# The levels the desk states as a finding of their own, and in which colour.
+_LEVEL_SEVERITY: dict[TrustLevel, Severity] = {
+    TrustLevel.CHIP_VERIFIED_CLONE_CHECKED: "ok",
+    TrustLevel.CHIP_VERIFIED: "ok",
+    TrustLevel.CHIP_DATA_UNANCHORED: "warning",
 }
 
 
-def view_from_chip(check: object, qr: CccdRecord | None, *, checkin_recorded: bool) -> PatientView:
+def view_from_chip(check: ChipCheck, qr: CccdRecord | None, *, checkin_recorded: bool) -> PatientView:
     """The screen after a chip read: the chip's own data first, the QR's where the chip has none."""
-    from edge.trust.levels import TrustLevel as Level  # local: keeps the import graph simple
-
     trust = check.trust
-    level: Level = trust.level
-    identity = getattr(check, "identity", None)
-    read = getattr(check, "read", None)
-    dg13 = getattr(read, "dg13", None) if read is not None else None
+    level = trust.level
+    identity = check.identity
+    dg13 = check.read.dg13
     badges = _badges_from_trust(trust)
-    if level in _LEVEL_BADGES:
-        severity, vi, en = _LEVEL_BADGES[level]
-        badges.insert(0, Badge(code=f"trust.{level.value}", severity=severity, vi=vi, en=en))  # type: ignore[arg-type]
+    if level in _LEVEL_SEVERITY:
+        sentence = trust_sentence(level)
+        badges.insert(0, Badge(code=f"trust.{level.value}", severity=_LEVEL_SEVERITY[level],
+                               vi=sentence.vi, en=sentence.en))
     if qr is not None:
         badges.extend(Badge.of(w.code, "info" if w.code in _INFO_CODES else "warning") for w in qr.warnings)
 
-    if level == Level.INVALID:
+    if level == TrustLevel.INVALID:
         outcome: Outcome = "failure"
         next_step = Badge.of("next.check_document_by_hand", "error")
-    elif level >= Level.CHIP_VERIFIED and not any(b.severity in ("warning", "error") for b in badges):
+    elif level >= TrustLevel.CHIP_VERIFIED and not any(b.severity in ("warning", "error") for b in badges):
         outcome = "success"
         next_step = Badge.of("next.none", "ok")
     else:
@@ -174,14 +170,14 @@ def view_from_chip(check: object, qr: CccdRecord | None, *, checkin_recorded: bo
         outcome=outcome,
         method=Method.QR_AND_CHIP if qr is not None else Method.CHIP,
         trust_level=level,
-        id_number=pick(getattr(identity, "id_number", None), qr.id_number if qr else None),
-        full_name=pick(getattr(identity, "full_name", None), qr.full_name if qr else None),
-        date_of_birth=getattr(identity, "date_of_birth", None) or (qr.date_of_birth if qr else None),
-        sex=getattr(identity, "sex", None) or (qr.sex if qr else None),
-        address=pick(getattr(dg13, "residence", None), qr.address if qr else None),
-        nationality=getattr(dg13, "nationality", None) or "Việt Nam",
-        ethnicity=getattr(dg13, "ethnicity", None),
-        has_photo=bool(getattr(check, "face_image", None)),
+        id_number=pick(identity.id_number if identity else None, qr.id_number if qr else None),
+        full_name=pick(identity.full_name if identity else None, qr.full_name if qr else None),
+        date_of_birth=(identity.date_of_birth if identity else None) or (qr.date_of_birth if qr else None),
+        sex=(identity.sex if identity else None) or (qr.sex if qr else None),
+        address=pick(dg13.residence if dg13 else None, qr.address if qr else None),
+        nationality=(dg13.nationality if dg13 else None) or "Việt Nam",
+        ethnicity=dg13.ethnicity if dg13 else None,
+        has_photo=bool(check.face_image),
         badges=tuple(badges),
         next_step=next_step,
         checkin_recorded=checkin_recorded,

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -23,12 +25,87 @@ from edge.domain.messages import Finding, QrError
 from edge.domain.validity import card_expiry
 
 Layout = Literal["card_7_fields", "card_11_fields", "app_6_fields"]
+QrField = Literal["id_number", "old_id_number", "full_name", "date_of_birth", "sex", "address", "issue_date"]
 
 VIETNAM_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 SEPARATOR = "|"
+ID_NUMBER_LENGTH = 12
 
-_CARD_DATE_RE = re.compile(r"^[0-9]{8}$")  # ddmmyyyy
-_APP_DATE_RE = re.compile(r"^[0-9]{2}/[0-9]{2}/[0-9]{4}$")  # dd/mm/yyyy
+
+@dataclass(frozen=True)
+class QrLayout:
+    """One QR layout: which field sits where, how its dates are written, whether a card prints it.
+
+    Fields after ``fields`` are kept as ``extra_fields`` (the 2024 card's four trailing ones).
+    """
+
+    name: Layout
+    field_counts: tuple[int, ...]  # payload field counts read with this layout
+    expected_counts: tuple[int, ...]  # the counts real payloads of this layout have
+    fields: tuple[QrField, ...]
+    date_fields: tuple[QrField, ...]
+    date_pattern: re.Pattern[str]
+    date_format: str  # for datetime.strptime
+    from_card: bool
+
+    def value(self, fields: Sequence[str], name: QrField) -> str:
+        """The named field of a split payload ('' when this layout has no such field)."""
+        index = self.fields.index(name) if name in self.fields else len(fields)
+        return fields[index] if index < len(fields) else ""
+
+    def extras(self, fields: Sequence[str]) -> tuple[str, ...]:
+        return tuple(fields[len(self.fields):])
+
+
+_CARD_FIELDS: tuple[QrField, ...] = (
+    "id_number", "old_id_number", "full_name", "date_of_birth", "sex", "address", "issue_date",
+)
+_CARD_DATE = re.compile(r"^[0-9]{8}$")  # ddmmyyyy
+_APP_DATE = re.compile(r"^[0-9]{2}/[0-9]{2}/[0-9]{4}$")  # dd/mm/yyyy
+_DATES: tuple[QrField, ...] = ("date_of_birth", "issue_date")
+
+#: Every QR layout the desk reads. Cards from 2021 carry 7 fields, cards from 2024 carry 11
+#: (8 to 10 are read the same way, with a warning); apps re-render a 6-field variant.
+LAYOUTS: tuple[QrLayout, ...] = (
+    QrLayout("app_6_fields", (6,), (6,), ("id_number", "full_name", "date_of_birth", "sex", "address", "issue_date"),
+             _DATES, _APP_DATE, "%d/%m/%Y", from_card=False),
+    QrLayout("card_7_fields", (7,), (7,), _CARD_FIELDS, _DATES, _CARD_DATE, "%d%m%Y", from_card=True),
+    QrLayout("card_11_fields", (8, 9, 10, 11), (11,), _CARD_FIELDS, _DATES, _CARD_DATE, "%d%m%Y", from_card=True),
+)
+_LAYOUT_BY_COUNT = {count: layout for layout in LAYOUTS for count in layout.field_counts}
+MIN_FIELDS = min(_LAYOUT_BY_COUNT)
+MAX_FIELDS = max(_LAYOUT_BY_COUNT)
+
+
+def layout_for(field_count: int) -> QrLayout | None:
+    """The layout a payload with this many fields is read with, or None if no layout has it."""
+    return _LAYOUT_BY_COUNT.get(field_count)
+
+
+def split_fields(text: str) -> list[str]:
+    """The payload's fields, without the spaces scanners and apps pad them with."""
+    return [f.strip() for f in text.split(SEPARATOR)]
+
+
+def peek_id_number(payload: str | bytes) -> str | None:
+    """The 12-digit ID number a payload starts with (every layout puts it first), else None.
+
+    Cheap (no decoding, no parsing): the debouncer runs it on every camera frame.
+    """
+    if isinstance(payload, str):
+        head = payload[: ID_NUMBER_LENGTH + 2].lstrip("\ufeff")
+        digits, sep = head[:ID_NUMBER_LENGTH], head[ID_NUMBER_LENGTH:ID_NUMBER_LENGTH + 1]
+        ok = sep == SEPARATOR and digits.isascii() and digits.isdigit() and len(digits) == ID_NUMBER_LENGTH
+        return digits if ok else None
+    raw = bytes(payload[: ID_NUMBER_LENGTH + 4])
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    digits_b = raw[:ID_NUMBER_LENGTH]
+    if raw[ID_NUMBER_LENGTH:ID_NUMBER_LENGTH + 1] == b"|" and len(digits_b) == ID_NUMBER_LENGTH and digits_b.isdigit():
+        return digits_b.decode("ascii")
+    return None
+
+
 _OLD_ID_RE = re.compile(r"^[0-9]{9}$")
 # A BHYT card code: 2 letters (beneficiary group), 1 digit (benefit level), 2 digits
 # (province), 10 digits (social-insurance number).
@@ -84,16 +161,15 @@ def parse_qr(payload: str | bytes, *, today: date | None = None) -> CccdRecord:
     text = _to_text(payload)
     if not text:
         raise QrError("qr.empty")
-    fields = [f.strip() for f in text.split(SEPARATOR)]
+    fields = split_fields(text)
     if _looks_like_bhyt(fields):
         raise QrError("qr.bhyt_card")
-    if len(fields) < 6:
+    layout = layout_for(len(fields))
+    if layout is None:
         raise QrError("qr.not_cccd" if len(fields) == 1 else "qr.field_count", f"{len(fields)} fields")
-    if len(fields) > 11:
-        raise QrError("qr.field_count", f"{len(fields)} fields")
     if _looks_garbled(text):
         raise QrError("qr.garbled_charset")
-    return _build_record(fields, today or today_in_vietnam())
+    return _build_record(layout, fields, today or today_in_vietnam())
 
 
 def _to_text(payload: str | bytes) -> str:
@@ -138,24 +214,17 @@ def _looks_garbled(text: str) -> bool:
     return False
 
 
-def _build_record(fields: list[str], today: date) -> CccdRecord:
+def _build_record(layout: QrLayout, fields: list[str], today: date) -> CccdRecord:
     warnings: list[str] = []
-    if len(fields) == 6:
-        layout: Layout = "app_6_fields"
-        id_number, name, dob_text, sex_text, address, issue_text = fields
-        old_id_text = ""
-        extra: list[str] = []
-        date_re, date_fmt = _APP_DATE_RE, "%d/%m/%Y"
+    id_number, old_id_text, name, sex_text, address = (
+        layout.value(fields, f) for f in ("id_number", "old_id_number", "full_name", "sex", "address"))
+    extra = layout.extras(fields)
+    if not layout.from_card:
         warnings.append("layout.app_rendered")
-    else:
-        layout = "card_7_fields" if len(fields) == 7 else "card_11_fields"
-        id_number, old_id_text, name, dob_text, sex_text, address, issue_text = fields[:7]
-        extra = fields[7:]
-        date_re, date_fmt = _CARD_DATE_RE, "%d%m%Y"
-        if len(fields) not in (7, 11):
-            warnings.append("layout.unexpected_field_count")
-        if any(extra):
-            warnings.append("layout.extra_fields_present")
+    elif len(fields) not in layout.expected_counts:
+        warnings.append("layout.unexpected_field_count")
+    if any(extra):
+        warnings.append("layout.extra_fields_present")
 
     if not is_id_number(id_number):
         raise QrError("id.format")
@@ -167,12 +236,12 @@ def _build_record(fields: list[str], today: date) -> CccdRecord:
     sex = _parse_sex(sex_text, ascii_only)
     full_name = _check_name(name)
 
-    dob = _parse_date(dob_text, date_re, date_fmt, "dob")
+    dob = _parse_date(layout, fields, "date_of_birth", "dob")
     if dob > today:
         raise QrError("dob.future")
     issue: date | None = None
-    if issue_text or layout != "app_6_fields":
-        issue = _parse_date(issue_text, date_re, date_fmt, "issue")
+    if layout.from_card or layout.value(fields, "issue_date"):
+        issue = _parse_date(layout, fields, "issue_date", "issue")
         if issue > today:
             raise QrError("issue.future")
         if issue <= dob:
@@ -196,8 +265,8 @@ def _build_record(fields: list[str], today: date) -> CccdRecord:
         warnings.append("card.expired")
 
     return CccdRecord(
-        layout=layout,
-        from_card=layout != "app_6_fields",
+        layout=layout.name,
+        from_card=layout.from_card,
         id_number=id_number,
         old_id_number=old_id,
         full_name=full_name,
@@ -205,7 +274,7 @@ def _build_record(fields: list[str], today: date) -> CccdRecord:
         sex=sex,
         address=address,
         issue_date=issue,
-        extra_fields=tuple(extra),
+        extra_fields=extra,
         id_info=info,
         expiry_date=expiry,
         never_expires=issue is not None and expiry is None,
@@ -237,10 +306,11 @@ def _check_name(name: str) -> str:
     return name
 
 
-def _parse_date(text: str, pattern: re.Pattern[str], fmt: str, field: str) -> date:
-    if not pattern.match(text):
-        raise QrError(f"{field}.format")
+def _parse_date(layout: QrLayout, fields: list[str], name: QrField, code_area: str) -> date:
+    text = layout.value(fields, name)
+    if not layout.date_pattern.match(text):
+        raise QrError(f"{code_area}.format")
     try:
-        return datetime.strptime(text, fmt).date()
+        return datetime.strptime(text, layout.date_format).date()
     except ValueError:
-        raise QrError(f"{field}.invalid_date") from None
+        raise QrError(f"{code_area}.invalid_date") from None

@@ -49,6 +49,7 @@ class Channel:
         try:
             response = self.transport.transmit(command)
         except IcaoError:
+            self.sm = None  # whatever the transport says (card removed...), the session is over
             raise
         except Exception as e:  # the card or reader went away
             self.sm = None

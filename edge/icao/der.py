@@ -49,12 +49,12 @@ def encode_oid(dotted: str) -> bytes:
     if len(arcs) < 2:
         raise TlvError("an OID needs at least two arcs")
     out = bytearray()
-    for arc in [40 * arcs[0] + arcs[1], *arcs[2:]]:
-        chunk = [arc & 0x7F]
-        arc >>= 7
-        while arc:
-            chunk.append(0x80 | (arc & 0x7F))
-            arc >>= 7
+    for value in [40 * arcs[0] + arcs[1], *arcs[2:]]:
+        chunk = [value & 0x7F]
+        rest = value >> 7
+        while rest:
+            chunk.append(0x80 | (rest & 0x7F))
+            rest >>= 7
         out += bytes(reversed(chunk))
     return bytes(out)
 

@@ -8,9 +8,12 @@ authentication), the parsed data groups, the access method, per-step timing
 and APDU accounting.
 
 Hooks for Chip Authentication / Active Authentication: the session exposes
-``sm`` (the current secure-messaging context, replaceable after CA) and
-``transmit_secure``; ``post_read`` callables run after reading with the
-session and the result and may store their outcome in ``result.extras``.
+``sm`` (the current secure-messaging context, replaceable after CA),
+``transmit_secure`` and ``read_raw``; ``post_read`` callables run after reading
+with the session and the result. The clone checks' protocol steps are
+:mod:`edge.icao.chipauth` and :mod:`edge.icao.activeauth`; their typed
+outcomes are stored in ``result.chip_authentication`` and
+``result.active_authentication``.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from edge.icao.lds.dg15 import Dg15, parse_dg15
 from edge.icao.lds.security_infos import PaceInfo, SecurityInfos, parse_security_infos
 from edge.icao.lds.sod import Sod, parse_sod
 from edge.icao.lds.tags import EF_CARD_ACCESS, EF_COM, EF_SOD, dg_fid, file_name
+from edge.icao.outcome import AuthOutcome
 from edge.icao.sm import SmContext
 
 DEFAULT_FILES: tuple[int, ...] = (
@@ -85,7 +89,8 @@ class ChipReadResult:
     apdu_count: int = 0
     bytes_sent: int = 0
     bytes_received: int = 0
-    extras: dict[str, object] = field(default_factory=dict)  # CA / AA hook results
+    chip_authentication: AuthOutcome | None = None  # None: not attempted (no clone check asked)
+    active_authentication: AuthOutcome | None = None
 
     def raw(self, name: str) -> bytes | None:
         """Raw bytes by name ('DG1', 'EF.SOD', ...)."""
@@ -158,6 +163,10 @@ class ChipSession:
     def transmit_secure(self, cmd: CommandApdu) -> ResponseApdu:
         """Send one command under secure messaging (for CA / AA)."""
         return self.channel.transmit_secure(cmd)
+
+    def read_raw(self, fid: int) -> bytes:
+        """SELECT and read one file whole on the current channel (the CA proof read)."""
+        return read_file(self.channel, fid, self.max_response)
 
     # ------------------------------------------------------------- steps
     def _timed(self, step: str, start: float) -> None:

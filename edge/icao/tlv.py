@@ -107,7 +107,7 @@ def total_length(prefix: bytes) -> int | None:
     indefinite length (the caller then reads until the card says end of
     file). Raises TlvError if the header itself is incomplete or malformed.
     """
-    tag, length, end = read_header(prefix, 0)
+    _tag, length, end = read_header(prefix, 0)
     if length is None:
         return None
     return end + length

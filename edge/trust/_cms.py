@@ -14,7 +14,7 @@ def message_digest_attr(signer_info: cms.SignerInfo) -> bytes | None:
         return None
     for attr in attrs:
         if attr["type"].native == "message_digest":
-            return attr["values"][0].native
+            return bytes(attr["values"][0].native)
     return None
 
 
@@ -60,4 +60,4 @@ def signer_scheme_description(signer_info: cms.SignerInfo) -> str:
         digest_alg = signer_info["digest_algorithm"]["algorithm"].native
         return _crypto.scheme_of(signer_info["signature_algorithm"], default_hash=digest_alg).describe()
     except (UnsupportedAlgorithm, ValueError, KeyError):
-        return signer_info["signature_algorithm"]["algorithm"].dotted
+        return str(signer_info["signature_algorithm"]["algorithm"].dotted)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Union
 
 from asn1crypto import algos, core, keys
 from cryptography.exceptions import InvalidSignature
@@ -58,7 +57,7 @@ class ECKey:
         return self.curve.n.bit_length()
 
 
-PublicKey = Union[rsa.RSAPublicKey, ECKey]
+PublicKey = rsa.RSAPublicKey | ECKey
 
 
 def _curve_of(params: keys.ECDomainParameters) -> CurveParams:
@@ -76,8 +75,8 @@ def _curve_of(params: keys.ECDomainParameters) -> CurveParams:
         p = spec["field_id"]["parameters"].native
         a = int.from_bytes(spec["curve"]["a"].native, "big")
         b = int.from_bytes(spec["curve"]["b"].native, "big")
-        G = spec["base"].native
-        L = (p.bit_length() + 7) // 8
+        G = spec["base"].native  # noqa: N806 - the standard's notation
+        L = (p.bit_length() + 7) // 8  # noqa: N806 - the standard's notation
         if len(G) != 1 + 2 * L or G[0] != 4:
             raise UnsupportedAlgorithm("compressed or malformed base point")
         gx, gy = int.from_bytes(G[1 : 1 + L], "big"), int.from_bytes(G[1 + L :], "big")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hmac
 import os
+from collections.abc import Callable
 
 from asn1crypto import keys
 from cryptography.hazmat.primitives.asymmetric import ec, rsa, utils
@@ -62,7 +63,7 @@ def parse_dg15(data: bytes) -> keys.PublicKeyInfo:
         if data[:1] == b"\x6f":
             data = lds_dg15.parse_dg15(data).subject_public_key_info
         spki = keys.PublicKeyInfo.load(data)
-        spki.native
+        _ = spki.native
         return spki
     except LdsError as e:
         raise AAError(f"malformed DG15: {e}") from None
@@ -96,7 +97,7 @@ def default_ecdsa_hash(bits: int) -> str:
 
 def recover_9796_2(representative: bytes, challenge: bytes) -> tuple[bool, str]:
     """Check a recovered representative F against the challenge: (ok, detail)."""
-    F = representative
+    F = representative  # noqa: N806 - the standard's notation
     if len(F) < 3 or (F[0] & 0xC0) != 0x40:
         return False, "bad header"
     if not F[0] & 0x20:
@@ -146,12 +147,41 @@ def _rsa_verify(key: rsa.RSAPublicKey, challenge: bytes, signature: bytes) -> tu
 
 
 def _ec_verify(key: ECKey, challenge: bytes, signature: bytes, hash_name: str) -> tuple[bool, str]:
-    L = (key.curve.n.bit_length() + 7) // 8
+    L = (key.curve.n.bit_length() + 7) // 8  # noqa: N806 - the standard's notation
     if len(signature) != 2 * L:
         return False, f"plain ECDSA signature of {len(signature)} bytes, expected {2 * L}"
     r, s = int.from_bytes(signature[:L], "big"), int.from_bytes(signature[L:], "big")
     ok = _crypto.ecdsa_verify_digest(key, _crypto.digest(hash_name, challenge), r, s, hash_name)
     return ok, f"ecdsa-plain-{hash_name} on {key.curve.name}"
+
+
+def aa_verifier(
+    dg15: bytes | keys.PublicKeyInfo,
+    *,
+    dg14: bytes | None = None,
+    ecdsa_hash: str | None = None,
+) -> Callable[[bytes, bytes], tuple[bool, str]]:
+    """The verification of INTERNAL AUTHENTICATE answers with DG15's key:
+    ``(challenge, signature) -> (ok, detail)``, for :func:`edge.icao.activeauth.active_authenticate`.
+
+    Everything about the key is resolved here, before anything is sent: raises
+    :class:`AAError` for an unusable DG15 or key, or a DG14 that names no usable hash.
+    """
+    spki = dg15 if isinstance(dg15, keys.PublicKeyInfo) else parse_dg15(dg15)
+    try:
+        key = _crypto.load_public_key(spki)
+    except UnsupportedAlgorithm as e:
+        raise AAError(f"DG15 key: {e}") from None
+    if isinstance(key, rsa.RSAPublicKey):
+        rsa_key = key
+        return lambda challenge, signature: _rsa_verify(rsa_key, challenge, signature)
+    try:
+        from_dg14 = aa_hash_from_dg14(dg14) if dg14 and not ecdsa_hash else None
+    except TrustError as e:
+        raise AAError(f"DG14 for the AA hash: {e}") from None
+    hash_name = ecdsa_hash or from_dg14 or default_ecdsa_hash(key.bits)
+    ec_key = key
+    return lambda challenge, signature: _ec_verify(ec_key, challenge, signature, hash_name)
 
 
 def verify_aa(
@@ -166,16 +196,7 @@ def verify_aa(
 
     Raises :class:`AAError` for an unusable DG15 or key (not a clone verdict).
     """
-    spki = dg15 if isinstance(dg15, keys.PublicKeyInfo) else parse_dg15(dg15)
-    try:
-        key = _crypto.load_public_key(spki)
-    except UnsupportedAlgorithm as e:
-        raise AAError(f"DG15 key: {e}") from None
-    if isinstance(key, rsa.RSAPublicKey):
-        ok, detail = _rsa_verify(key, challenge, signature)
-    else:
-        hash_name = ecdsa_hash or (aa_hash_from_dg14(dg14) if dg14 else None) or default_ecdsa_hash(key.bits)
-        ok, detail = _ec_verify(key, challenge, signature, hash_name)
+    ok, detail = aa_verifier(dg15, dg14=dg14, ecdsa_hash=ecdsa_hash)(challenge, signature)
     if ok:
         return Check.make(CheckStatus.PASSED, "aa_passed", detail)
     return Check.make(CheckStatus.FAILED, "aa_failed", detail)
@@ -204,8 +225,8 @@ def sign_aa_challenge(
         n, k = pub.n, (pub.n.bit_length() + 7) // 8
         trailer = b"\xbc" if h == "sha1" else bytes([HASH_ISO_IDS[h], 0xCC])
         m1 = os.urandom(k - 1 - HASH_LEN[h] - len(trailer))
-        F = b"\x6a" + m1 + _crypto.digest(h, m1 + challenge) + trailer
-        J = int.from_bytes(F, "big")
+        F = b"\x6a" + m1 + _crypto.digest(h, m1 + challenge) + trailer  # noqa: N806 - the standard's notation
+        J = int.from_bytes(F, "big")  # noqa: N806 - the standard's notation
         if n <= J:
             raise AAError("modulus too small for ISO/IEC 9796-2 with this hash")
         s = pow(J, private_key.private_numbers().d, n)  # no raw RSA in cryptography
@@ -215,6 +236,6 @@ def sign_aa_challenge(
         h = hash_name or default_ecdsa_hash(bits)
         der = private_key.sign(challenge, ec.ECDSA(_crypto.hash_algorithm(h)))
         r, s = utils.decode_dss_signature(der)
-        L = (bits + 7) // 8
+        L = (bits + 7) // 8  # noqa: N806 - the standard's notation
         return r.to_bytes(L, "big") + s.to_bytes(L, "big")
     raise AAError(f"unsupported private key type {type(private_key).__name__}")

@@ -24,6 +24,7 @@ from asn1crypto import core, keys
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from edge.icao import crypto, der, groups, tlv
+from edge.icao.chipauth import ChipAuthRequest
 from edge.icao.errors import IcaoError
 from edge.icao.groups import CurveParams
 from edge.icao.lds import security_infos as si
@@ -46,21 +47,21 @@ class CAError(TrustError):
     """DG14 or Chip Authentication input that cannot be used."""
 
 
-class _AlgorithmIdentifier(core.Sequence):
-    _fields = [("algorithm", core.ObjectIdentifier), ("parameters", core.Any, {"optional": True})]
+class _AlgorithmIdentifier(core.Sequence):  # type: ignore[misc]  # asn1crypto is untyped
+    _fields = [("algorithm", core.ObjectIdentifier), ("parameters", core.Any, {"optional": True})]  # noqa: RUF012 - asn1crypto's class-level spec
 
 
-class RawPublicKeyInfo(core.Sequence):
+class RawPublicKeyInfo(core.Sequence):  # type: ignore[misc]  # asn1crypto is untyped
     """SubjectPublicKeyInfo with opaque parameters: DH chip keys use PKCS#3
     dhKeyAgreement (1.2.840.113549.1.3.1), which asn1crypto's keys module lacks."""
 
-    _fields = [("algorithm", _AlgorithmIdentifier), ("public_key", core.BitString)]
+    _fields = [("algorithm", _AlgorithmIdentifier), ("public_key", core.BitString)]  # noqa: RUF012 - asn1crypto's class-level spec
 
 
-class _DHParameters(core.Sequence):
+class _DHParameters(core.Sequence):  # type: ignore[misc]  # asn1crypto is untyped
     # PKCS#3 DHParameter {p, g, privateValueLength} and X9.42 DomainParameters
     # {p, g, q, ...}: only p and g are needed for the agreement.
-    _fields = [
+    _fields = [  # noqa: RUF012 - asn1crypto's class-level spec
         ("p", core.Integer),
         ("g", core.Integer),
         ("third", core.Integer, {"optional": True}),
@@ -155,11 +156,14 @@ def parse_dg14(data: bytes | si.SecurityInfos) -> DG14:
                     others.append(item.protocol)
                     continue
                 agreement = "DH" if parts[0] == "1" else "ECDH"
-                infos.append(ChipAuthenticationInfo(item.protocol, agreement, CIPHERS[parts[1]], item.version, item.key_id))
+                infos.append(
+                    ChipAuthenticationInfo(item.protocol, agreement, CIPHERS[parts[1]], item.version, item.key_id)
+                )
             elif isinstance(item, si.ChipAuthenticationPublicKeyInfo) and item.protocol in (ID_PK_DH, ID_PK_ECDH):
                 der_spki = item.subject_public_key_info
-                spki = keys.PublicKeyInfo.load(der_spki) if item.protocol == ID_PK_ECDH else RawPublicKeyInfo.load(der_spki)
-                spki.native  # parse now: junk raises here, not later
+                loader = keys.PublicKeyInfo if item.protocol == ID_PK_ECDH else RawPublicKeyInfo
+                spki = loader.load(der_spki)
+                _ = spki.native  # parse now: junk raises here, not later
                 agreement = "DH" if item.protocol == ID_PK_DH else "ECDH"
                 pks.append(ChipAuthenticationPublicKey(agreement, spki, item.key_id))
             elif isinstance(item, si.ActiveAuthenticationInfo):
@@ -190,7 +194,9 @@ def _ec_curve(spki: keys.PublicKeyInfo) -> CurveParams:
 
 
 def _ec_point(spki: keys.PublicKeyInfo) -> bytes:
-    return spki["public_key"].native if spki["algorithm"]["algorithm"].native == "ec" else spki["public_key"].contents[1:]
+    if spki["algorithm"]["algorithm"].native == "ec":
+        return bytes(spki["public_key"].native)
+    return bytes(spki["public_key"].contents[1:])
 
 
 def _dh_numbers(spki: keys.PublicKeyInfo | RawPublicKeyInfo) -> tuple[DHGroup, int]:
@@ -210,7 +216,7 @@ def _ecdh_x(curve: CurveParams, scalar: int, point: bytes) -> bytes:
         peer = ec.EllipticCurvePublicKey.from_encoded_point(c, point)
         return priv.exchange(ec.ECDH(), peer)
     try:
-        S = curve.mul(scalar, curve.decode(point))
+        S = curve.mul(scalar, curve.decode(point))  # noqa: N806 - the standard's notation
     except ValueError as e:
         raise CAError(f"invalid peer public key: {e}") from None
     if S is None:
@@ -251,7 +257,8 @@ class CASessionKeys:
 
 def _keys(shared: bytes, cipher: str) -> CASessionKeys:
     spec = CIPHER_SPECS[cipher]
-    return CASessionKeys(cipher, crypto.kdf(shared, crypto.KDF_ENC, spec), crypto.kdf(shared, crypto.KDF_MAC, spec), shared)
+    k_enc, k_mac = crypto.kdf(shared, crypto.KDF_ENC, spec), crypto.kdf(shared, crypto.KDF_MAC, spec)
+    return CASessionKeys(cipher, k_enc, k_mac, shared)
 
 
 _tlv = tlv.encode
@@ -299,6 +306,27 @@ class TerminalCA:
         return _keys(shared, self.info.cipher)
 
 
+def chip_authentication_request(dg14: bytes | DG14) -> ChipAuthRequest:
+    """Everything the terminal sends and switches to in one Chip Authentication,
+    computed before any APDU (for :func:`edge.icao.chipauth.chip_authenticate`).
+
+    Raises :class:`CAError` for a DG14 (or chip key) that cannot be used, or
+    :class:`UnsupportedAlgorithm` for domain parameters not implemented here.
+    """
+    try:
+        terminal = start_chip_authentication(dg14)
+        new_session = terminal.session_keys().sm_context()
+    except ValueError as e:  # cryptography refusing the chip's key or parameters
+        raise CAError(f"chip key: {e}") from None
+    description = f"{terminal.info.agreement} {terminal.info.cipher}"
+    if terminal.uses_mse_set_kat:
+        return ChipAuthRequest(description, terminal.info.cipher, new_session, mse_set_kat=terminal.mse_set_kat_data())
+    return ChipAuthRequest(
+        description, terminal.info.cipher, new_session,
+        mse_set_at=terminal.mse_set_at_data(), general_authenticate=terminal.general_authenticate_data(),
+    )
+
+
 def start_chip_authentication(dg14: bytes | DG14) -> TerminalCA:
     """Ephemeral key pair on the chip key's domain parameters, ready for the APDUs."""
     parsed = dg14 if isinstance(dg14, DG14) else parse_dg14(dg14)
@@ -329,8 +357,8 @@ def _private_scalar(private_key: bytes | int | ec.EllipticCurvePrivateKey) -> in
         pki = keys.PrivateKeyInfo.load(private_key)
         inner = pki["private_key"].parsed
         if pki["private_key_algorithm"]["algorithm"].native == "ec":
-            return inner["private_key"].native
-        return inner.native  # DH: INTEGER x
+            return int(inner["private_key"].native)
+        return int(inner.native)  # DH: INTEGER x
     except Exception as e:
         raise CAError(f"unreadable private key: {type(e).__name__}: {e}") from None
 

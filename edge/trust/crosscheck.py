@@ -64,9 +64,7 @@ def names_match(a: str, b: str) -> bool:
         return True
     if _looks_truncated_mrz(a) and nb.startswith(na):
         return True
-    if _looks_truncated_mrz(b) and na.startswith(nb):
-        return True
-    return False
+    return bool(_looks_truncated_mrz(b) and na.startswith(nb))
 
 
 def crosscheck(qr: IdentityFields, chip: IdentityFields) -> Check:

@@ -81,7 +81,10 @@ def _check_revocation(
             if entry["user_certificate"].native == serial:
                 when = entry["revocation_date"].native
                 return Check.make(F, "revoked", f"revoked on {when.isoformat() if when else '?'}")
-    fresh = [c for c in good if c["tbs_cert_list"]["next_update"].native is None or at <= c["tbs_cert_list"]["next_update"].native]
+    fresh = [
+        c for c in good
+        if c["tbs_cert_list"]["next_update"].native is None or at <= c["tbs_cert_list"]["next_update"].native
+    ]
     if not fresh:
         return Check.make(NC, "crl_outdated")
     return Check.make(P, "not_revoked")

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
+from contract.catalogue import TRUST_REASONS
 from edge.trust.levels import TrustLevel
 
 
@@ -62,140 +63,8 @@ class CheckName(str, Enum):
 
 
 # code -> (English, Vietnamese). Codes are stable: tests and the server key on them.
-REASONS: dict[str, tuple[str, str]] = {
-    "not_checked": ("Not checked.", "Chưa kiểm tra."),
-    # data groups
-    "dg_hashes_match": (
-        "Every data group read matches its hash in EF.SOD.",
-        "Mọi nhóm dữ liệu đã đọc khớp với giá trị băm trong EF.SOD.",
-    ),
-    "dg_hash_mismatch": (
-        "A data group does not match its hash in EF.SOD: the data was altered.",
-        "Một nhóm dữ liệu không khớp giá trị băm trong EF.SOD: dữ liệu đã bị thay đổi.",
-    ),
-    "dg_not_in_sod": (
-        "A data group was read that EF.SOD does not cover: its content is not authenticated.",
-        "Có nhóm dữ liệu không được EF.SOD bảo vệ: nội dung của nó không được xác thực.",
-    ),
-    "no_data_groups": (
-        "No data group was given to check.",
-        "Không có nhóm dữ liệu nào để kiểm tra.",
-    ),
-    # SOD signature
-    "signature_valid": (
-        "The EF.SOD signature is valid under the document signer certificate.",
-        "Chữ ký của EF.SOD hợp lệ theo chứng thư người ký tài liệu.",
-    ),
-    "signature_invalid": (
-        "The EF.SOD signature does not verify.",
-        "Chữ ký của EF.SOD không hợp lệ.",
-    ),
-    "message_digest_mismatch": (
-        "The signed message digest does not match the security object.",
-        "Giá trị băm được ký không khớp với đối tượng bảo mật.",
-    ),
-    "ds_certificate_missing": (
-        "No document signer certificate: neither in EF.SOD nor in the trust store.",
-        "Không có chứng thư người ký tài liệu: không có trong EF.SOD lẫn kho tin cậy.",
-    ),
-    "unsupported_algorithm": (
-        "The signature uses an algorithm or curve that is not supported.",
-        "Chữ ký dùng thuật toán hoặc đường cong không được hỗ trợ.",
-    ),
-    "sod_unparsable": (
-        "EF.SOD could not be parsed.",
-        "Không phân tích được EF.SOD.",
-    ),
-    # chain
-    "chain_anchored": (
-        "The document signer certificate chains to a trusted CSCA.",
-        "Chứng thư người ký tài liệu được xác thực tới một CSCA tin cậy.",
-    ),
-    "pinned_document_signer": (
-        "The document signer certificate is pinned in the trust store.",
-        "Chứng thư người ký tài liệu đã được ghim trong kho tin cậy.",
-    ),
-    "csca_not_found": (
-        "No trusted CSCA or pinned document signer matches this document signer.",
-        "Không có CSCA tin cậy hoặc chứng thư ghim nào khớp với người ký tài liệu này.",
-    ),
-    "ds_certificate_signature_invalid": (
-        "The document signer certificate's signature does not verify under the CSCA it names.",
-        "Chữ ký trên chứng thư người ký tài liệu không hợp lệ theo CSCA mà nó khai báo.",
-    ),
-    "no_trust_store": (
-        "No trust store was given.",
-        "Không có kho chứng thư tin cậy.",
-    ),
-    # validity
-    "within_validity": (
-        "The document signer and CSCA certificates are valid at the reading date.",
-        "Chứng thư người ký tài liệu và CSCA còn hiệu lực tại ngày đọc.",
-    ),
-    "ds_expired": (
-        "The document signer certificate had expired at the reading date.",
-        "Chứng thư người ký tài liệu đã hết hạn tại ngày đọc.",
-    ),
-    "ds_not_yet_valid": (
-        "The document signer certificate was not yet valid at the reading date.",
-        "Chứng thư người ký tài liệu chưa có hiệu lực tại ngày đọc.",
-    ),
-    "csca_expired": (
-        "The CSCA certificate had expired at the reading date.",
-        "Chứng thư CSCA đã hết hạn tại ngày đọc.",
-    ),
-    "csca_not_yet_valid": (
-        "The CSCA certificate was not yet valid at the reading date.",
-        "Chứng thư CSCA chưa có hiệu lực tại ngày đọc.",
-    ),
-    # revocation
-    "not_revoked": (
-        "The document signer certificate is not on the CSCA's revocation list.",
-        "Chứng thư người ký tài liệu không có trong danh sách thu hồi của CSCA.",
-    ),
-    "revoked": (
-        "The document signer certificate has been revoked.",
-        "Chứng thư người ký tài liệu đã bị thu hồi.",
-    ),
-    "no_crl": (
-        "No revocation list for this CSCA is available.",
-        "Không có danh sách thu hồi cho CSCA này.",
-    ),
-    "crl_signature_invalid": (
-        "The revocation list's signature does not verify under the CSCA.",
-        "Chữ ký của danh sách thu hồi không hợp lệ theo CSCA.",
-    ),
-    "crl_outdated": (
-        "The revocation list was past its next update at the reading date.",
-        "Danh sách thu hồi đã quá hạn cập nhật tại ngày đọc.",
-    ),
-    # clone checks
-    "ca_passed": ("Chip Authentication succeeded.", "Xác thực chip thành công."),
-    "ca_failed": ("Chip Authentication failed: the chip may be a clone.", "Xác thực chip thất bại: chip có thể là bản sao."),
-    "aa_passed": ("Active Authentication succeeded.", "Xác thực chủ động thành công."),
-    "aa_failed": (
-        "Active Authentication failed: the chip may be a clone.",
-        "Xác thực chủ động thất bại: chip có thể là bản sao.",
-    ),
-    # cross-check
-    "crosscheck_match": ("QR code and chip data agree.", "Dữ liệu mã QR và chip trùng khớp."),
-    "id_number_mismatch": (
-        "The ID number in the QR code differs from the chip's.",
-        "Số định danh trong mã QR khác với trong chip.",
-    ),
-    "name_mismatch": (
-        "The name in the QR code differs from the chip's.",
-        "Họ tên trong mã QR khác với trong chip.",
-    ),
-    "date_of_birth_mismatch": (
-        "The date of birth in the QR code differs from the chip's.",
-        "Ngày sinh trong mã QR khác với trong chip.",
-    ),
-    "sex_mismatch": (
-        "The sex in the QR code differs from the chip's.",
-        "Giới tính trong mã QR khác với trong chip.",
-    ),
-}
+# The texts live in the one catalogue (contract.catalogue, Vietnamese first there).
+REASONS: dict[str, tuple[str, str]] = {code: (t.en, t.vi) for code, t in TRUST_REASONS.items()}
 
 
 @dataclass(frozen=True)

@@ -91,7 +91,7 @@ def name_key(name: x509.Name) -> str:
     try:
         return "|".join(_rdn_multiset(name))
     except (ValueError, TypeError, KeyError):
-        return name.dump().hex()
+        return str(name.dump().hex())
 
 
 def names_match(a: x509.Name, b: x509.Name) -> bool:

@@ -37,13 +37,13 @@ ML_SUFFIXES = {".ml"}
 CRL_SUFFIXES = {".crl"}
 
 
-class CscaMasterList(core.Sequence):
+class CscaMasterList(core.Sequence):  # type: ignore[misc]  # asn1crypto is untyped
     """ICAO 9303 Part 12 §9: CscaMasterList ::= SEQUENCE { version, certList SET OF Certificate }."""
 
-    class _CertSet(core.SetOf):
+    class _CertSet(core.SetOf):  # type: ignore[misc]  # asn1crypto is untyped
         _child_spec = x509.Certificate
 
-    _fields = [("version", core.Integer), ("cert_list", _CertSet)]
+    _fields = [("version", core.Integer), ("cert_list", _CertSet)]  # noqa: RUF012 - asn1crypto's class-level spec
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class SourceReport:
     reason: str | None = None  # machine code when rejected
     detail: str | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
@@ -80,14 +80,16 @@ def is_ca_certificate(cert: x509.Certificate) -> bool:
 
 def _key_id(cert: x509.Certificate) -> bytes | None:
     try:
-        return cert.key_identifier
+        kid = cert.key_identifier
+        return None if kid is None else bytes(kid)
     except (ValueError, TypeError, KeyError):
         return None
 
 
 def _authority_key_id(cert: x509.Certificate) -> bytes | None:
     try:
-        return cert.authority_key_identifier
+        kid = cert.authority_key_identifier
+        return None if kid is None else bytes(kid)
     except (ValueError, TypeError, KeyError):
         return None
 
@@ -115,7 +117,7 @@ def load_certificates(data: bytes) -> list[x509.Certificate]:
         certs = []
         for der in _der_blobs(data, ("CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE")):
             cert = x509.Certificate.load(der)
-            cert.native  # parse everything now
+            _ = cert.native  # parse everything now
             certs.append(cert)
         return certs
     except Exception as e:  # asn1crypto raises assorted types on junk
@@ -127,7 +129,7 @@ def load_crls(data: bytes) -> list[crl.CertificateList]:
         out = []
         for der in _der_blobs(data, ("X509 CRL",)):
             c = crl.CertificateList.load(der)
-            c.native
+            _ = c.native
             out.append(c)
         return out
     except Exception as e:
@@ -157,7 +159,7 @@ def parse_master_list(data: bytes) -> MasterList:
         ml = CscaMasterList.load(econtent)
         certs = tuple(ml["cert_list"])
         for c in certs:
-            c["tbs_certificate"]["subject"].native  # force parsing of the list
+            _ = c["tbs_certificate"]["subject"].native  # force parsing of the list
         si = sd["signer_infos"][0]
         signers = [c.chosen for c in (sd["certificates"] or []) if c.name == "certificate"]
     except MasterListError:
@@ -289,11 +291,11 @@ class TrustStore:
                 snap.reports.append(self._load_file(snap, p, pinned=True))
         for kind, obj in self._extra:
             if kind == "csca":
-                snap.add_csca(obj)  # type: ignore[arg-type]
+                snap.add_csca(obj)
             elif kind == "pinned":
-                snap.add_pinned(obj)  # type: ignore[arg-type]
+                snap.add_pinned(obj)
             else:
-                snap.add_crl(obj)  # type: ignore[arg-type]
+                snap.add_crl(obj)
         return snap
 
     @staticmethod

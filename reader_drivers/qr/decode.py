@@ -32,6 +32,7 @@ place here as the image-processing toolkit (CLAHE, warps, the localiser).
 from __future__ import annotations
 
 import ctypes
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,9 +45,11 @@ from pyzbar import pyzbar as _pyzbar
 from pyzbar import wrapper as _zw
 
 __all__ = [
+    "FIRST_STAGE_OPTIONS",
     "DecodedSymbol",
     "QrDecoder",
     "ZbarBinaryDecoder",
+    "decode_first_stage",
     "decode_opencv",
     "decode_pyzbar",
     "decode_zxing",
@@ -58,6 +61,17 @@ __all__ = [
 ZBAR_CFG_BINARY = 4
 
 _QR_FORMATS = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)  # the QR family: Model 1/2, Micro QR, rMQR
+
+# The pipeline's first stage is exactly this zxing-cpp call, and whatever it finds is
+# returned as is: the pipeline can only add to it. The census test compares the pipeline
+# with :func:`decode_first_stage`, which makes the same call.
+FIRST_STAGE_OPTIONS: dict[str, object] = {
+    "binarizer": zxingcpp.Binarizer.LocalAverage,
+    "try_rotate": True,
+    "try_downscale": True,
+    "try_invert": True,  # light-on-dark codes (a phone in dark mode)
+    "return_errors": True,  # located-but-undecoded symbols seed the region pass
+}
 
 
 def strict_utf8(data: bytes) -> str | None:
@@ -77,7 +91,9 @@ def to_gray(image: np.ndarray) -> np.ndarray:
             image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         else:
             image = image[:, :, 0]
-    if image.dtype != np.uint8:
+    if image.dtype == np.uint16:  # a 16-bit PNG: keep the high byte, not a saturated clip
+        image = (image >> 8).astype(np.uint8)
+    elif image.dtype != np.uint8:
         image = np.clip(image, 0, 255).astype(np.uint8)
     return np.ascontiguousarray(image)
 
@@ -179,16 +195,15 @@ def decode_pyzbar(image: np.ndarray) -> list[DecodedSymbol]:
     ]
 
 
-_OPENCV: cv2.QRCodeDetector | None = None  # created on first use
+@functools.cache
+def _opencv_detector() -> cv2.QRCodeDetector:  # created on first use
+    return cv2.QRCodeDetector()
 
 
 def decode_opencv(image: np.ndarray) -> list[DecodedSymbol]:
     """Baseline: OpenCV's QRCodeDetector.detectAndDecode on the grayscale image."""
-    global _OPENCV
-    if _OPENCV is None:
-        _OPENCV = cv2.QRCodeDetector()
     try:
-        text, points, _ = _OPENCV.detectAndDecode(to_gray(image))
+        text, _, _ = _opencv_detector().detectAndDecode(to_gray(image))
     except (cv2.error, UnicodeDecodeError):  # Hanzi mode unsupported; non-UTF-8 bytes
         return []
     if not text:
@@ -201,6 +216,15 @@ def decode_zxing(image: np.ndarray, **options: Any) -> list[DecodedSymbol]:
     return [
         DecodedSymbol(bytes(r.bytes), "zxing", points=_zx_points(r))
         for r in zxingcpp.read_barcodes(to_gray(image), formats=_QR_FORMATS, **options)
+        if r.valid
+    ]
+
+
+def decode_first_stage(image: np.ndarray) -> list[DecodedSymbol]:
+    """zxing-cpp with the options of the pipeline's first stage (valid symbols only)."""
+    return [
+        DecodedSymbol(bytes(r.bytes), "zxing", "zxing", _zx_points(r))
+        for r in zxingcpp.read_barcodes(to_gray(image), formats=_QR_FORMATS, **FIRST_STAGE_OPTIONS)  # type: ignore[arg-type]
         if r.valid
     ]
 
@@ -246,7 +270,7 @@ class QrDecoder:
         self.last_stage = None
         candidates: list[np.ndarray] = []  # quads located but not decoded, for the ROI pass
 
-        found = self._zx(gray, "zxing", zxingcpp.Binarizer.LocalAverage, candidates)
+        found = self._first_stage(gray, candidates)
         if found or not self.fallbacks:
             return self._done(found, "zxing")
 
@@ -282,8 +306,8 @@ class QrDecoder:
         self, gray: np.ndarray, candidates: list[np.ndarray]
     ) -> list[tuple[str, Callable[[], list[DecodedSymbol]]]]:
         zx = self._zx
-        GH = zxingcpp.Binarizer.GlobalHistogram
-        LA = zxingcpp.Binarizer.LocalAverage
+        gh = zxingcpp.Binarizer.GlobalHistogram
+        la = zxingcpp.Binarizer.LocalAverage
         lazy: dict[str, np.ndarray] = {}
 
         def variant(name: str) -> np.ndarray:
@@ -292,15 +316,24 @@ class QrDecoder:
             return lazy[name]
 
         return [
-            ("zxing-gh", lambda: zx(gray, "zxing-gh", GH, candidates)),
+            ("zxing-gh", lambda: zx(gray, "zxing-gh", gh, candidates)),
             ("zbar", lambda: self._zb(gray, "zbar")),
-            ("blur-gh", lambda: zx(variant("blur"), "blur-gh", GH)),
-            ("up2-gh", lambda: zx(variant("up2"), "up2-gh", GH, scale=gray.shape[0] / variant("up2").shape[0])),
-            ("clahe-gh", lambda: zx(variant("clahe"), "clahe-gh", GH)),
-            ("otsu", lambda: zx(variant("otsu"), "otsu", LA)),
+            ("blur-gh", lambda: zx(variant("blur"), "blur-gh", gh)),
+            ("up2-gh", lambda: zx(variant("up2"), "up2-gh", gh, scale=gray.shape[0] / variant("up2").shape[0])),
+            ("clahe-gh", lambda: zx(variant("clahe"), "clahe-gh", gh)),
+            ("otsu", lambda: zx(variant("otsu"), "otsu", la)),
             ("blur-zbar", lambda: self._zb(variant("blur"), "blur-zbar")),
             ("clahe-zbar", lambda: self._zb(variant("clahe"), "clahe-zbar")),
         ]
+
+    def _first_stage(self, gray: np.ndarray, candidates: list[np.ndarray]) -> list[DecodedSymbol]:
+        out = []
+        for r in zxingcpp.read_barcodes(gray, formats=_QR_FORMATS, **FIRST_STAGE_OPTIONS):  # type: ignore[arg-type]
+            if r.valid:
+                out.append(DecodedSymbol(bytes(r.bytes), "zxing", "zxing", _zx_points(r)))
+            else:
+                candidates.append(np.array(_zx_points(r), dtype=np.float32))
+        return out
 
     def _zx(
         self,
@@ -375,7 +408,8 @@ class QrDecoder:
             if decoder == "zbar":
                 found = self._zb(image, "roi")
             else:
-                binarizer = zxingcpp.Binarizer.GlobalHistogram if decoder == "zxing-gh" else zxingcpp.Binarizer.LocalAverage
+                gh = decoder == "zxing-gh"
+                binarizer = zxingcpp.Binarizer.GlobalHistogram if gh else zxingcpp.Binarizer.LocalAverage
                 found = self._zx(image, "roi", binarizer, fast=True)
             if found:
                 self.roi_detail = f"{target}-{variant}-{decoder}"
@@ -505,8 +539,9 @@ def _line_psf(length: float, angle: float, size: int = 31) -> np.ndarray:
     c = size // 2
     half = min(length, size - 1) / 2
     for t in np.linspace(-half, half, max(2, int(length * 4))):
-        kernel[int(round(c + t * np.sin(angle))), int(round(c + t * np.cos(angle)))] += 1
-    return kernel / kernel.sum()
+        kernel[round(c + t * np.sin(angle)), round(c + t * np.cos(angle))] += 1
+    result: np.ndarray = kernel / kernel.sum()
+    return result
 
 
 def _wiener(

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 US_KEYMAP: dict[int, tuple[str, str]] = {}
 for _letter in "abcdefghijklmnopqrstuvwxyz":
     US_KEYMAP[getattr(ecodes, f"KEY_{_letter.upper()}")] = (_letter, _letter.upper())
-for _digit, _shifted in zip("1234567890", "!@#$%^&*()"):
+for _digit, _shifted in zip("1234567890", "!@#$%^&*()", strict=True):
     US_KEYMAP[getattr(ecodes, f"KEY_{_digit}")] = (_digit, _shifted)
 for _name, _pair in {
     "MINUS": ("-", "_"),

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
-from reader_drivers.qr.decode import strict_utf8
-
 
 class SourceClosed(Exception):
     """Raised by ``read`` once a source is closed or exhausted (end of a file, a list)."""
@@ -34,6 +32,8 @@ class ScannedPayload:
     @property
     def text(self) -> str | None:
         """Strict UTF-8 decode of the bytes, or None (never a charset guess)."""
+        from reader_drivers.qr.decode import strict_utf8  # decode loads cv2: keep this interface light
+
         return strict_utf8(self.data)
 
     @property

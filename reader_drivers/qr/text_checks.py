@@ -5,17 +5,16 @@ layout, which has no key for "ữ" or "Đ": depending on the model the Vietnames
 vanish ("Nguyn Th B", sex "N") or are folded to ASCII ("Nguyen Thi B", sex "Nu"). Every
 real CCCD payload has at least the sex field "Nữ" or Vietnamese letters somewhere in the
 name and address (an address is "Xã ...", "Phường ...", "Thôn ...", "Tỉnh ..."), so a
-CCCD-shaped payload with none of them came through a scanner that lost them.
+CCCD-shaped payload with none of them came through a scanner that lost them. Where each
+field sits is the QR layout table's business (:data:`edge.domain.qr.LAYOUTS`).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from edge.domain.messages import MESSAGES
-
-_CCCD_SHAPE = re.compile(r"^\ufeff?[0-9]{12}\|[0-9]{0,9}\|")
+from edge.domain.qr import QrLayout, layout_for, peek_id_number, split_fields
 
 
 @dataclass(frozen=True)
@@ -33,19 +32,27 @@ class DiacriticsLost:
         return MESSAGES[self.code].en
 
 
+def _cccd_layout(text: str) -> tuple[QrLayout, list[str]] | None:
+    if peek_id_number(text) is None:
+        return None
+    fields = split_fields(text.lstrip("\ufeff"))
+    layout = layout_for(len(fields))
+    return None if layout is None else (layout, fields)
+
+
 def looks_like_cccd(text: str) -> bool:
-    """12-digit ID, optional 9-digit old ID, at least 6 fields: the card's QR shape."""
-    return bool(_CCCD_SHAPE.match(text)) and text.count("|") >= 5
+    """A 12-digit ID first and a field count some QR layout has: the card's QR shape."""
+    return _cccd_layout(text) is not None
 
 
 def diacritics_lost(text: str) -> DiacriticsLost | None:
     """A finding when a CCCD-shaped payload has lost its Vietnamese letters, else None."""
-    text = text.strip("\r\n")
-    if not looks_like_cccd(text):
+    found = _cccd_layout(text.strip("\r\n"))
+    if found is None:
         return None
-    fields = text.lstrip("\ufeff").split("|")
-    sex = fields[4].strip() if len(fields) > 4 else ""
-    name_and_address = (fields[2] if len(fields) > 2 else "") + (fields[5] if len(fields) > 5 else "")
+    layout, fields = found
+    sex = layout.value(fields, "sex")
+    name_and_address = layout.value(fields, "full_name") + layout.value(fields, "address")
     if sex.casefold() in ("n", "nu", "") or name_and_address.isascii():
         return DiacriticsLost()
     return None

@@ -9,7 +9,10 @@ connection = config.attributes.get("connection")
 if connection is None:  # the alembic command line: sqlalchemy.url from the ini file
     from sqlalchemy import create_engine
 
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise SystemExit("alembic: set sqlalchemy.url in the ini file")
+    engine = create_engine(url)
     with engine.begin() as connection:
         context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
         context.run_migrations()

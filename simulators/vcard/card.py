@@ -181,14 +181,15 @@ class VirtualCard:
         except SecureMessagingError:
             self._drop()
             return b"\x69\x88"
-        if plain.ins in (0xB0, 0xB1) and plain.ne is not None and cmd.ne is not None:
-            # The protected answer must fit the Ne of the protected command.
-            if plain.ne > max_plain_response(cmd.ne, self.sm.spec.block_size):
-                return self.sm.protect_response(_sw(0x6700))
+        # The protected answer must fit the Ne of the protected command.
+        if (plain.ins in (0xB0, 0xB1) and plain.ne is not None and cmd.ne is not None
+                and plain.ne > max_plain_response(cmd.ne, self.sm.spec.block_size)):
+            return self.sm.protect_response(_sw(0x6700))
+        session = self.sm
         resp = self._dispatch(plain, secure=True)
-        if self.sm is None:  # a handler dropped the session
+        if self.sm is not session:  # a handler dropped the session
             return resp.to_bytes()
-        out = self.sm.protect_response(resp)
+        out = session.protect_response(resp)
         if self.pending_sm is not None:
             self.sm, self.pending_sm = self.pending_sm, None
         return out

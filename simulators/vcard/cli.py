@@ -61,7 +61,9 @@ def make_card(profile: ChipProfile, *, plain: bool = False) -> tuple[Any, str]:
     return card, "eMRTD chip (PACE/BAC, secure messaging)"
 
 
-def chip_main(argv: list[str] | None = None, *, stderr: TextIO | None = None, stop: threading.Event | None = None) -> int:
+def chip_main(
+    argv: list[str] | None = None, *, stderr: TextIO | None = None, stop: threading.Event | None = None
+) -> int:
     """Entry point of `cccd-sim chip`; returns the exit status. `stop` ends serving (tests)."""
     err = stderr or sys.stderr
     args = list(sys.argv[1:] if argv is None else argv)

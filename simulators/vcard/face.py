@@ -70,8 +70,8 @@ def _render(seed: int) -> np.ndarray:
 
     # Sensor noise + slight blur: what makes a real photo compress to tens of KB.
     noisy = out.astype(np.float32) + rng.normal(0, 6.0, out.shape)
-    out = cv2.GaussianBlur(np.clip(noisy, 0, 255).astype(np.uint8), (3, 3), 0)
-    return out
+    blurred: np.ndarray = cv2.GaussianBlur(np.clip(noisy, 0, 255).astype(np.uint8), (3, 3), 0)
+    return blurred
 
 
 def face_jpeg(seed: int, min_bytes: int = 15_000, max_bytes: int = 25_000) -> bytes:

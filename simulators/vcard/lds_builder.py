@@ -82,22 +82,49 @@ AaAlgorithm = Literal["ecdsa-p256", "rsa-2048"]
 
 
 class Citizen(Protocol):
-    """What the builder reads from a synthetic citizen (simulators.population)."""
+    """What the builder reads from a synthetic citizen (simulators.population); read-only."""
 
-    id_number: str
-    old_id_number: str | None
-    full_name: str
-    date_of_birth: _dt.date
-    sex: str
-    address: str
-    hometown: str
-    ethnicity: str
-    religion: str
-    nationality: str
-    issue_date: _dt.date
-    father_name: str
-    mother_name: str
-    spouse_name: str | None
+    @property
+    def id_number(self) -> str: ...
+
+    @property
+    def old_id_number(self) -> str | None: ...
+
+    @property
+    def full_name(self) -> str: ...
+
+    @property
+    def date_of_birth(self) -> _dt.date: ...
+
+    @property
+    def sex(self) -> str: ...
+
+    @property
+    def address(self) -> str: ...
+
+    @property
+    def hometown(self) -> str: ...
+
+    @property
+    def ethnicity(self) -> str: ...
+
+    @property
+    def religion(self) -> str: ...
+
+    @property
+    def nationality(self) -> str: ...
+
+    @property
+    def issue_date(self) -> _dt.date: ...
+
+    @property
+    def father_name(self) -> str: ...
+
+    @property
+    def mother_name(self) -> str: ...
+
+    @property
+    def spouse_name(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -143,11 +170,11 @@ def tlv(tag: int, value: bytes) -> bytes:
 
 
 def _int(n: int) -> bytes:
-    return core.Integer(n).dump()
+    return bytes(core.Integer(n).dump())
 
 
 def _oid(dotted: str) -> bytes:
-    return core.ObjectIdentifier(dotted).dump()
+    return bytes(core.ObjectIdentifier(dotted).dump())
 
 
 def _seq(*parts: bytes) -> bytes:
@@ -231,11 +258,13 @@ def build_dg1(mrz: str) -> bytes:
 
 def _iso19794_5(jpeg: bytes, width: int, height: int, sex: str) -> bytes:
     """ISO/IEC 19794-5:2005 face record holding one JPEG (no feature points)."""
-    image_info = bytes([1, 0]) + width.to_bytes(2, "big") + height.to_bytes(2, "big") + bytes([1, 2]) + b"\x00\x00" + b"\x00\x00"
+    image_info = (bytes([1, 0]) + width.to_bytes(2, "big") + height.to_bytes(2, "big") + bytes([1, 2])
+                  + b"\x00\x00" + b"\x00\x00")
     # Facial information: length(4) nfeat(2) gender eye hair mask(3) expression(2) pose(3) pose-unc(3)
     gender = {"M": 1, "F": 2}.get(sex, 0)
     facial_len = 20 + len(image_info) + len(jpeg)
-    facial_info = facial_len.to_bytes(4, "big") + b"\x00\x00" + bytes([gender, 0, 0]) + b"\x00\x00\x00" + b"\x00\x01" + b"\x00" * 6
+    facial_info = (facial_len.to_bytes(4, "big") + b"\x00\x00" + bytes([gender, 0, 0]) + b"\x00\x00\x00"
+                   + b"\x00\x01" + b"\x00" * 6)
     record_len = 14 + facial_len
     header = b"FAC\x00" + b"010\x00" + record_len.to_bytes(4, "big") + (1).to_bytes(2, "big")
     return header + facial_info + image_info + jpeg
@@ -303,22 +332,22 @@ def build_dg13(fields: dict[int, object]) -> bytes:
     entries = []
     for number in sorted(fields):
         value = fields[number]
-        if number == 1 or number == 16:
+        if number in {1, 16}:
             body = _printable(str(value))
         elif number == 13:
-            father, mother = value  # type: ignore[misc]
-            body = _seq(_utf8(father)) + _seq(_utf8(mother))
+            father, mother = value if isinstance(value, tuple) else (value, "")
+            body = _seq(_utf8(str(father))) + _seq(_utf8(str(mother)))
         elif number == 14:
-            body = _seq(_utf8(value)) if value else _seq()  # empty SEQUENCE when no spouse
+            body = _seq(_utf8(str(value))) if value else _seq()  # empty SEQUENCE when no spouse
         elif number == 15:
-            body = _printable(value) if value else _utf8("")  # no old ID: empty string
+            body = _printable(str(value)) if value else _utf8("")  # no old ID: empty string
         else:
             body = _utf8(str(value))
         entries.append(_seq(_int(number), body))
     return tlv(0x6D, _seq(_int(1), _oid(OID_DG13_VN), _set(*entries)))
 
 
-def _spki_der(public_key) -> bytes:
+def _spki_der(public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey) -> bytes:
     return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
@@ -333,7 +362,7 @@ def build_dg14(chip_auth_public_key: ec.EllipticCurvePublicKey, aa_is_ecdsa: boo
     return tlv(0x6E, _set(*infos))
 
 
-def build_dg15(aa_public_key) -> bytes:
+def build_dg15(aa_public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey) -> bytes:
     return tlv(0x6F, _spki_der(aa_public_key))
 
 
@@ -414,7 +443,7 @@ def _default_face(seed: int) -> tuple[bytes, int, int]:
     return face.face_jpeg(seed), face.WIDTH, face.HEIGHT
 
 
-def _aa_key(seed: int | str, label: str, algorithm: AaAlgorithm):
+def _aa_key(seed: int | str, label: str, algorithm: AaAlgorithm) -> ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey:
     if algorithm == "ecdsa-p256":
         return derive_ec_key(seed, label, ec.SECP256R1())
     if algorithm == "rsa-2048":
@@ -490,7 +519,7 @@ def tamper_dg13_profile(profile: ChipProfile, citizen: Citizen, seed: int | str 
     fields[9] = "Số 99 Đường Giả Mạo, Phường Không Có, Quận Không Tồn Tại, Hà Nội"
     files = dict(profile.files)
     files[DG_FILE_IDS[13]] = build_dg13(fields)
-    return replace(profile, files=files, tampered=True, notes=profile.notes + ("DG13 altered after signing",))
+    return replace(profile, files=files, tampered=True, notes=(*profile.notes, "DG13 altered after signing"))
 
 
 tamper_dg13 = tamper_dg13_profile
@@ -504,5 +533,5 @@ def clone_profile(profile: ChipProfile, seed: int | str = 0, aa_algorithm: AaAlg
         chip_auth_private_key=derive_ec_key(label, "chip-auth", ec.BrainpoolP256R1()),
         aa_private_key=_aa_key(label, "active-auth", aa_algorithm),
         cloned=True,
-        notes=profile.notes + ("chip private keys do not match DG14/DG15",),
+        notes=(*profile.notes, "chip private keys do not match DG14/DG15"),
     )

@@ -73,13 +73,13 @@ def _document_type_list_der(doc_types: tuple[str, ...]) -> bytes:
     # DocumentTypeListSyntax ::= SEQUENCE { version INTEGER(0), docTypeList SET OF PrintableString }
     from asn1crypto import core
 
-    class _DocTypes(core.SetOf):
+    class _DocTypes(core.SetOf):  # type: ignore[misc]  # asn1crypto is untyped
         _child_spec = core.PrintableString
 
-    class _DocTypeList(core.Sequence):
-        _fields = [("version", core.Integer), ("docTypeList", _DocTypes)]
+    class _DocTypeList(core.Sequence):  # type: ignore[misc]  # asn1crypto is untyped
+        _fields = [("version", core.Integer), ("docTypeList", _DocTypes)]  # noqa: RUF012 - asn1crypto's class-level spec
 
-    return _DocTypeList({"version": 0, "docTypeList": list(doc_types)}).dump()
+    return bytes(_DocTypeList({"version": 0, "docTypeList": list(doc_types)}).dump())
 
 
 @dataclass(frozen=True)

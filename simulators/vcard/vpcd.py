@@ -20,6 +20,7 @@ APDU contents.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 from typing import Protocol
@@ -67,7 +68,7 @@ class VpcdLink:
         self,
         card: CardLike,
         host: str = VPCD_HOST,
-        port: int = VPCD_PORT,
+        port: int | None = None,
         *,
         inserted: bool = True,
         retry_initial: float = 0.05,
@@ -75,7 +76,8 @@ class VpcdLink:
     ) -> None:
         self.card = card
         self.host = host
-        self.port = port
+        # None: a private pcscd's card port (simulators.services_pcsc exports it), else vpcd's default
+        self.port = int(os.environ.get("CCCD_VPCD_PORT", VPCD_PORT)) if port is None else port
         self._retry_initial = retry_initial
         self._retry_max = retry_max
         self._stop = threading.Event()

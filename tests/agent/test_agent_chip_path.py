@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from pathlib import Path
 
 import pytest
 
-from edge.agent import DeskAgent
+from app.agent import DeskAgent
 from edge.config import EdgeSettings
 from edge.domain.qr import today_in_vietnam
 from edge.settings_base import write_secret_file
@@ -23,7 +22,7 @@ from simulators.vcard.cli import make_card
 from simulators.vcard.lds_builder import build_chip_profile
 from simulators.vcard.pki import build_test_pki
 from simulators.vcard.vpcd import VpcdLink
-from tests.browser import CHROMIUM, chromium_page
+from tests.browser import chromium_page, have_chromium, publish_screenshot
 from tests.mqtt_sniffer import Sniffer
 from tests.processes import ServerProcess, wait_until
 
@@ -66,9 +65,7 @@ def make_agent(tmp_path: Path, broker_url: str, pki, qr_sources=None) -> DeskAge
 
 def screenshot(page, tmp_path: Path, name: str) -> None:
     page.screenshot(path=str(tmp_path / name))
-    out = ROOT / "docs" / "screenshots"
-    out.mkdir(parents=True, exist_ok=True)
-    shutil.copy(tmp_path / name, out / name)
+    publish_screenshot(tmp_path / name, name)  # to docs/ only under scripts/refresh-screenshots.sh
 
 
 def test_camera_qr_then_the_chip_gives_one_clone_checked_checkin_with_the_photo(tmp_path, pcscd, broker, pki):
@@ -93,7 +90,7 @@ def test_camera_qr_then_the_chip_gives_one_clone_checked_checkin_with_the_photo(
             assert event["trust_level"] == "chip_verified_clone_checked"
             assert view.full_name == citizen.full_name and view.has_photo
             assert view.ethnicity == citizen.ethnicity
-            if CHROMIUM is not None:
+            if have_chromium():
                 with chromium_page() as page:
                     page.goto(f"http://127.0.0.1:{agent.settings.screen.port}/")
                     page.wait_for_selector("#photo:not(.hidden)")
@@ -138,7 +135,7 @@ def test_an_altered_qr_on_a_genuine_chip_is_caught_by_the_cross_check(tmp_path, 
             assert "crosscheck.name_mismatch" in codes and "crosscheck.date_of_birth_mismatch" in codes, codes
             assert view.outcome == "failure" and view.next_step.code == "next.check_document_by_hand"
             assert view.full_name == owner.full_name  # the screen shows the chip's data, not the QR's
-            if CHROMIUM is not None:
+            if have_chromium():
                 with chromium_page() as page:
                     page.goto(f"http://127.0.0.1:{agent.settings.screen.port}/")
                     page.wait_for_selector("#banner.failure")
@@ -159,7 +156,7 @@ def test_the_agent_keeps_reading_cards_after_pcscd_restarts(tmp_path, pcscd, bro
             card = make_card(build_chip_profile(citizen, pki=pki, seed=SEED))[0]
             agent.enqueue_qr(citizen.qr_payload().encode())
             with VpcdLink(card):
-                wait_until(lambda: len(sniffer.payloads("/checkin")) > round_, 60, f"check-in {round_ + 1}")
+                wait_until(lambda n=round_: len(sniffer.payloads("/checkin")) > n, 60, f"check-in {round_ + 1}")
             if round_ == 0:
                 pcscd.restart(crash=True)  # pcscd dies and comes back: the observer must reconnect
         levels = [json.loads(p)["trust_level"] for p in sniffer.payloads("/checkin")]

@@ -65,7 +65,7 @@ def test_agent_killed_mid_publish_and_restarted_loses_nothing_and_doubles_nothin
         try:
             # 1. The scans happen while the broker is unreachable: all wait in the outbox.
             dead = f"mqtt://127.0.0.1:{free_port()}"
-            first = ProgramProcess("edge.cli", ["run", "--stdin", "--config", str(agent_config(tmp_path, dead))],
+            first = ProgramProcess("app.cli", ["run", "--stdin", "--config", str(agent_config(tmp_path, dead))],
                                    tmp_path / "agent1.log")
             first.start(stdin=subprocess.PIPE)
             first.proc.stdin.write(scans(SCANS))
@@ -75,7 +75,7 @@ def test_agent_killed_mid_publish_and_restarted_loses_nothing_and_doubles_nothin
 
             # 2. Back on the network: killed again in the middle of publishing.
             config = agent_config(tmp_path, broker.url)
-            second = ProgramProcess("edge.cli", ["run", "--config", str(config)], tmp_path / "agent2.log").start()
+            second = ProgramProcess("app.cli", ["run", "--config", str(config)], tmp_path / "agent2.log").start()
             wait_until(lambda: server_total(server) >= SCANS // 5, 120, "publishing to start")
             second.kill()
             at_kill = server_total(server)
@@ -83,7 +83,7 @@ def test_agent_killed_mid_publish_and_restarted_loses_nothing_and_doubles_nothin
             assert 0 < left < SCANS, "the kill must land mid-publish"
 
             # 3. Restarted: it finishes the job.
-            third = ProgramProcess("edge.cli", ["run", "--config", str(config)], tmp_path / "agent3.log").start()
+            third = ProgramProcess("app.cli", ["run", "--config", str(config)], tmp_path / "agent3.log").start()
             try:
                 wait_until(lambda: outbox_depth(tmp_path) == 0, 120, "the outbox to drain")
                 wait_until(lambda: server_total(server) >= SCANS, 60, "the server to count everything")
@@ -105,7 +105,7 @@ def test_broker_away_for_many_scans_then_back_delivers_every_event_once_in_order
     # queueing for them across its own restart.
     server = ServerProcess(tmp_path, broker.url).start()
     sniffer = Sniffer(broker.url, "cccd/v1/+/+/checkin", persistent=True)
-    agent = ProgramProcess("edge.cli", ["run", "--stdin", "--config", str(agent_config(tmp_path, broker.url))],
+    agent = ProgramProcess("app.cli", ["run", "--stdin", "--config", str(agent_config(tmp_path, broker.url))],
                            tmp_path / "agent.log")
     try:
         broker.stop()  # the network is down for the whole morning

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import httpx
 import pytest
 
-from edge.agent import DeskAgent
+from app.agent import DeskAgent
 from edge.config import EdgeSettings
 from edge.settings_base import write_secret_file
 from simulators.qr_sources import SyntheticCardStream
 from simulators.services import Mosquitto, free_port
-from tests.browser import CHROMIUM, chromium_page
+from tests.browser import chromium_page, have_chromium, publish_screenshot
 from tests.mqtt_sniffer import Sniffer
 from tests.processes import wait_until
 
@@ -77,16 +76,14 @@ def test_camera_cards_become_one_checkin_each_with_screen_his_and_availability(t
         assert beat["reader_id"] == "desk-1" and "outbox_depth" in beat and beat["last_scan_at"]
         assert b"online" in sniffer.payloads("/status")
 
-        if CHROMIUM is not None:
+        if have_chromium():
             with chromium_page() as page:
                 page.goto(base + "/")
                 page.wait_for_selector("#name:not(:empty)")
                 assert page.text_content("#name") == last_payload[2]
                 assert "QR" in page.text_content("#trust")
                 page.screenshot(path=str(tmp_path / "desk-qr-only.png"))
-                out = ROOT / "docs" / "screenshots"
-                out.mkdir(parents=True, exist_ok=True)
-                shutil.copy(tmp_path / "desk-qr-only.png", out / "desk-qr-only.png")
+                publish_screenshot(tmp_path / "desk-qr-only.png", "desk-qr-only.png")  # only when refreshing docs
     finally:
         agent.stop()
     wait_until(lambda: sniffer.payloads("/status")[-1:] == [b"offline"], 10, "the offline status")

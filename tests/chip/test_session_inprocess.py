@@ -68,7 +68,7 @@ def test_bac_from_qr_candidates_when_the_first_expiry_is_wrong() -> None:
 
 
 def test_pace_with_a_wrong_can_falls_through_to_the_mrz_key() -> None:
-    card, cf = _card()
+    card, _cf = _card()
     keys = [access.key_from_can("000000"), *access.keys_from_mrz(citizen.MRZ_LINES)]
     result = read_chip(InProcessTransport(card), keys)
     assert result.access_method == "PACE-MRZ"
@@ -112,6 +112,7 @@ def test_short_length_reader_reads_the_same_bytes() -> None:
 
 def test_session_exposes_sm_and_transmit_secure_for_ca_and_aa_hooks() -> None:
     from edge.icao.apdu import CommandApdu
+    from edge.icao.outcome import AuthOutcome, AuthProtocol, AuthStatus
 
     card, _ = _card()
     seen: list[int] = []
@@ -120,8 +121,11 @@ def test_session_exposes_sm_and_transmit_secure_for_ca_and_aa_hooks() -> None:
         assert session.sm is not None
         resp = session.transmit_secure(CommandApdu(0x00, 0x88, 0x00, 0x00, bytes(8), ne=256))
         seen.append(resp.sw)
-        result.extras["aa"] = "not supported"
+        result.active_authentication = AuthOutcome.not_performed(
+            AuthProtocol.ACTIVE_AUTHENTICATION, "not supported", resp.sw)
 
     result = ChipSession(InProcessTransport(card)).run(
         [access.key_from_can(citizen.CAN)], [EF_SOD], post_read=[hook])
-    assert seen == [0x6D00] and result.extras["aa"] == "not supported"
+    assert seen == [0x6D00]
+    aa = result.active_authentication
+    assert aa is not None and aa.status is AuthStatus.NOT_PERFORMED and aa.sw == 0x6D00 and not aa.performed

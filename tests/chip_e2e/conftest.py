@@ -2,9 +2,9 @@
 trust store loaded from the test CSCA's PEM file, and (for the pcscd module)
 one real pcscd with vpcd serving a card object.
 
-pcscd and vpcd's ports are machine-global: the pcscd fixture holds
-/tmp/cccd-pcscd.lock for its module. Waits are generous upper bounds, never
-assertions about speed.
+The pcscd fixture (tests/conftest.py) is private to the run: its own socket,
+reader.conf and card ports. Waits are generous upper bounds, never assertions
+about speed.
 """
 
 from __future__ import annotations

@@ -29,7 +29,8 @@ def test_bac_only_card_is_read_with_the_typed_mrz_and_clone_checked(genuine, tru
     check = read_and_verify(InProcessTransport(card), access.keys_from_mrz(genuine.mrz.splitlines()),
                             trust_store=trust_store, read_face=False)
     assert check.read.access_method == "BAC"
-    assert check.trust.check(CheckName.CHIP_AUTHENTICATION).status is CheckStatus.PASSED  # CA from a BAC (3DES) session to AES keys
+    # CA from a BAC (3DES) session to AES keys
+    assert check.trust.check(CheckName.CHIP_AUTHENTICATION).status is CheckStatus.PASSED
     assert check.trust.level is TrustLevel.CHIP_VERIFIED_CLONE_CHECKED
 
 
@@ -93,7 +94,7 @@ def test_chip_check_repr_shows_no_personal_data(genuine, citizen, trust_store):
 def test_read_chip_cli_usage_errors_exit_2_with_a_json_error(argv, capsys):
     import json
 
-    from edge.cli import main
+    from app.cli import main
 
     assert main(["read-chip", *argv]) == 2
     err = json.loads(capsys.readouterr().out)["error"]
@@ -119,3 +120,30 @@ def test_hostile_answer_with_a_bad_mac_raises_secure_messaging_error(genuine, tr
 
     with pytest.raises(SecureMessagingError):
         read_and_verify(Flipping(make_card(genuine)), _can(genuine), trust_store=trust_store)
+
+
+class _PulledAt(InProcessTransport):
+    """The in-process reader, with the card lifted off just before its n-th APDU."""
+
+    def __init__(self, card, at_apdu: int) -> None:
+        super().__init__(card)
+        self.at_apdu, self.count = at_apdu, 0
+
+    def transmit(self, apdu: bytes) -> bytes:
+        self.count += 1
+        if self.count == self.at_apdu:
+            self.remove()
+        return super().transmit(apdu)
+
+
+def test_card_removed_at_any_step_raises_card_removed_error_never_an_outcome(genuine, trust_store):
+    from edge.icao.errors import CardRemovedError
+
+    full = read_and_verify(InProcessTransport(make_card(genuine)), _can(genuine), trust_store=trust_store)
+    total = full.read.apdu_count
+    # card access, PACE, a file, DG2, AA, CA's key, CA's proof read (the last APDUs)
+    for at in (1, 3, 9, 14, total - 4, total - 2, total):
+        transport = _PulledAt(make_card(genuine), at)
+        with pytest.raises(CardRemovedError):
+            read_and_verify(transport, _can(genuine), trust_store=trust_store)
+        assert transport.count == at, at

@@ -21,7 +21,7 @@ from edge.chip_reader import read_and_verify
 from edge.domain.qr import parse_qr
 from edge.domain.validity import expiry_candidates
 from edge.icao import access
-from edge.icao.errors import TransportError
+from edge.icao.errors import CardRemovedError
 from edge.trust import CheckName, CheckStatus, TrustLevel
 from reader_drivers.pcsc import PcscTransport
 from simulators.services_pcsc import VPCD_READER_0
@@ -138,11 +138,11 @@ class _PulledMidRead:
         return self.card.transmit(apdu)
 
 
-def test_card_pulled_mid_read_raises_a_typed_transport_error(pcscd, genuine, trust_store):
+def test_card_pulled_mid_read_raises_card_removed_error(pcscd, genuine, trust_store):
     card = _PulledMidRead(make_card(genuine), at_apdu=14)
     with served(card) as link:
         card.link = link
-        with PcscTransport(VPCD_READER_0, timeout=10.0) as t, pytest.raises(TransportError):
+        with PcscTransport(VPCD_READER_0, timeout=10.0) as t, pytest.raises(CardRemovedError):
             read_and_verify(t, [access.key_from_can(genuine.can)], trust_store=trust_store)
     assert card.pulled.is_set()
 
@@ -150,9 +150,9 @@ def test_card_pulled_mid_read_raises_a_typed_transport_error(pcscd, genuine, tru
 def test_read_chip_cli_prints_the_reading_as_json(pcscd, genuine, citizen, csca_pem):
     with served(make_card(genuine)):
         r = subprocess.run(
-            [sys.executable, "-m", "edge.cli", "read-chip", "--reader", VPCD_READER_0,
+            [sys.executable, "-m", "app.cli", "read-chip", "--reader", VPCD_READER_0,
              "--qr", citizen.qr_payload(), "--trust", str(csca_pem)],
-            cwd=REPO, capture_output=True, text=True, timeout=120,
+            cwd=REPO, capture_output=True, text=True, check=False, timeout=120,
             env={**os.environ, "PYTHONPATH": str(REPO)},
         )
     assert r.returncode == 0, r.stderr + r.stdout
@@ -172,8 +172,8 @@ def test_read_chip_cli_prints_the_reading_as_json(pcscd, genuine, citizen, csca_
 def test_read_chip_cli_with_a_wrong_can_exits_1_with_a_json_error(pcscd, genuine):
     with served(make_card(genuine)):
         r = subprocess.run(
-            [sys.executable, "-m", "edge.cli", "read-chip", "--reader", VPCD_READER_0, "--can", "000000", "--no-face"],
-            cwd=REPO, capture_output=True, text=True, timeout=120,
+            [sys.executable, "-m", "app.cli", "read-chip", "--reader", VPCD_READER_0, "--can", "000000", "--no-face"],
+            cwd=REPO, capture_output=True, text=True, check=False, timeout=120,
             env={**os.environ, "PYTHONPATH": str(REPO)},
         )
     assert r.returncode == 1, r.stdout + r.stderr

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from datetime import date
 
 import pytest
 
@@ -14,34 +12,17 @@ from edge.desk.hub import DeskHub
 from edge.icao.errors import CardRemovedError
 from edge.icao.session import AccessDeniedError
 from edge.outbox import Outbox
+from edge.trust.crosscheck import IdentityFields
 from edge.trust.levels import TrustLevel
 from simulators.population import Population
+from tests.desk.chips import chip_check
 
 CITIZEN = Population(11).citizen(3)
 OTHER = Population(11).citizen(4)
 
 
-@dataclass
-class FakeIdentity:
-    id_number: str
-    full_name: str
-    date_of_birth: date
-    sex: str
-
-
-@dataclass
-class FakeTrust:
-    level: TrustLevel
-    checks: dict = field(default_factory=dict)
-
-
-@dataclass
-class FakeCheck:
-    trust: FakeTrust
-    identity: FakeIdentity
-    face_image: bytes | None = b"\xff\xd8face"
-    face_mime: str | None = "image/jpeg"
-    read: object | None = None
+def identity(citizen) -> IdentityFields:
+    return IdentityFields(citizen.id_number, citizen.full_name, citizen.date_of_birth, citizen.sex)
 
 
 class Clock:
@@ -53,13 +34,11 @@ class Clock:
 
 
 class FakeChip:
-    """Records the keys it was asked with; answers as configured."""
+    """A chip reader that records the keys it was asked with and answers with a real ChipCheck."""
 
     def __init__(self, answer=None, error: Exception | None = None) -> None:
         self.calls: list[tuple[list, object]] = []
-        self.answer = answer or FakeCheck(FakeTrust(TrustLevel.CHIP_VERIFIED_CLONE_CHECKED),
-                                          FakeIdentity(CITIZEN.id_number, CITIZEN.full_name,
-                                                       CITIZEN.date_of_birth, CITIZEN.sex))
+        self.answer = answer or chip_check(TrustLevel.CHIP_VERIFIED_CLONE_CHECKED, identity(CITIZEN))
         self.error = error
 
     def __call__(self, keys, qr):
@@ -184,8 +163,7 @@ def test_card_pulled_mid_read_is_reported_and_counted_once(outbox):
 
 
 def test_invalid_chip_is_counted_with_level_invalid_and_told_to_check_by_hand(outbox):
-    bad = FakeCheck(FakeTrust(TrustLevel.INVALID), FakeIdentity(CITIZEN.id_number, CITIZEN.full_name,
-                                                                CITIZEN.date_of_birth, CITIZEN.sex))
+    bad = chip_check(TrustLevel.INVALID, identity(CITIZEN))
     flow = make_flow(outbox, FakeChip(answer=bad))
     flow.on_qr(qr())
     flow.on_card_inserted()

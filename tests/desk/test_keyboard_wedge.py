@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from edge.agent import DeskAgent
+from app.agent import DeskAgent
 from edge.config import EdgeSettings
 from edge.settings_base import write_secret_file
 from reader_drivers.keyboard_wedge import KEY_ENTER, KEY_TAB, KeyboardWedge, WedgeError, key_sequence

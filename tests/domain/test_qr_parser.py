@@ -180,7 +180,8 @@ def test_app_rendered_six_field_variant_is_recognised_as_not_from_a_card():
 def test_health_insurance_card_qr_is_recognised_and_named():
     name_hex = "Nguyễn Văn A".encode().hex()
     addr_hex = "Thái Bình".encode().hex()
-    bhyt = f"DN4340123456789|{name_hex}|01/01/1990|1|{addr_hex}|34 - 001|01/01/2026|-|01/01/2026|34001|-|4|1|01/01/2021|$"
+    bhyt = (f"DN4340123456789|{name_hex}|01/01/1990|1|{addr_hex}|34 - 001|01/01/2026|-|01/01/2026|34001|-|4|1"
+            "|01/01/2021|$")
     assert error_code(bhyt) == "qr.bhyt_card"
 
 

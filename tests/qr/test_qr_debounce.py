@@ -89,3 +89,16 @@ def test_memory_is_bounded():
     for i in range(100):
         d.accept(f"{i:012d}|".encode())
     assert len(d._last_seen) <= 10
+
+
+def test_the_key_function_decides_what_counts_as_the_same_payload():
+    d = Debouncer(window=5.0, key=lambda data: data[:3], clock=Clock())
+    assert d.accept(b"abc-1") and not d.accept(b"abc-2") and d.accept(b"xyz")
+
+
+def test_a_card_known_by_its_id_number_is_the_same_key_as_its_qr_payload():
+    from edge.debounce import id_number_key
+
+    d = Debouncer(window=5.0, clock=Clock())
+    assert d.accept_key(id_number_key("034303012345"))
+    assert not d.accept(CARD)  # the chip read it; the camera's next sighting is the same visit

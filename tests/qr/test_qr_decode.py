@@ -90,7 +90,7 @@ def test_localiser_finds_the_qr_on_the_card():
     frame = CardFrameGenerator(seed=2).frame(0, "clean")
     regions = localise_qr_regions(cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY))
     assert regions
-    (cx, cy), (w, h), _ = regions[0]
+    (cx, cy), _, _ = regions[0]
     found = QrDecoder().decode(frame.image)[0]
     xs = [p[0] for p in found.points]
     ys = [p[1] for p in found.points]

@@ -149,7 +149,7 @@ def test_unplugged_device_closes_the_source():
 def test_through_a_real_uinput_device():  # pragma: no cover - depends on the machine
     from evdev import InputDevice, UInput
 
-    ui = UInput({ecodes.EV_KEY: list(US_KEYMAP) + [ecodes.KEY_LEFTSHIFT, ecodes.KEY_ENTER]}, name="fake-scanner")
+    ui = UInput({ecodes.EV_KEY: [*US_KEYMAP, ecodes.KEY_LEFTSHIFT, ecodes.KEY_ENTER]}, name="fake-scanner")
     try:
         time.sleep(0.3)
         scanner = HidScanner(InputDevice(ui.device.path))

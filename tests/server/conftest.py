@@ -12,7 +12,7 @@ from simulators.services import Mosquitto, Postgres
 
 @pytest.fixture
 def broker() -> Iterator[Mosquitto]:
-    with Mosquitto(max_inflight=1000) as mosq:
+    with Mosquitto() as mosq:  # the shipped in-flight window (was 1000, a test-only value)
         yield mosq
 
 

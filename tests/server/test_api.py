@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from srvhelpers import ADMIN_TOKEN, READ_TOKEN, auth, facilities_csv, make_settings, register_fleet
 
-from edge.events import CheckInEvent, Method, new_event_id
-from edge.trust.levels import TrustLevel
-from server.api import create_app
+from contract.events import CheckInEvent, Method, new_event_id
+from contract.levels import TrustLevel
+from server.app import create_app
 from server.store import Activity
 
 VN = timezone(timedelta(hours=7))

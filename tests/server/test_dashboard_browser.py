@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -15,11 +14,12 @@ import pytest
 import uvicorn
 from srvhelpers import READ_TOKEN, make_settings
 
-from edge.events import CheckInEvent, Method, new_event_id
-from edge.trust.levels import TrustLevel
-from server.api import create_app
+from contract.events import CheckInEvent, Method, new_event_id
+from contract.levels import TrustLevel
+from server.app import create_app
 from server.store import Activity
 from simulators.services import free_port
+from tests.browser import publish_screenshot
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/lib/chromium/chromium") if os.access(p, os.X_OK)), None)
@@ -107,12 +107,6 @@ def test_dashboard_in_headless_chromium_shows_coverage_and_fits_a_phone(tmp_path
         server.should_exit = True
         thread.join(10)
     assert shot.stat().st_size > 10_000
-    target = ROOT / "docs" / "screenshots" / "dashboard.png"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:  # a palette PNG keeps the committed copy small
-        from PIL import Image
-
-        Image.open(shot).convert("RGB").quantize(colors=64).save(target, optimize=True)
-    except ImportError:
-        shutil.copyfile(shot, target)
-    print(f"\nscreenshot: {shot} (copied to {target})")
+    # to docs/ only under scripts/refresh-screenshots.sh; a palette PNG keeps the committed copy small
+    target = publish_screenshot(shot, "dashboard.png", palette_colors=64)
+    print(f"\nscreenshot: {shot}" + (f" (copied to {target})" if target else ""))

@@ -52,7 +52,7 @@ def test_sigkilled_server_and_restarted_broker_lose_nothing_and_count_nothing_tw
     register_fleet(store, FACILITIES)
     store.engine.dispose()
     port = free_port()
-    with Mosquitto(max_inflight=1000) as broker:  # its own directory, kept across restart()
+    with Mosquitto() as broker:  # shipped settings; its own directory, kept across restart()
         config = tmp_path / "server.toml"
         config.write_text(
             f'database_url = "sqlite:///{db}"\n'

@@ -12,8 +12,9 @@ from fastapi.testclient import TestClient
 from paho.mqtt.enums import CallbackAPIVersion
 from srvhelpers import auth, make_settings, register_fleet, wait_until
 
-from edge.events import checkin_topic, heartbeat_topic, new_event_id
-from server.api import create_app
+from contract.events import new_event_id
+from contract.topics import checkin_topic, heartbeat_topic
+from server.app import create_app
 from simulators.fleet import run_checkins
 
 
@@ -98,7 +99,7 @@ def test_auto_register_setting_lets_unknown_demo_readers_in(broker, tmp_path):
         wait_until(lambda: ingestor.connected, 10, "the ingest to connect")
         run_checkins(broker.url, 2, 20, seed=3, state_dir=tmp_path / "fleet")
         wait_until(lambda: ingestor.counters["stored"] >= 20, 20, "ingest")
-    assert {r["facility_code"] for r in app.state.store.readers(timedelta(minutes=5))} == {"34001", "34002"}
+    assert {r.facility_code for r in app.state.store.readers(timedelta(minutes=5))} == {"34001", "34002"}
 
 
 def test_status_and_heartbeats_mark_readers_online_and_the_last_will_offline(broker, tmp_path):

@@ -14,8 +14,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from srvhelpers import ADMIN_TOKEN, READ_TOKEN, wait_until
 from test_ingest import _event
 
-from edge.events import checkin_topic
-from server.api import create_app
+from contract.topics import checkin_topic
+from server.app import create_app
 from server.cli import main as cli
 from server.settings import ServerSettings
 from simulators.services import Mosquitto, free_port
@@ -86,7 +86,7 @@ def test_reader_cannot_publish_to_another_facility_broker_acl_then_server_regist
     assert cred_a["mqtt_password"] not in (tmp_path / "passwd").read_text()  # only its hash is kept
 
     with Mosquitto(port=port, password_file=tmp_path / "passwd", acl_file=tmp_path / "acl",
-                   open_port=open_port, max_inflight=1000) as broker:
+                   open_port=open_port) as broker:
         app = create_app(ServerSettings.load(config))
         with TestClient(app):
             ingestor = app.state.ingestor

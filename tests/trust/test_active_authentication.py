@@ -91,7 +91,8 @@ def test_ecdsa_aa_plain_signature_round_trip(curve):
 
 def _dg14_with_aa_info(sig_oid: str) -> bytes:
     """DG14 holding only ActiveAuthenticationInfo {id-AA, version 1, signatureAlgorithm}."""
-    body = core.ObjectIdentifier("2.23.136.1.1.5").dump() + core.Integer(1).dump() + core.ObjectIdentifier(sig_oid).dump()
+    body = (core.ObjectIdentifier("2.23.136.1.1.5").dump() + core.Integer(1).dump()
+            + core.ObjectIdentifier(sig_oid).dump())
     seq = b"\x30" + bytes([len(body)]) + body
     sets = b"\x31" + bytes([len(seq)]) + seq
     return b"\x6e" + bytes([len(sets)]) + sets

@@ -38,7 +38,8 @@ def test_reading_with_active_authentication_and_matching_qr_is_clone_checked():
     assert r.level is TrustLevel.CHIP_VERIFIED
 
     challenge = os.urandom(8)
-    r = r.with_check(CheckName.ACTIVE_AUTHENTICATION, verify_aa(dgs[15], challenge, sign_aa_challenge(aa_key, challenge)))
+    aa = verify_aa(dgs[15], challenge, sign_aa_challenge(aa_key, challenge))
+    r = r.with_check(CheckName.ACTIVE_AUTHENTICATION, aa)
     assert r.level is TrustLevel.CHIP_VERIFIED_CLONE_CHECKED
 
     person = IdentityFields("001099012345", "Nguyễn Văn An", date(1999, 2, 1), "M")

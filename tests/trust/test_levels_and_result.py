@@ -43,13 +43,13 @@ def _checks(**statuses: tuple[CheckStatus, str]) -> dict[CheckName, Check]:
     return out
 
 
-VERIFIED = dict(
-    data_group_hashes=(P, "dg_hashes_match"),
-    signature=(P, "signature_valid"),
-    chain=(P, "chain_anchored"),
-    validity=(P, "within_validity"),
-    revocation=(NC, "no_crl"),
-)
+VERIFIED = {
+    "data_group_hashes": (P, "dg_hashes_match"),
+    "signature": (P, "signature_valid"),
+    "chain": (P, "chain_anchored"),
+    "validity": (P, "within_validity"),
+    "revocation": (NC, "no_crl"),
+}
 
 
 def test_anchored_valid_not_revoked_is_chip_verified():

@@ -24,7 +24,8 @@ def test_chip_main_serves_the_card_over_vpcd(tmp_path):
     rc: list[int] = []
     worker = threading.Thread(
         target=lambda: rc.append(
-            chip_main(["chip", "--seed", "3", "--index", "2", "--port", str(port), "--write-csca", str(csca), "--plain"],
+            chip_main(["chip", "--seed", "3", "--index", "2", "--port", str(port), "--write-csca", str(csca),
+                       "--plain"],
                       stderr=err, stop=stop)
         )
     )

@@ -106,7 +106,8 @@ def test_ef_com_lists_the_data_groups(profile):
 
 def test_card_access_advertises_pace_ca_ta(profile):
     parsed = [_items(x.dump()) for x in _items(profile.files[lb.EF_CARD_ACCESS], AnySet)]
-    assert [s[0].dotted for s in parsed] == [lb.OID_PACE_ECDH_GM_AES_CBC_CMAC_128, lb.OID_CA_ECDH_AES_CBC_CMAC_128, lb.OID_TA]
+    assert [s[0].dotted for s in parsed] == [
+        lb.OID_PACE_ECDH_GM_AES_CBC_CMAC_128, lb.OID_CA_ECDH_AES_CBC_CMAC_128, lb.OID_TA]
     pace = parsed[0]
     assert pace[1].native == 2
     assert pace[2].native == 13
@@ -128,7 +129,8 @@ def test_dg2_is_a_face_record_with_a_decodable_jpeg(profile):
     assert jpeg[:2] == b"\xff\xd8" and jpeg[-2:] == b"\xff\xd9"
     assert 15_000 <= len(jpeg) <= 25_000
     image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
-    assert image is not None and image.shape[:2] == (int.from_bytes(record[38:40], "big"), int.from_bytes(record[36:38], "big"))
+    height, width = int.from_bytes(record[38:40], "big"), int.from_bytes(record[36:38], "big")
+    assert image is not None and image.shape[:2] == (height, width)
 
 
 def test_face_is_deterministic_from_the_seed():
@@ -203,7 +205,8 @@ def test_dg14_and_dg15_hold_the_public_keys_of_the_returned_private_keys(profile
 
 
 def test_rsa_active_authentication_option(citizen, pki):
-    p = lb.build_chip_profile(citizen, pki=pki, aa_algorithm="rsa-2048", face_jpeg=lambda s: (b"\xff\xd8\xff\xd9", 1, 1))
+    p = lb.build_chip_profile(citizen, pki=pki, aa_algorithm="rsa-2048",
+                              face_jpeg=lambda s: (b"\xff\xd8\xff\xd9", 1, 1))
     assert isinstance(p.aa_private_key, rsa.RSAPrivateKey) and p.aa_private_key.key_size == 2048
     assert tlv_value(p.files[0x010F], 0x6F) == _spki(p.aa_private_key.public_key())
     assert b"\x67\x81\x08\x01\x01\x05" not in p.files[0x010E]  # no AA info for RSA

@@ -1,8 +1,9 @@
 """PC/SC end to end: real pcscd + vpcd, a card object on the vpcd link, pyscard on top.
 
-Needs /usr/sbin/pcscd and vsmartcard-vpcd; holds /tmp/cccd-pcscd.lock for the
-module (pcscd and vpcd's ports are machine-global). Timeouts are generous
-upper bounds for waiting, never assertions about speed.
+Needs /usr/sbin/pcscd and vsmartcard-vpcd; the pcscd fixture is private to the
+run (its own socket, reader.conf and card ports: simulators.services_pcsc), so a
+system pcscd does not matter. Timeouts are generous upper bounds for waiting,
+never assertions about speed.
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ from simulators.vcard.vpcd import VpcdLink
 pytestmark = pytest.mark.services
 
 WAIT = 20.0  # upper bound for any event; a healthy run takes well under a second
-
-
 
 
 class Events:
@@ -99,7 +98,7 @@ def test_pyscard_lists_the_virtual_reader(pcscd):
 def test_insert_transmit_remove(observed, card_link, profile, caplog):
     caplog.set_level(logging.DEBUG)
     events, _ = observed
-    card, link = card_link
+    _card, link = card_link
     assert events.next("insert") == DEFAULT_ATR
     with PcscTransport(VPCD_READER_0, timeout=10.0) as t:
         assert t.protocol == "T=1" and t.atr == DEFAULT_ATR
@@ -159,7 +158,7 @@ def test_card_pulled_mid_transmit_raises_card_removed(observed, card_link):
 
 
 def test_transmit_timeout_is_a_transport_error(observed, card_link):
-    card, link = card_link
+    card, _link = card_link
     with _connect_when_present(observed) as t:
         t.timeout = 0.3
         card.hold.clear()
@@ -171,7 +170,7 @@ def test_transmit_timeout_is_a_transport_error(observed, card_link):
 
 def test_observer_survives_pcscd_restart(pcscd, observed, card_link):
     events, observer = observed
-    card, link = card_link
+    _card, link = card_link
     events.next("insert")
     contexts = observer.context_count
     pcscd.restart(crash=True)  # SIGKILL: stale socket, as in a real crash

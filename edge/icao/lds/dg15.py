@@ -23,7 +23,7 @@ def parse_dg15(data: bytes) -> Dg15:
         outer, _ = tlv.decode(data)
         if outer.tag != 0x6F:
             raise TlvError(f"DG15 tag is {outer.tag:X}, not 6F")
-        spki_tlv, end = tlv.decode(outer.value)
+        _spki_tlv, end = tlv.decode(outer.value)
         spki = outer.value[:end]
     except TlvError as e:
         raise LdsError(f"DG15: {e}") from e

@@ -142,7 +142,7 @@ def _one(seq: tlv.Tlv) -> SecurityInfo:
 def parse_security_infos(data: bytes) -> SecurityInfos:
     """Parse a DER SET OF SecurityInfo (EF.CardAccess content, DG14 inner)."""
     try:
-        outer, end = tlv.decode(data)
+        outer, _end = tlv.decode(data)
         if outer.tag != TAG_SET:
             raise TlvError("SecurityInfos is not a SET")
         infos: list[SecurityInfo] = []

@@ -27,28 +27,28 @@ class SodError(LdsError):
     """EF.SOD bytes are not a parsable ICAO LDS security object."""
 
 
-class DataGroupHash(core.Sequence):
-    _fields = [
+class DataGroupHash(core.Sequence):  # type: ignore[misc]  # asn1crypto is untyped
+    _fields = [  # noqa: RUF012 - asn1crypto's class-level spec
         ("data_group_number", core.Integer),
         ("data_group_hash_value", core.OctetString),
     ]
 
 
-class DataGroupHashValues(core.SequenceOf):
+class DataGroupHashValues(core.SequenceOf):  # type: ignore[misc]  # asn1crypto is untyped
     _child_spec = DataGroupHash
 
 
-class LDSVersionInfo(core.Sequence):
-    _fields = [
+class LDSVersionInfo(core.Sequence):  # type: ignore[misc]  # asn1crypto is untyped
+    _fields = [  # noqa: RUF012 - asn1crypto's class-level spec
         ("lds_version", core.PrintableString),
         ("unicode_version", core.PrintableString),
     ]
 
 
-class LDSSecurityObject(core.Sequence):
+class LDSSecurityObject(core.Sequence):  # type: ignore[misc]  # asn1crypto is untyped
     """ICAO 9303 Part 10: LDSSecurityObject (v0, and v1 with LDSVersionInfo)."""
 
-    _fields = [
+    _fields = [  # noqa: RUF012 - asn1crypto's class-level spec
         ("version", core.Integer),
         ("hash_algorithm", algos.DigestAlgorithm),
         ("data_group_hash_values", DataGroupHashValues),
@@ -92,7 +92,7 @@ def unwrap_tag77(data: bytes) -> bytes:
     except (ValueError, TypeError) as e:
         raise SodError(f"not a BER TLV: {e}") from None
     if cls == 1 and tag == 23:  # [APPLICATION 23] = 0x77
-        return contents
+        return bytes(contents)
     if cls == 0 and tag == 16:  # already a ContentInfo SEQUENCE
         return bytes(data)
     raise SodError(f"unexpected outer tag (class {cls}, number {tag}); EF.SOD starts with 77")
@@ -104,7 +104,7 @@ def econtent_bytes(signed_data: cms.SignedData) -> bytes:
     if content is None or isinstance(content, core.Void):
         raise SodError("SignedData has no encapsulated content")
     # __bytes__ joins the chunks of a constructed (BER) OCTET STRING.
-    return content.__bytes__()
+    return bytes(content.__bytes__())
 
 
 def parse_sod(data: bytes) -> Sod:
@@ -145,17 +145,17 @@ def _parse(data: bytes) -> Sod:
     if si is not None:
         # Force the lazy parser over everything the verifier will read, so that
         # malformed input fails here and not halfway through verification.
-        si["sid"].native
-        si["digest_algorithm"]["algorithm"].native
-        si["signature_algorithm"].native
-        si["signature"].native
+        _ = si["sid"].native
+        _ = si["digest_algorithm"]["algorithm"].native
+        _ = si["signature_algorithm"].native
+        _ = si["signature"].native
         if si["signed_attrs"]:
-            si["signed_attrs"].native
+            _ = si["signed_attrs"].native
     certs: list[x509.Certificate] = []
     for choice in sd["certificates"] or []:
         if choice.name == "certificate":
             cert = choice.chosen
-            cert.native  # parse fully now
+            _ = cert.native  # parse fully now
             certs.append(cert)
     return Sod(
         raw=bytes(data),

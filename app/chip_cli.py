@@ -17,8 +17,9 @@ import argparse
 import json
 import sys
 from datetime import UTC, datetime
-from typing import Any
 
+from edge.chip_reader import ChipCheck
+from edge.domain.qr import CccdRecord
 from edge.icao.access import AccessKey, AccessKeyError, key_from_can, keys_from_mrz, keys_from_qr
 from edge.icao.errors import AuthenticationError, IcaoError, SecureMessagingError, TransportError
 from edge.icao.lds.dg13 import FIELD_NAMES
@@ -50,12 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _error(code: str, message: str) -> dict[str, Any]:
+def _error(code: str, message: str) -> dict[str, object]:
     return {"error": {"code": code, "message": message}}
 
 
-def _print(obj: Any) -> None:
-    print(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
+def _print(obj: object) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")  # the command's output
 
 
 def _at(text: str | None) -> datetime | None:
@@ -68,7 +69,7 @@ def _at(text: str | None) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def _keys(opts: argparse.Namespace) -> tuple[list[AccessKey], Any]:
+def _keys(opts: argparse.Namespace) -> tuple[list[AccessKey], CccdRecord | None]:
     """(keys in the order to try, the QR record or None)."""
     if opts.qr is not None:
         from edge.domain.messages import DomainError
@@ -88,10 +89,10 @@ def _keys(opts: argparse.Namespace) -> tuple[list[AccessKey], Any]:
         raise _UsageError(str(e)) from None
 
 
-def report(check: Any, reader: str | None = None) -> dict[str, Any]:
+def report(check: ChipCheck, reader: str | None = None) -> dict[str, object]:
     """The JSON document for one :class:`edge.chip_reader.ChipCheck`."""
     read = check.read
-    out: dict[str, Any] = {"reader": reader, "access": {
+    out: dict[str, object] = {"reader": reader, "access": {
         "method": read.access_method,
         "key_source": read.access_key_source,
         "attempts": [{"method": a.method, "key_source": a.key_source, "ok": a.ok,
@@ -105,7 +106,8 @@ def report(check: Any, reader: str | None = None) -> dict[str, Any]:
             "sex", "date_of_expiry", "nationality", "primary_identifier", "secondary_identifier")}
     dg13 = None
     if read.dg13 is not None:
-        dg13 = {FIELD_NAMES.get(n, f"field{n}"): (v[0] if len(v) == 1 else v) for n, v in sorted(read.dg13.fields.items())}
+        dg13 = {FIELD_NAMES.get(n, f"field{n}"): (v[0] if len(v) == 1 else v)
+                for n, v in sorted(read.dg13.fields.items())}
     face = None
     if read.dg2 is not None and read.dg2.image is not None:
         img = read.dg2.image

@@ -6,12 +6,11 @@ import argparse
 import json
 import logging
 import sys
-from typing import Any
 
 from edge.domain.messages import DomainError
 
 
-def _print_json(obj: Any) -> None:
+def _print_json(obj: object) -> None:
     print(json.dumps(obj, ensure_ascii=False, indent=2))
 
 
@@ -43,7 +42,7 @@ def run_main(argv: list[str]) -> int:
     import signal
     import threading
 
-    from edge.agent import DeskAgent
+    from app.agent import DeskAgent
     from edge.config import EdgeSettings
     from edge.settings_base import ConfigError
 
@@ -79,7 +78,7 @@ def verify_sod_main(argv: list[str]) -> int:
 
 def read_chip_main(argv: list[str]) -> int:
     """``cccd-edge read-chip [--reader NAME] (--qr TEXT | --can N | --mrz LINES) [--trust PATH]``."""
-    from edge.chip_cli import read_chip_main as run
+    from app.chip_cli import read_chip_main as run
 
     return run(argv)
 

@@ -1,0 +1,43 @@
+"""Active Authentication, the command step (ICAO 9303 Part 11 §6.1).
+
+INTERNAL AUTHENTICATE (00 88 00 00) with an 8-byte random challenge under
+secure messaging; the chip signs it with DG15's private key. The verification
+(ISO/IEC 9796-2 or ECDSA) is :func:`edge.trust.aa.aa_verifier`'s, given here
+as a function ``(challenge, signature) -> (ok, detail)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from edge.icao.apdu import CommandApdu, StatusError
+from edge.icao.errors import SecureMessagingError
+from edge.icao.outcome import AuthOutcome, AuthProtocol, AuthStatus
+
+if TYPE_CHECKING:  # pragma: no cover
+    from edge.icao.session import ChipSession
+
+__all__ = ["AaVerifier", "active_authenticate"]
+
+AA = AuthProtocol.ACTIVE_AUTHENTICATION
+CHALLENGE_LENGTH = 8
+
+#: (challenge, signature) -> (verified, detail)
+AaVerifier = Callable[[bytes, bytes], tuple[bool, str]]
+
+
+def active_authenticate(session: ChipSession, verify: AaVerifier) -> AuthOutcome:
+    """Send INTERNAL AUTHENTICATE with a fresh challenge and verify the answer.
+
+    Transport errors (card pulled) propagate; the chip's answers become the outcome.
+    """
+    challenge = session.random(CHALLENGE_LENGTH)
+    try:
+        signature = session.transmit_secure(CommandApdu(0x00, 0x88, 0x00, 0x00, challenge, ne=256)).check(
+            "INTERNAL AUTHENTICATE"
+        )
+    except (StatusError, SecureMessagingError) as e:
+        return AuthOutcome(AA, AuthStatus.FAILED, str(e), getattr(e, "sw", None))
+    ok, detail = verify(challenge, signature)
+    return AuthOutcome(AA, AuthStatus.VERIFIED if ok else AuthStatus.FAILED, detail)

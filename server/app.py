@@ -1,0 +1,67 @@
+"""The app factory: the API under /api/v1, the dashboard and ``/metrics``, with the MQTT ingest
+started and stopped by the app's lifespan.
+
+Layout (as FastAPI's full-stack template): :mod:`server.deps` (who is asking, the
+app's services), :mod:`server.routes` (one module per resource, pydantic response
+models from :mod:`server.schemas`), :mod:`server.store` (writer, registry, queries),
+:mod:`server.ingest` (broker → store).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from server.db import init_db, make_engine
+from server.ingest import Ingestor
+from server.metrics import IngestMetrics
+from server.routes import api_router, dashboard
+from server.routes.meta import metrics_router
+from server.settings import ServerSettings
+from server.store import EventStore
+
+
+def make_ingestor(settings: ServerSettings, store: EventStore, metrics: IngestMetrics) -> Ingestor:
+    return Ingestor(
+        store, settings.mqtt, batch_size=settings.batch_size,
+        receive_maximum=settings.ingest.receive_maximum, linger=settings.ingest.linger_ms / 1000,
+        auto_register=settings.registry.auto_register, metrics=metrics,
+    )
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start the ingest (when the app was made with it) for the app's life; release the database after."""
+    ingestor: Ingestor | None = app.state.ingestor
+    if ingestor is not None:
+        ingestor.start()
+    try:
+        yield
+    finally:
+        if ingestor is not None:
+            ingestor.stop()
+        store: EventStore = app.state.store
+        store.engine.dispose()
+
+
+def create_app(settings: ServerSettings, *, ingest: bool = True) -> FastAPI:
+    """The server application; ``ingest=False`` serves the API without the MQTT subscriber."""
+    engine = make_engine(settings.database_url)
+    init_db(engine)
+    store = EventStore(engine, settings.timezone)
+    metrics = IngestMetrics()
+    app = FastAPI(
+        title="CCCD check-in server", version="0.2.0", lifespan=lifespan,
+        docs_url=None, redoc_url=None, openapi_url=None,
+        description="Chip-ID check-in usage and reader coverage of health facilities, against the 100% target.",
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.metrics = metrics
+    app.state.ingestor = make_ingestor(settings, store, metrics) if ingest else None
+    app.include_router(api_router)
+    app.include_router(metrics_router)
+    app.include_router(dashboard.router)
+    return app

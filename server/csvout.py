@@ -1,0 +1,37 @@
+"""CSV answers of the API: one row per model, nested counts flattened to ``key=value;...``."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+#: For a route's ``responses=``: the OpenAPI schema says that format=csv answers CSV.
+CSV_ANSWER: dict[int | str, dict[str, object]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "JSON, or CSV with format=csv"}
+}
+
+
+def _cell(value: object) -> object:
+    if isinstance(value, dict):
+        return ";".join(f"{a}={b}" for a, b in value.items())
+    return value
+
+
+def csv_response(rows: Sequence[BaseModel], name: str) -> Response:
+    buf = io.StringIO()
+    dicts = [row.model_dump(mode="json", by_alias=True, exclude_unset=True) for row in rows]
+    if dicts:
+        fields: list[str] = []
+        for row in dicts:
+            fields += [k for k in row if k not in fields]
+        writer = csv.DictWriter(buf, fieldnames=fields)
+        writer.writeheader()
+        for row in dicts:
+            writer.writerow({k: _cell(v) for k, v in row.items()})
+    return Response(buf.getvalue(), media_type=CSV_MEDIA_TYPE,
+                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})

@@ -1,0 +1,39 @@
+"""The API's own description (OpenAPI, ReDoc) and the Prometheus metrics: behind a read token."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.openapi.docs import get_redoc_html
+from fastapi.responses import HTMLResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from server.deps import READ, get_ingestor, get_metrics
+from server.ingest import Ingestor
+from server.metrics import IngestMetrics
+
+router = APIRouter(include_in_schema=False)
+#: ``/metrics`` sits at the root, where Prometheus looks for it.
+metrics_router = APIRouter(include_in_schema=False)
+
+
+@router.get("/openapi.json", dependencies=READ)
+def openapi(request: Request) -> dict[str, object]:
+    schema: dict[str, object] = request.app.openapi()
+    return schema
+
+
+@router.get("/docs", dependencies=READ)
+def docs() -> HTMLResponse:
+    return get_redoc_html(openapi_url="/api/v1/openapi.json", title="CCCD API")
+
+
+@metrics_router.get("/metrics", dependencies=READ)
+def prometheus(
+    metrics: Annotated[IngestMetrics, Depends(get_metrics)],
+    ingestor: Annotated[Ingestor | None, Depends(get_ingestor)],
+) -> Response:
+    if ingestor:
+        metrics.backlog.set(ingestor.backlog)
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,52 @@
+"""What the writer, the registry and the queries share: the tables, the clock and the dialect's upsert."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, Engine, Table
+from sqlalchemy.dialects import postgresql, sqlite
+
+from server.db import AreaDailyUsage, CheckInRow, DailyCitizen, DailyUsage, Facility, Reader, RefusedDaily
+
+
+def _table(model: type[Any]) -> Table:
+    table: Table = model.__table__
+    return table
+
+
+EVENTS = _table(CheckInRow)
+USAGE = _table(DailyUsage)
+AREA = _table(AreaDailyUsage)
+CITIZEN = _table(DailyCitizen)
+REFUSED = _table(RefusedDaily)
+FACILITY = _table(Facility)
+READER = _table(Reader)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """Stored datetimes are UTC; SQLite gives them back naive."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def upsert(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """INSERT ... ON CONFLICT for the engine's dialect."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+class StoreBase:
+    """An engine and the day boundary (the deployment's time zone)."""
+
+    def __init__(self, engine: Engine, timezone_name: str = "Asia/Ho_Chi_Minh") -> None:
+        self.engine = engine
+        self.tz = ZoneInfo(timezone_name)

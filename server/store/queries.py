@@ -1,0 +1,308 @@
+"""The read side: counts and registry views for the API and the dashboard, from the rollups.
+
+Every query returns the API's response models (:mod:`server.schemas`); none scans the raw events.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from sqlalchemy import ColumnElement, Connection, Date, and_, case, cast, func, or_, select
+
+from server.schemas import (
+    Coverage,
+    CoverageArea,
+    CoverageTotal,
+    DistrictUsage,
+    FacilityOut,
+    FacilityUsage,
+    GroupBy,
+    Level,
+    OfflineReason,
+    ReaderOut,
+    UncoveredFacility,
+    Usage,
+    UsageDay,
+    UsagePeriod,
+)
+from server.store.base import AREA, CITIZEN, EVENTS, FACILITY, READER, REFUSED, USAGE, StoreBase, as_utc, utcnow
+
+#: A condition on a facility-code column (one facility, or the facilities of an area).
+FacilityFilter = Callable[[ColumnElement[str]], ColumnElement[bool]]
+
+
+def period_start(day: date, group_by: GroupBy) -> date:
+    if group_by == GroupBy.day:
+        return day
+    if group_by == GroupBy.week:  # ISO weeks start on Monday
+        return day - timedelta(days=day.weekday())
+    return day.replace(day=1)
+
+
+def period_end(start: date, group_by: GroupBy) -> date:
+    if group_by == GroupBy.day:
+        return start
+    if group_by == GroupBy.week:
+        return start + timedelta(days=6)
+    nxt = (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return nxt - timedelta(days=1)
+
+
+@dataclass
+class _Period:
+    checkins: int = 0
+    by_method: Counter[str] = field(default_factory=Counter)
+    by_trust: Counter[str] = field(default_factory=Counter)
+
+
+class Queries(StoreBase):
+    """Read-only queries."""
+
+    def facilities(self, province: str | None = None, district: str | None = None) -> list[FacilityOut]:
+        query = select(FACILITY).order_by(FACILITY.c.province, FACILITY.c.district, FACILITY.c.code)
+        if province:
+            query = query.where(FACILITY.c.province == province)
+        if district:
+            query = query.where(FACILITY.c.district == district)
+        with self.engine.connect() as conn:
+            return [FacilityOut.model_validate(dict(r._mapping)) for r in conn.execute(query)]
+
+    def readers(self, offline_after: timedelta, facility: str | None = None) -> list[ReaderOut]:
+        now = utcnow()
+        query = (
+            select(READER.c.facility_code, READER.c.reader_id, READER.c.mqtt_username, READER.c.registered_at,
+                   READER.c.last_checkin_at, READER.c.last_heartbeat_at, READER.c.last_seen_at,
+                   READER.c.status, READER.c.status_at, FACILITY.c.name, FACILITY.c.province, FACILITY.c.district)
+            .join(FACILITY, FACILITY.c.code == READER.c.facility_code)
+            .order_by(READER.c.facility_code, READER.c.reader_id)
+        )
+        if facility:
+            query = query.where(READER.c.facility_code == facility)
+        out = []
+        with self.engine.connect() as conn:
+            for r in conn.execute(query):
+                row = dict(r._mapping)
+                for key in ("registered_at", "last_checkin_at", "last_heartbeat_at", "last_seen_at", "status_at"):
+                    value = as_utc(row[key])
+                    row[key] = value.isoformat() if value else None
+                seen = as_utc(r.last_seen_at)
+                reason: OfflineReason | None = None
+                if r.status == "offline":
+                    reason = OfflineReason.last_will
+                elif seen is None:
+                    reason = OfflineReason.never_seen
+                elif now - seen > offline_after:
+                    reason = OfflineReason.missed_heartbeats
+                row["online"], row["offline_reason"] = reason is None, reason
+                row["facility_name"] = row.pop("name")
+                out.append(ReaderOut.model_validate(row))
+        return out
+
+    def coverage(self, level: str | Level, days: int, province: str | None = None) -> Coverage:
+        """Covered / all facilities per district or province; covered = a reader heard within ``days``."""
+        level = Level(level)
+        cutoff = utcnow() - timedelta(days=days)
+        active = (
+            select(READER.c.facility_code)
+            .where(or_(READER.c.last_checkin_at >= cutoff, READER.c.last_heartbeat_at >= cutoff))
+            .distinct()
+            .subquery()
+        )
+        covered = case((FACILITY.c.code.in_(select(active.c.facility_code)), 1), else_=0)
+        keys = [FACILITY.c.province] + ([FACILITY.c.district] if level == Level.district else [])
+        query = select(*keys, func.count().label("facilities"), func.sum(covered).label("covered")).group_by(*keys)
+        query = query.order_by(*keys)
+        if province:
+            query = query.where(FACILITY.c.province == province)
+        areas = []
+        total = covered_total = 0
+        with self.engine.connect() as conn:
+            for r in conn.execute(query):
+                n, c = int(r.facilities), int(r.covered or 0)
+                total += n
+                covered_total += c
+                area = CoverageArea(
+                    province=r.province, facilities=n, covered=c, ratio=round(c / n, 4) if n else 0.0,
+                    missing_to_target=n - c,
+                )
+                if level == Level.district:  # set only here: a province's CSV has no district column
+                    area.district = r.district
+                areas.append(area)
+        return Coverage(
+            level=level, window_days=days, target_ratio=1.0, areas=areas,
+            total=CoverageTotal(
+                facilities=total, covered=covered_total,
+                ratio=round(covered_total / total, 4) if total else 0.0, missing_to_target=total - covered_total,
+            ),
+        )
+
+    def uncovered_facilities(self, days: int) -> list[UncoveredFacility]:
+        cutoff = utcnow() - timedelta(days=days)
+        active = select(READER.c.facility_code).where(
+            or_(READER.c.last_checkin_at >= cutoff, READER.c.last_heartbeat_at >= cutoff)
+        )
+        readers = select(func.count()).where(READER.c.facility_code == FACILITY.c.code).scalar_subquery()
+        query = (
+            select(FACILITY, readers.label("readers"))
+            .where(FACILITY.c.code.not_in(active))
+            .order_by(FACILITY.c.province, FACILITY.c.district, FACILITY.c.code)
+        )
+        with self.engine.connect() as conn:
+            return [UncoveredFacility.model_validate(dict(r._mapping)) for r in conn.execute(query)]
+
+    @staticmethod
+    def _facility_filter(facility: str | None, district: str | None, province: str | None) -> FacilityFilter | None:
+        if facility:
+            return lambda col: col == facility
+        if district or province:
+            sub = select(FACILITY.c.code)
+            if province:
+                sub = sub.where(FACILITY.c.province == province)
+            if district:
+                sub = sub.where(FACILITY.c.district == district)
+            return lambda col: col.in_(sub)
+        return None
+
+    def usage(
+        self,
+        facility_code: str | None,
+        start: date,
+        end: date,
+        *,
+        group_by: str | GroupBy = GroupBy.day,
+        district: str | None = None,
+        province: str | None = None,
+        distinct: bool = True,
+    ) -> Usage:
+        """Check-ins (by method and trust level) and distinct citizens per period, from the rollups."""
+        group = GroupBy(group_by)
+        where = self._facility_filter(facility_code, district, province)
+        # one facility: its daily rollup; an area or everything: the per-district rollup
+        table = USAGE if facility_code else AREA
+        conds: list[ColumnElement[bool]] = [table.c.day.between(start, end)]
+        if facility_code:
+            conds.append(USAGE.c.facility_code == facility_code)
+        else:
+            if province:
+                conds.append(AREA.c.province == province)
+            if district:
+                conds.append(AREA.c.district == district)
+        query = (
+            select(table.c.day, table.c.method, table.c.trust_level, func.sum(table.c.checkins))
+            .where(*conds)
+            .group_by(table.c.day, table.c.method, table.c.trust_level)
+        )
+        periods: dict[date, _Period] = {}
+        by_method: Counter[str] = Counter()
+        by_trust: Counter[str] = Counter()
+        with self.engine.connect() as conn:
+            for day, method, trust, count in conn.execute(query):
+                n = int(count)
+                p = periods.setdefault(period_start(day, group), _Period())
+                p.checkins += n
+                p.by_method[method] += n
+                p.by_trust[trust] += n
+                by_method[method] += n
+                by_trust[trust] += n
+            distinct_per: dict[date, int] = {}
+            distinct_total = 0
+            if distinct and periods:
+                distinct_per = self._distinct_per_period(conn, where, start, end, group)
+                if period_start(start, group) == period_start(end, group):  # one period: the same count
+                    distinct_total = sum(distinct_per.values())
+                else:
+                    distinct_total = self._distinct(conn, where, start, end)
+        rows = [
+            UsagePeriod(period=ps.isoformat(), checkins=periods[ps].checkins, distinct_citizens=distinct_per.get(ps, 0),
+                        by_method=dict(periods[ps].by_method), by_trust=dict(periods[ps].by_trust))
+            for ps in sorted(periods)
+        ]
+        return Usage(
+            facility=facility_code, district=district, province=province, from_=start, to=end, group_by=group,
+            periods=rows, total_checkins=sum(r.checkins for r in rows), distinct_citizens=distinct_total,
+            by_method=dict(by_method), by_trust=dict(by_trust),
+            days=[UsageDay(day=r.period, checkins=r.checkins, distinct_citizens=r.distinct_citizens) for r in rows]
+            if group == GroupBy.day else None,
+        )
+
+    def _distinct_per_period(
+        self, conn: Connection, where: FacilityFilter | None, start: date, end: date, group_by: GroupBy
+    ) -> dict[date, int]:
+        """Distinct pseudonyms per period. PostgreSQL: one query grouped by ``date_trunc``.
+        SQLite: per day one grouped query; per week or month one query per period (few
+        periods; SQLite's per-row date arithmetic cost more than the extra queries)."""
+        is_pg = conn.dialect.name == "postgresql"
+        if group_by != GroupBy.day and not is_pg:
+            out_p: dict[date, int] = {}
+            ps = period_start(start, group_by)
+            while ps <= end:
+                out_p[ps] = self._distinct(conn, where, max(ps, start), min(period_end(ps, group_by), end))
+                ps = period_end(ps, group_by) + timedelta(days=1)
+            return {k: v for k, v in out_p.items() if v}
+        day = CITIZEN.c.day
+        bucket = day if group_by == GroupBy.day else cast(func.date_trunc(group_by.value, day), Date)
+        conds: list[ColumnElement[bool]] = [day.between(start, end)]
+        if where is not None:
+            conds.append(where(CITIZEN.c.facility_code))
+        query = (
+            select(bucket.label("p"), func.count(func.distinct(CITIZEN.c.citizen_pseudonym)))
+            .where(*conds)
+            .group_by(bucket)
+        )
+        out: dict[date, int] = {}
+        for p, n in conn.execute(query):
+            out[p if isinstance(p, date) else date.fromisoformat(str(p))] = int(n)
+        return out
+
+    def _distinct(self, conn: Connection, where: FacilityFilter | None, start: date, end: date) -> int:
+        conds: list[ColumnElement[bool]] = [CITIZEN.c.day.between(start, end)]
+        if where is not None:
+            conds.append(where(CITIZEN.c.facility_code))
+        query = select(func.count(func.distinct(CITIZEN.c.citizen_pseudonym))).where(*conds)
+        return int(conn.execute(query).scalar_one())
+
+    def usage_by_facility(
+        self, start: date, end: date, district: str | None = None, province: str | None = None
+    ) -> list[FacilityUsage]:
+        """Check-ins per facility over a range (from the rollups)."""
+        query = (
+            select(FACILITY.c.code, FACILITY.c.name, FACILITY.c.province, FACILITY.c.district,
+                   func.coalesce(func.sum(USAGE.c.checkins), 0).label("checkins"))
+            .select_from(FACILITY.outerjoin(USAGE, and_(USAGE.c.facility_code == FACILITY.c.code,
+                                                        USAGE.c.day.between(start, end))))
+            .group_by(FACILITY.c.code, FACILITY.c.name, FACILITY.c.province, FACILITY.c.district)
+            .order_by(FACILITY.c.province, FACILITY.c.district, FACILITY.c.code)
+        )
+        if province:
+            query = query.where(FACILITY.c.province == province)
+        if district:
+            query = query.where(FACILITY.c.district == district)
+        with self.engine.connect() as conn:
+            return [FacilityUsage.model_validate(dict(r._mapping) | {"checkins": int(r.checkins)})
+                    for r in conn.execute(query)]
+
+    def usage_by_district(self, start: date, end: date, province: str | None = None) -> list[DistrictUsage]:
+        query = (
+            select(AREA.c.province, AREA.c.district, func.sum(AREA.c.checkins).label("checkins"))
+            .where(AREA.c.day.between(start, end))
+            .group_by(AREA.c.province, AREA.c.district)
+            .order_by(AREA.c.province, AREA.c.district)
+        )
+        if province:
+            query = query.where(AREA.c.province == province)
+        with self.engine.connect() as conn:
+            return [DistrictUsage.model_validate(dict(r._mapping) | {"checkins": int(r.checkins)})
+                    for r in conn.execute(query)]
+
+    def refused_counts(self) -> dict[str, int]:
+        query = select(REFUSED.c.reason, func.sum(REFUSED.c.count)).group_by(REFUSED.c.reason)
+        with self.engine.connect() as conn:
+            return {r: int(n) for r, n in conn.execute(query)}
+
+    def event_count(self) -> int:
+        """For tests and audits only: counts the raw events."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(EVENTS)).scalar_one())

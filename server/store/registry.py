@@ -1,0 +1,138 @@
+"""The registry: health facilities, their readers and the readers' broker credentials.
+
+Codes, reader ids and usernames follow the contract's identifier rules
+(:mod:`contract.topics`): whatever the registry holds, an event can carry, a topic can
+name and the broker's ACL file can hold on one line.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from datetime import datetime
+from typing import NamedTuple
+
+from sqlalchemy import Connection, and_, or_, select
+
+from contract.topics import is_facility_code
+from server.db import FACILITY_TYPES
+from server.store.base import FACILITY, READER, StoreBase, upsert, utcnow
+
+TYPE_ALIASES = {
+    "hospital": "hospital",
+    "bệnh viện": "hospital",
+    "benh vien": "hospital",
+    "health_station": "health_station",
+    "trạm y tế": "health_station",
+    "tram y te": "health_station",
+    "private_clinic": "private_clinic",
+    "phòng khám tư nhân": "private_clinic",
+    "phong kham tu nhan": "private_clinic",
+}
+FACILITY_CSV_COLUMNS = ("code", "name", "type", "province", "district", "commune")
+
+
+class RegistryError(ValueError):
+    """The registry refuses this input; the message says which row, column or name."""
+
+
+class BrokerAccount(NamedTuple):
+    """A reader's broker login and the one facility and reader it may publish as."""
+
+    username: str
+    password_hash: str | None
+    facility_code: str
+    reader_id: str
+
+
+def auto_register_reader(conn: Connection, facility: str, reader: str, now: datetime) -> None:
+    """Register an unknown facility and reader inside the writer's transaction (demos and tests only)."""
+    conn.execute(
+        upsert(conn, FACILITY)
+        .values(code=facility, name=facility, type="health_station", province="", district="", commune="")
+        .on_conflict_do_nothing()
+    )
+    conn.execute(
+        upsert(conn, READER)
+        .values(facility_code=facility, reader_id=reader, registered_at=now)
+        .on_conflict_do_nothing()
+    )
+
+
+class Registry(StoreBase):
+    """Facilities, readers and credentials."""
+
+    def registered(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these (facility, reader) pairs are registered."""
+        wanted = list(pairs)
+        found: set[tuple[str, str]] = set()
+        if not wanted:
+            return found
+        with self.engine.connect() as conn:
+            for i in range(0, len(wanted), 200):
+                chunk = wanted[i : i + 200]
+                cond = or_(*[and_(READER.c.facility_code == f, READER.c.reader_id == r) for f, r in chunk])
+                found.update(
+                    (f, r) for f, r in conn.execute(select(READER.c.facility_code, READER.c.reader_id).where(cond))
+                )
+        return found
+
+    def import_facilities(self, text: str) -> int:
+        """Insert or update facilities from CSV (code,name,type,province,district,commune)."""
+        reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+        missing = [c for c in FACILITY_CSV_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise RegistryError(f"the CSV lacks the column(s): {', '.join(missing)}")
+        rows = []
+        for line, row in enumerate(reader, start=2):
+            code = (row["code"] or "").strip()
+            if not is_facility_code(code):
+                raise RegistryError(f"line {line}: bad facility code {code!r}")
+            kind = TYPE_ALIASES.get((row["type"] or "").strip().lower())
+            if kind is None:
+                raise RegistryError(f"line {line}: type must be one of {', '.join(FACILITY_TYPES)}")
+            rows.append(
+                {
+                    "code": code,
+                    "name": row["name"].strip(),
+                    "type": kind,
+                    "province": row["province"].strip(),
+                    "district": row["district"].strip(),
+                    "commune": (row["commune"] or "").strip(),
+                }
+            )
+        with self.engine.begin() as conn:
+            for values in rows:
+                stmt = upsert(conn, FACILITY).values(**values)
+                conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=["code"], set_={k: v for k, v in values.items() if k != "code"}
+                    )
+                )
+        return len(rows)
+
+    def add_reader(
+        self, facility: str, reader: str, username: str | None = None, password_hash: str | None = None
+    ) -> None:
+        with self.engine.begin() as conn:
+            if conn.execute(select(FACILITY.c.code).where(FACILITY.c.code == facility)).first() is None:
+                raise RegistryError(f"facility {facility} is not registered: import it first")
+            values = {"mqtt_username": username, "password_hash": password_hash}
+            conn.execute(
+                upsert(conn, READER)
+                .values(facility_code=facility, reader_id=reader, registered_at=utcnow(), **values)
+                .on_conflict_do_update(index_elements=["facility_code", "reader_id"], set_=values)
+            )
+
+    def broker_accounts(self) -> list[BrokerAccount]:
+        """Every reader with credentials, by username."""
+        with self.engine.connect() as conn:
+            return [
+                BrokerAccount(r.mqtt_username, r.password_hash, r.facility_code, r.reader_id)
+                for r in conn.execute(
+                    select(READER.c.mqtt_username, READER.c.password_hash, READER.c.facility_code, READER.c.reader_id)
+                    .where(READER.c.mqtt_username.is_not(None))
+                    .order_by(READER.c.mqtt_username)
+                )
+            ]

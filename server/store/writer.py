@@ -1,0 +1,201 @@
+"""The write path: a batch of events, their daily rollups, the readers' last activity and the refusal
+counts, in one transaction.
+
+The writer is single (one ingest thread per server) and only then is the batch
+acknowledged to the broker. De-duplication is by event id: the insert ignores ids
+already stored and returns the ids it inserted, and only those count in the rollups.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+from sqlalchemy import Connection, bindparam, case, or_, update
+
+from contract.events import CheckInEvent
+from server.store.base import READER, REFUSED, StoreBase, upsert, utcnow
+from server.store.registry import auto_register_reader
+
+
+@dataclass(frozen=True)
+class Activity:
+    """A status or heartbeat message from a registered reader."""
+
+    facility_code: str
+    reader_id: str
+    kind: Literal["status", "heartbeat"]
+    at: datetime
+    status: str | None = None
+    retained: bool = False  # a retained status replayed by the broker on subscribe: not a sign of life
+
+
+@dataclass
+class StoreResult:
+    stored: int = 0
+    duplicates: int = 0
+    stored_events: list[CheckInEvent] = field(default_factory=list)
+
+
+class EventWriter(StoreBase):
+    """Stores events exactly once and keeps the rollups in the same transaction."""
+
+    def store(
+        self,
+        events: list[CheckInEvent],
+        activity: Iterable[Activity] = (),
+        refused: Counter[str] | None = None,
+        auto_register: Iterable[tuple[str, str]] = (),
+    ) -> StoreResult:
+        """Store a batch in one transaction; duplicates (by event id) change nothing."""
+        result = StoreResult()
+        now = utcnow()
+        with self.engine.begin() as conn:
+            for facility, reader in auto_register:
+                auto_register_reader(conn, facility, reader, now)
+            unique: dict[str, CheckInEvent] = {}
+            for ev in events:
+                if ev.event_id in unique:
+                    result.duplicates += 1
+                else:
+                    unique[ev.event_id] = ev
+            new = self._insert_events(conn, list(unique.values()), now) if unique else []
+            result.duplicates += len(unique) - len(new)
+            result.stored = len(new)
+            result.stored_events = new
+            self._touch_readers(conn, new, list(activity), now)
+            if refused:
+                today = now.astimezone(self.tz).date()
+                conn.execute(
+                    upsert(conn, REFUSED)
+                    .values(day=bindparam("d"), reason=bindparam("r"), count=bindparam("n"))
+                    .on_conflict_do_update(
+                        index_elements=["day", "reason"], set_={"count": REFUSED.c.count + bindparam("n")}
+                    ),
+                    [{"d": today, "r": reason, "n": n} for reason, n in refused.items()],
+                )
+        return result
+    def _insert_events(self, conn: Connection, events: list[CheckInEvent], now: datetime) -> list[CheckInEvent]:
+        """The batch's new events and their rollups: one statement per table, rows as a JSON array.
+
+        The events' insert ignores ids already stored and returns the ids it inserted
+        (the database decides what is new, even with a second writer); only those
+        count in the rollups.
+
+        One statement per table instead of an executemany: the driver then runs a
+        single step for the whole batch instead of one per row (each step releases and
+        re-takes the GIL, which under load costs more than the insert itself). SQLite
+        gets datetimes and dates in SQLAlchemy's own text format, so that the ORM reads
+        them back unchanged.
+        """
+        is_pg = conn.dialect.name == "postgresql"
+
+        def ts(value: datetime) -> str:  # value is in UTC
+            if is_pg:
+                return value.isoformat()
+            return value.replace(tzinfo=None).isoformat(" ", "microseconds")  # SQLAlchemy's SQLite format
+
+        received = ts(now)
+        rows: list[tuple[str, ...]] = []
+        days: list[str] = []
+        tz = self.tz
+        for ev in events:
+            occurred = ev.occurred_at
+            day = occurred.astimezone(tz).date().isoformat()
+            days.append(day)
+            rows.append((ev.event_id, ev.facility_code, ev.reader_id, ts(occurred.astimezone(UTC)),
+                         day, ev.method.value, ev.trust_level.value, ev.citizen_pseudonym, received))
+        if is_pg:
+            src = "FROM json_array_elements(%s::json) AS e"
+
+            def col(i: int, cast: str = "") -> str:
+                return f"(e->>{i}){cast}"
+        else:
+            src = "FROM json_each(?) AS j"
+
+            def col(i: int, cast: str = "") -> str:
+                return f"j.value->>{i}"
+        tstz, dt, num = ("::timestamptz", "::date", "::int") if is_pg else ("", "", "")
+        cursor = conn.exec_driver_sql(
+            "INSERT INTO checkin_event (event_id, facility_code, reader_id, occurred_at, local_day, method, "
+            "trust_level, citizen_pseudonym, received_at) "
+            f"SELECT {col(0)}, {col(1)}, {col(2)}, {col(3, tstz)}, {col(4, dt)}, {col(5)}, {col(6)}, {col(7)}, "
+            f"{col(8, tstz)} {src} WHERE true ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+            (json.dumps(rows),),
+        )
+        inserted = {r[0] for r in cursor}
+        new: list[CheckInEvent] = []
+        usage: Counter[tuple[str, str, str, str]] = Counter()
+        citizens: set[tuple[str, str, str]] = set()
+        for ev, day in zip(events, days, strict=True):
+            if ev.event_id in inserted:
+                new.append(ev)
+                usage[(ev.facility_code, day, ev.method.value, ev.trust_level.value)] += 1
+                citizens.add((ev.facility_code, day, ev.citizen_pseudonym))
+        if not new:
+            return new
+        conn.exec_driver_sql(
+            "INSERT INTO daily_usage (facility_code, day, method, trust_level, checkins) "
+            f"SELECT {col(0)}, {col(1, dt)}, {col(2)}, {col(3)}, {col(4, num)} {src} WHERE true "
+            "ON CONFLICT (facility_code, day, method, trust_level) "
+            "DO UPDATE SET checkins = daily_usage.checkins + excluded.checkins",
+            (json.dumps([[f, d, m, t, n] for (f, d, m, t), n in usage.items()]),),
+        )
+        j = "e" if is_pg else "j.value"
+        conn.exec_driver_sql(
+            "INSERT INTO area_daily_usage (province, district, day, method, trust_level, checkins) "
+            f"SELECT f.province, f.district, {col(1, dt)}, {col(2)}, {col(3)}, SUM({col(4, num)}) {src} "
+            f"JOIN facility f ON f.code = ({j}->>0) WHERE true GROUP BY 1, 2, 3, 4, 5 "
+            "ON CONFLICT (province, district, day, method, trust_level) "
+            "DO UPDATE SET checkins = area_daily_usage.checkins + excluded.checkins",
+            (json.dumps([[f, d, m, t, n] for (f, d, m, t), n in usage.items()]),),
+        )
+        conn.exec_driver_sql(
+            f"INSERT INTO daily_citizen (facility_code, day, citizen_pseudonym) "
+            f"SELECT {col(0)}, {col(1, dt)}, {col(2)} {src} WHERE true ON CONFLICT DO NOTHING",
+            (json.dumps(sorted(citizens)),),
+        )
+        return new
+
+    def _touch_readers(
+        self, conn: Connection, new: list[CheckInEvent], activity: list[Activity], now: datetime
+    ) -> None:
+        last_checkin: dict[tuple[str, str], datetime] = {}
+        for ev in new:
+            key = (ev.facility_code, ev.reader_id)
+            at = min(ev.occurred_at.astimezone(UTC), now)
+            if key not in last_checkin or at > last_checkin[key]:
+                last_checkin[key] = at
+        for key, at in last_checkin.items():
+            conn.execute(
+                update(READER)
+                .where(READER.c.facility_code == key[0], READER.c.reader_id == key[1])
+                .values(
+                    last_checkin_at=case(
+                        (or_(READER.c.last_checkin_at.is_(None), READER.c.last_checkin_at < at), at),
+                        else_=READER.c.last_checkin_at,
+                    ),
+                    last_seen_at=now,
+                )
+            )
+        for act in activity:
+            values: dict[str, object] = {}
+            if act.kind == "heartbeat":
+                values["last_heartbeat_at"] = now
+                values["last_seen_at"] = now
+            elif act.retained:
+                values["status"] = act.status
+            else:
+                values["status"] = act.status
+                values["status_at"] = now
+                values["last_seen_at"] = now
+            conn.execute(
+                update(READER)
+                .where(READER.c.facility_code == act.facility_code, READER.c.reader_id == act.reader_id)
+                .values(**values)
+            )
+
