@@ -57,7 +57,7 @@ def template_broker() -> Iterator[TemplateBroker]:
                 .replace("listener 8883", f"listener {tls_port} 127.0.0.1")
                 .replace("listener 1883 127.0.0.1", f"listener {local_port} 127.0.0.1"))
     (work / "mosquitto.conf").write_text(conf + "\nlog_dest stderr\n")
-    log = open(work / "log", "wb")  # noqa: SIM115 - closed below, after the broker
+    log = open(work / "log", "wb")  # closed below, after the broker
     proc = subprocess.Popen([find_program(MOSQUITTO_CANDIDATES, "mosquitto"), "-c", str(work / "mosquitto.conf")],
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
