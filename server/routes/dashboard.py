@@ -97,7 +97,7 @@ def dashboard(
     uncovered = store.uncovered_facilities(window)
     if province:
         uncovered = [f for f in uncovered if f.province == province]
-    offline = [r for r in store.readers(offline_after) if not r.online]
+    offline = store.readers(offline_after, offline=True)  # filtered in the database, not the whole fleet
     html = _env.get_template("dashboard.html").render(
         coverage=coverage, totals=totals, series=series, peak=peak, days=days, today=today,
         total_checkins=usage.total_checkins, methods=methods, trusts=trusts,
