@@ -90,7 +90,7 @@ def test_covered_facility_in_a_period_stored_a_card_read_and_live_coverage_needs
     assert (report.total.with_reader, report.total.facilities) == (2, 3)  # a rejected read is use; a heartbeat is not
     assert [m.code for m in report.without_reader] == ["34003"]
     live = store.coverage("province", days=7)
-    assert live["total"]["covered"] == 1  # today: only 34003's reader was heard within 7 days
+    assert live.total.covered == 1  # today: only 34003's reader was heard within 7 days
 
 
 def test_offline_reader_announced_silent_or_never_seen(store):
@@ -100,9 +100,9 @@ def test_offline_reader_announced_silent_or_never_seen(store):
     with store.engine.begin() as conn:
         conn.execute(update(READER).where(READER.c.facility_code == "34001")
                      .values(last_seen_at=now - timedelta(minutes=16)))
-    states = {r["facility_code"]: (r["online"], r["offline_reason"]) for r in store.readers(timedelta(minutes=15))}
+    states = {r.facility_code: (r.online, r.offline_reason) for r in store.readers(timedelta(minutes=15))}
     assert states == {"34001": (False, "missed_heartbeats"), "34002": (False, "last_will"),
                       "34003": (False, "never_seen")}
     # a retained "online" replayed by the broker on the server's reconnect is not a sign of life
     store.store([], [Activity("34003", "desk-1", "status", now, "online", retained=True)])
-    assert {r["facility_code"]: r["online"] for r in store.readers(timedelta(minutes=15))}["34003"] is False
+    assert {r.facility_code: r.online for r in store.readers(timedelta(minutes=15))}["34003"] is False
