@@ -306,7 +306,10 @@ def ratio_main(args: argparse.Namespace) -> int:
         raw = statistics.median(float(r["raw"]) for r in results)  # type: ignore[arg-type]
         srv = statistics.median(float(r["server"]) for r in results)  # type: ignore[arg-type]
         ratios = [float(r["server"]) / float(r["raw"]) for r in results]  # type: ignore[arg-type]
-        print(f"{db:12} {raw:10,.0f} {srv:12,.0f} {statistics.median(ratios):6.2f}")
+        cpu_ratios = [float(r["raw_cpu_us_per_event"]) / float(r["server_cpu_us_per_event"])  # type: ignore[arg-type]
+                      for r in results]
+        print(f"{db:12} {raw:10,.0f} {srv:12,.0f} {statistics.median(ratios):6.2f}   CPU-normalised (raw CPU per "
+              f"event / server CPU per event): {statistics.median(cpu_ratios):.2f}")
     shutil.rmtree(work, ignore_errors=True)
     return 0
 
@@ -429,6 +432,13 @@ def fleet_main(args: argparse.Namespace) -> int:
             sampler.stop_flag.set()
             sampler.join()
             print(json.dumps({k2: v for k2, v in report.items() if k2 != "processes"}), flush=True)
+            acked = int(report.get("checkins_acked", 0))  # type: ignore[call-overload]
+            count = stored(pg.url)
+            deadline = time.monotonic() + 120
+            while count() < acked and time.monotonic() < deadline:
+                time.sleep(0.5)
+            print(f"  check-ins acknowledged by the brokers {acked}, stored {count()} (exactly once: the store "
+                  "de-duplicates by event id)", flush=True)
             for key in pids:
                 print(f"  {key:10} {json.dumps(sampler.summary(key, steady_since))}")
             print(f"  commit lag (server-0, while querying): max {max(lags):.2f} s")
