@@ -49,8 +49,11 @@ def find_program(candidates: tuple[str, ...], name: str) -> str:
 
 SHIPPED_BROKER_CONFIG = Path(__file__).resolve().parents[1] / "systemd" / "mosquitto-cccd.conf"
 # Directives that belong to a listener in the template; the test's listeners replace them.
+# (Written above every listener, a listener option configures mosquitto's default listener,
+# which then also opens port 1883 on every interface.)
 _LISTENER_KEYS = frozenset({"listener", "protocol", "cafile", "capath", "certfile", "keyfile", "tls_version",
-                            "require_certificate", "use_identity_as_username", "use_subject_as_username"})
+                            "require_certificate", "use_identity_as_username", "use_subject_as_username",
+                            "use_username_as_clientid"})
 # Who may connect: set by the test's mode (anonymous, or the issued credentials and ACL).
 _AUTH_KEYS = frozenset({"per_listener_settings", "allow_anonymous", "password_file", "acl_file"})
 
