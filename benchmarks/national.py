@@ -342,9 +342,15 @@ def regional_brokers(work: Path, readers: list[SimReader], count: int) -> list[M
     acl.write_text(f"user {SERVER_USER}\ntopic read cccd/v1/#\n\n{READER_ACL}")
     brokers = []
     for i in range(count):
-        broker = Mosquitto(workdir=work / f"broker-{i}", password_file=passwd, acl_file=acl, max_inflight=0,
-                           extra_config=IDENTITY)
-        brokers.append(broker.start())
+        for attempt in range(3):  # free_port() races with the other agents' brokers on this machine
+            broker = Mosquitto(workdir=work / f"broker-{i}-{attempt}", password_file=passwd, acl_file=acl,
+                               max_inflight=0, extra_config=IDENTITY)
+            try:
+                brokers.append(broker.start())
+                break
+            except RuntimeError as exc:
+                if "Address already in use" not in str(exc) or attempt == 2:
+                    raise
     return brokers
 
 
