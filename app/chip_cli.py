@@ -4,8 +4,10 @@ Prints one JSON object: the fields read (DG1's MRZ fields, DG13 by field
 name; of the face image only its size and type), the access method, time per
 step, APDU count and bytes, and the trust result (every check with its
 reasons, and the level). Exit 0 after a read (whatever the trust level), 2 on
-a usage error, 1 on a card or access error with ``{"error": {"code",
-"message"}}``. The output holds personal data (it is the operator's own
+a usage error or a trust path that does not exist or anchors nothing, 1 on a
+card or access error with ``{"error": {"code", "message"}}``. ``--reader``
+takes a name pattern (default: the contactless slot, never a SAM slot);
+``--list-readers`` prints the readers with their kind. The output holds personal data (it is the operator's own
 reading): nothing of it is logged.
 
 pyscard is imported only when the command runs (core code stays free of it).
@@ -37,8 +39,12 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="cccd-edge read-chip", description="Read and verify a chip ID card (PC/SC).")
-    p.add_argument("--reader", help="PC/SC reader name (default: the first reader listed)")
-    src = p.add_mutually_exclusive_group(required=True)
+    p.add_argument("--reader", metavar="PATTERN",
+                   help="reader slot name pattern, regex or text (default: the contactless slot; never a SAM slot)")
+    p.add_argument("--list-readers", action="store_true", help="list the readers with their kind and exit")
+    p.add_argument("--max-response", type=_max_response, metavar="BYTES",
+                   help="largest card answer the reader carries (default: learned; shrinks when refused)")
+    src = p.add_mutually_exclusive_group()  # one is required unless --list-readers
     src.add_argument("--qr", metavar="TEXT", help="the card's QR payload: keys derived from it")
     src.add_argument("--can", metavar="NNNNNN", help="the CAN (last 6 digits of the ID number)")
     src.add_argument("--mrz", metavar="LINES", help='typed MRZ: "LINE1 LINE2 LINE3"')
@@ -49,6 +55,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--at", metavar="DATE", help="reading date for certificate validity (YYYY-MM-DD[THH:MM])")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for each card answer")
     return p
+
+
+def _max_response(text: str) -> int:
+    try:
+        n = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 64 <= n <= 65536:
+        raise argparse.ArgumentTypeError("between 64 and 65536 bytes")
+    return n
 
 
 def _error(code: str, message: str) -> dict[str, object]:
@@ -125,7 +141,13 @@ def report(check: ChipCheck, reader: str | None = None) -> dict[str, object]:
     out["parse_errors"] = {file_name(f): why for f, why in read.parse_errors.items()}
     out["timings_ms"] = {k: round(v * 1000, 2) for k, v in read.timings.items()}
     out["apdu"] = {"count": read.apdu_count, "bytes_sent": read.bytes_sent, "bytes_received": read.bytes_received,
-                   "per_step": read.step_stats}
+                   "per_step": read.step_stats, "response_budget": read.response_budget,
+                   "size_history": read.size_history}
+    out["recoveries"] = [{"step": r.step, "reason": r.reason} for r in read.recoveries]
+    out["resumes"] = read.resumes
+    out["clone_checks"] = {o.protocol.value: {"status": o.status.value, "reason": o.reason,
+                                              "sw": None if o.sw is None else f"{o.sw:04X}"}
+                           for o in (read.chip_authentication, read.active_authentication) if o is not None}
     out["trust"] = check.trust.to_dict()
     return out
 
@@ -134,7 +156,9 @@ def read_chip_main(argv: list[str]) -> int:
     """Entry point; see the module docstring."""
     try:
         opts = build_parser().parse_args(argv)
-        keys, record = _keys(opts)
+        if not opts.list_readers and opts.qr is None and opts.can is None and opts.mrz is None:
+            raise _UsageError("one of the arguments --qr --can --mrz is required")
+        keys, record = ([], None) if opts.list_readers else _keys(opts)
         at = _at(opts.at)
     except _UsageError as e:
         _print(_error("usage", str(e)))
@@ -143,25 +167,31 @@ def read_chip_main(argv: list[str]) -> int:
         return int(e.code or 0)
 
     from edge.chip_reader import read_and_verify
-    from edge.trust.store import TrustStore
+    from edge.trust.store import TrustStoreError, load_trust_store
 
-    store = TrustStore(opts.trust) if opts.trust else None
     try:
-        from reader_drivers.pcsc import PcscTransport, list_readers
+        store = load_trust_store(opts.trust) if opts.trust else None
+    except TrustStoreError as e:
+        _print(_error("trust", str(e)))
+        return 2
+    try:
+        from reader_drivers.pcsc import PcscTransport, list_readers, reader_kind, select_reader
     except ImportError as e:  # pyscard missing
         _print(_error("no_pcsc", f"PC/SC support is not installed: {e}"))
         return 1
     try:
-        reader = opts.reader
-        if reader is None:
-            readers = list_readers()
-            if not readers:
-                _print(_error("no_reader", "no PC/SC reader found"))
-                return 1
-            reader = readers[0]
+        readers = list_readers()
+        if opts.list_readers:
+            _print({"readers": [{"name": r, "kind": reader_kind(r)} for r in readers]})
+            return 0
+        if not readers:
+            _print(_error("no_reader", "no PC/SC reader found"))
+            return 1
+        reader = select_reader(readers, opts.reader)
         with PcscTransport(reader, timeout=opts.timeout) as transport:
             check = read_and_verify(transport, keys, trust_store=store, qr=record, at=at,
-                                    read_face=not opts.no_face, clone_check=not opts.no_clone_check)
+                                    read_face=not opts.no_face, clone_check=not opts.no_clone_check,
+                                    max_response=opts.max_response)
     except AuthenticationError as e:
         _print(_error("access_denied", str(e)))
         return 1

@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING
 
 from app.components import ComponentState
 from app.events import AgentEvent, CardInserted, CardRemoved
-from edge.chip_reader import ChipCheck, read_and_verify
+from edge.chip_reader import ChipCheck, ChipReading
 from edge.config import ChipSettings
 from edge.domain.qr import CccdRecord
 from edge.icao.access import AccessKey
-from edge.icao.errors import TransportError
+from edge.icao.errors import CardRemovedError, TransportError
+from edge.icao.sizing import SizeMemory
 
 if TYPE_CHECKING:
     from edge.trust.store import TrustStore
@@ -37,20 +38,23 @@ class ChipInput:
         self._observer: CardObserver | None = None
         self._trust_store: TrustStore | None = None
         self.reader_name: str | None = None  # the reader that last reported a card
+        self._sizes = SizeMemory()  # per reader: the response size that worked
+        self._reading: tuple[tuple[list[AccessKey], CccdRecord | None], ChipReading] | None = None
+        self.trust_store()  # a trust path that does not exist or anchors nothing: TrustStoreError, at start-up
 
     def start(self) -> None:
-        from reader_drivers.pcsc import CardObserver  # pyscard: loaded only on a desk with a reader
+        from reader_drivers.pcsc import CardObserver, reader_matcher  # pyscard: only on a desk with a reader
 
-        wanted = self.settings.reader
         self._observer = CardObserver(
             on_insert=lambda reader, _atr: self._emit(CardInserted(reader)),
             on_remove=lambda reader: self._emit(CardRemoved(reader)),
-            reader_filter=(lambda name: wanted in name) if wanted else None,
+            reader_filter=reader_matcher(self.settings.reader),  # the pattern's slots, never a SAM
         ).start()
 
     def stop(self) -> None:
-        if self._observer is not None:
-            self._observer.stop()
+        observer, self._observer = self._observer, None  # stopped on purpose: not a failure
+        if observer is not None:
+            observer.stop()
 
     def state(self) -> ComponentState:
         if self._observer is None:
@@ -59,9 +63,9 @@ class ChipInput:
 
     def trust_store(self) -> TrustStore | None:
         if self._trust_store is None and self.settings.trust_paths:
-            from edge.trust.store import TrustStore
+            from edge.trust.store import load_trust_store
 
-            self._trust_store = TrustStore([str(p) for p in self.settings.trust_paths])
+            self._trust_store = load_trust_store([str(p) for p in self.settings.trust_paths])
         return self._trust_store
 
     def read(self, keys: Sequence[AccessKey], qr: CccdRecord | None) -> ChipCheck:
@@ -71,10 +75,21 @@ class ChipInput:
         from reader_drivers.pcsc import PcscTransport
 
         transport = PcscTransport(self.reader_name, timeout=self.settings.timeout)
+        sizer = self._sizes.for_reader(self.reader_name, self.settings.max_response,
+                                       extended_hint=transport.extended_length)
+        # The same visit's keys on a card put back after a removal: resume that reading.
+        if self._reading is None or self._reading[0] != (list(keys), qr):
+            self._reading = ((list(keys), qr), ChipReading(
+                keys, trust_store=self.trust_store(), qr=qr, read_face=self.settings.read_face,
+                clone_check=self.settings.clone_check, sizer=sizer))
         try:
-            return read_and_verify(
-                transport, keys, trust_store=self.trust_store(), qr=qr,
-                read_face=self.settings.read_face, clone_check=self.settings.clone_check,
-            )
+            check = self._reading[1].run(transport)
+        except CardRemovedError:
+            raise  # kept: the card put back resumes it
+        except BaseException:
+            self._reading = None
+            raise
         finally:
             transport.close()
+        self._reading = None
+        return check

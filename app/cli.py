@@ -33,7 +33,8 @@ def parse_qr_main(argv: list[str]) -> int:
 
 
 def run_main(argv: list[str]) -> int:
-    """``cccd-edge run --config FILE``: the desk agent, until SIGTERM or Ctrl-C."""
+    """``cccd-edge run --config FILE``: the desk agent, until SIGTERM or Ctrl-C (exit 0), or until
+    its supervisor gives up on a part that keeps failing (exit 1, for systemd to restart it)."""
     parser = argparse.ArgumentParser(prog="cccd-edge run")
     parser.add_argument("--config", help="TOML settings file (env CCCD_EDGE_* overrides)")
     parser.add_argument("--stdin", action="store_true",
@@ -45,11 +46,12 @@ def run_main(argv: list[str]) -> int:
     from app.agent import DeskAgent
     from edge.config import EdgeSettings
     from edge.settings_base import ConfigError
+    from edge.trust.store import TrustStoreError
 
     try:
         settings = EdgeSettings.load(args.config)
         agent = DeskAgent(settings)
-    except ConfigError as exc:
+    except (ConfigError, TrustStoreError) as exc:  # a bad trust path would lower every card's level
         print(f"cccd-edge: {exc}", file=sys.stderr)
         return 2
     stop = threading.Event()
@@ -63,10 +65,12 @@ def run_main(argv: list[str]) -> int:
 
         threading.Thread(target=pump, name="stdin", daemon=True).start()
     try:
-        stop.wait()
+        code = agent.wait(stop)  # 1 when a part of the agent could not be kept running
     finally:
         agent.stop()
-    return 0
+    if code:
+        print("cccd-edge: a part of the agent kept failing; exiting for a restart", file=sys.stderr)
+    return code
 
 
 def verify_sod_main(argv: list[str]) -> int:
@@ -90,20 +94,46 @@ def decode_qr_main(argv: list[str]) -> int:
     return run(argv)
 
 
+def init_main(argv: list[str]) -> int:
+    """``cccd-edge init --facility CODE --reader ID``: a new desk's config, key and HIS token."""
+    from app.init_config import init_main as run
+
+    return run(argv)
+
+
+def doctor_main(argv: list[str]) -> int:
+    """``cccd-edge doctor [--config FILE]``: check an installed desk, one line per check."""
+    from app.doctor import doctor_main as run
+
+    return run(argv)
+
+
 COMMANDS = {
     "parse-qr": parse_qr_main,
     "decode-qr": decode_qr_main,
     "verify-sod": verify_sod_main,
     "read-chip": read_chip_main,
     "run": run_main,
+    "init": init_main,
+    "doctor": doctor_main,
 }
+
+
+def _usage() -> str:
+    """Every command with what it does (its docstring's first line)."""
+    lines = ["usage: cccd-edge COMMAND [ARGS...]   (cccd-edge COMMAND --help: its options)", "", "commands:"]
+    for name, command in COMMANDS.items():
+        summary = (command.__doc__ or "").strip().splitlines()[0] if command.__doc__ else ""
+        lines.append(f"  {name:<10} {summary}")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
-        print("usage: cccd-edge {" + ",".join(COMMANDS) + "} ...", file=sys.stderr)
-        return 0 if argv and argv[0] in ("-h", "--help") else 2
+        asked = bool(argv) and argv[0] in ("-h", "--help")
+        print(_usage(), file=sys.stdout if asked else sys.stderr)
+        return 0 if asked else 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return COMMANDS[argv[0]](argv[1:])
 

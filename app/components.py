@@ -105,7 +105,7 @@ class Worker:
     def _main(self) -> None:
         try:
             self.run()
-        except Exception:
+        except BaseException:  # SystemExit from a library too: the thread ends, the supervisor restarts it
             log.exception("component %s failed", self._name)
             self._outcome = ComponentState.FAILED
             return

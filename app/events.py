@@ -44,9 +44,20 @@ class CanEntered:
     """The receptionist typed a card's CAN on the screen (a chip-only read)."""
 
     can: str
+    replace: bool = False  # the receptionist chose to replace the visit waiting for its card
 
     def __repr__(self) -> str:  # the CAN is the tail of the ID number
-        return "CanEntered(<redacted>)"
+        return f"CanEntered(<redacted>, replace={self.replace})"
+
+
+@dataclass(frozen=True)
+class NextPatient:
+    """The receptionist pressed "next patient" on the screen."""
+
+
+@dataclass(frozen=True)
+class Rescan:
+    """The receptionist pressed "rescan" on the screen."""
 
 
 @dataclass(frozen=True)
@@ -54,4 +65,4 @@ class Stop:
     """Wakes the controller so it can leave its loop."""
 
 
-AgentEvent = QrScanned | CardInserted | CardRemoved | CanEntered | Stop
+AgentEvent = QrScanned | CardInserted | CardRemoved | CanEntered | NextPatient | Rescan | Stop

@@ -159,13 +159,14 @@ def _registered_store(database_url: str, publishers: int) -> EventStore:
     return store
 
 
-def server_run(database_url: str, publishers: int, per_publisher: int, window: int, batch_size: int) -> float:
-    """Events/s from the publishers through the broker into the server's store (committed)."""
+def server_run(database_url: str, publishers: int, per_publisher: int, window: int, batch_size: int,
+               *, receipts: bool = True) -> float:
+    """Events/s from the publishers through the broker into the server's store (committed, receipted)."""
     total = publishers * per_publisher
     store = _registered_store(database_url, publishers)
     with Mosquitto(max_inflight=BROKER_INFLIGHT) as broker:
         ingestor = Ingestor(store, MqttSettings(url=broker.url, client_id="bench-server"), batch_size=batch_size,
-                            receive_maximum=10_000)
+                            receive_maximum=10_000, receipts=receipts)
         ingestor.start()
         deadline = time.monotonic() + 10
         while not ingestor.connected and time.monotonic() < deadline:
@@ -409,6 +410,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-ingest", action="store_true")
     parser.add_argument("--drain-only", action="store_true", help="of the ingest runs, only the backlog drain")
     parser.add_argument("--skip-queries", action="store_true")
+    parser.add_argument("--compare-receipts", action="store_true",
+                        help="add a SQLite run without receipts (their cost)")
     args = parser.parse_args(argv)
     databases = [d for d in args.databases.split(",") if d]
     if "postgresql" in databases and not Postgres.available():
@@ -423,15 +426,17 @@ def main(argv: list[str] | None = None) -> int:
               f"{args.window}), mosquitto max_inflight unlimited, subscriber Receive Maximum 10000, "
               f"server batch <= {args.batch_size}; {args.rounds} alternating rounds, median", flush=True)
         kinds = ["raw", *databases]
+        if args.compare_receipts and "sqlite" in databases:
+            kinds.append("sqlite-norcpt")
         runs: dict[str, list[float]] = {k: [] for k in kinds}
         for round_no in range(0 if args.drain_only else args.rounds):
             for kind in kinds:
                 if kind == "raw":
                     rate = raw_run(args.publishers, args.per_publisher, args.window)
-                elif kind == "sqlite":
+                elif kind in ("sqlite", "sqlite-norcpt"):
                     db_file = work / f"ingest-{round_no}.sqlite"
                     rate = server_run(f"sqlite:///{db_file}", args.publishers, args.per_publisher, args.window,
-                                      args.batch_size)
+                                      args.batch_size, receipts=kind == "sqlite")
                     for f in work.glob(f"ingest-{round_no}.sqlite*"):
                         f.unlink()
                 else:
@@ -440,7 +445,8 @@ def main(argv: list[str] | None = None) -> int:
                 runs[kind].append(rate)
                 print(f"  round {round_no + 1} {kind:10} {rate:8,.0f} events/s", flush=True)
         labels = {"raw": "raw broker -> bare paho subscriber", "sqlite": "server, SQLite WAL synchronous=FULL",
-                  "postgresql": "server, PostgreSQL 15 (fsync on)"}
+                  "postgresql": "server, PostgreSQL 15 (fsync on)",
+                  "sqlite-norcpt": "server, SQLite, receipts off"}
         if not args.drain_only:
             raw = statistics.median(runs["raw"])
             print(f"{'run':40} {'median ev/s':>12} {'x raw':>6}   rounds")
@@ -451,6 +457,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"({n} events per run, every one stored exactly once: checked)")
         print(f"\n== Backlog drain: the same {n} events queued in the broker first (subscriber away), "
               f"then drained; {args.rounds} alternating rounds, median", flush=True)
+        kinds = [k for k in kinds if k != "sqlite-norcpt"]  # the drain compares the storage engines only
         drains: dict[str, list[float]] = {k: [] for k in kinds}
         for round_no in range(args.rounds):
             for kind in kinds:

@@ -11,7 +11,8 @@ One flat namespace of dotted codes, by prefix:
 * ``reason.<code>`` — why a trust check passed or failed (``reason.revoked``): :func:`trust_reason`;
 * ``level.<trust level>`` — a trust level's short label (``level.qr_only``): :func:`trust_level_label`;
 * ``trust.<trust level>`` — the sentence the desk shows for a level (``trust.chip_verified``);
-* ``method.<method>`` — how the card was read (``method.qr+chip``): :func:`method_label`.
+* ``method.<method>`` — how the card was read (``method.qr+chip``): :func:`method_label`;
+* ``screen.<key>`` — the receptionist's screen's own words; ``field.<name>`` — a person's fields.
 
 Pure data and small accessors: imports nothing beyond the standard library, so the
 server's dashboard and the desk read the same words without loading each other.
@@ -172,6 +173,130 @@ _DOMAIN: dict[str, Text] = {
     ),
     "chip.reader_unavailable": Text("Không kết nối được đầu đọc chip.", "The chip reader is not available."),
     "issue.before_age_14": Text("Thẻ được cấp trước 14 tuổi.", "The card was issued before the holder turned 14."),
+    # text fields checked like input from the outside world (QR fields, chip text)
+    "text.too_long": Text(
+        "Mã QR quá dài hoặc có trường quá dài so với thẻ căn cước; đã từ chối.",
+        "The QR code, or one of its fields, is longer than any ID card's; refused.",
+    ),
+    "text.nul": Text(
+        "Mã QR chứa ký tự rỗng (NUL) giữa dữ liệu; đã từ chối.",
+        "The QR code holds a NUL character inside its data; refused.",
+    ),
+    "text.control_chars": Text(
+        "Mã QR chứa ký tự điều khiển (xuống dòng, ESC...) trong một trường; đã từ chối.",
+        "A QR field holds control characters (line breaks, ESC...); refused.",
+    ),
+    "text.bidi_controls": Text(
+        "Mã QR chứa ký tự đảo chiều văn bản (Unicode bidi) có thể làm hiển thị sai; đã từ chối.",
+        "The QR code holds Unicode bidi controls that can disguise what is shown; refused.",
+    ),
+    "text.markup": Text(
+        "Mã QR chứa ký tự đánh dấu (< hoặc >) không có trên thẻ căn cước; đã từ chối.",
+        "The QR code holds markup characters (< or >) that no ID card prints; refused.",
+    ),
+    "name.mixed_script": Text(
+        "Họ tên có chữ cái không phải chữ Latinh (Kirin, Hy Lạp...) trông giống chữ tiếng Việt: kiểm tra lại với thẻ.",
+        "The name holds non-Latin letters (Cyrillic, Greek...) that look like Vietnamese ones: check the card.",
+    ),
+    "address.mixed_script": Text(
+        "Địa chỉ có chữ cái không phải chữ Latinh (Kirin, Hy Lạp...) trông giống chữ tiếng Việt: kiểm tra lại với thẻ.",
+        "The address holds non-Latin letters (Cyrillic, Greek...) that look like Vietnamese ones: check the card.",
+    ),
+    "chip.text_refused": Text(
+        "Dữ liệu văn bản trong chip chứa ký tự không hợp lệ; không chuyển cho phần mềm bệnh viện.",
+        "The chip's text holds characters a card cannot have; it is not handed to the HIS.",
+    ),
+    # the visit at the desk
+    "chip.not_presented": Text(
+        "Thẻ không được đặt lên đầu đọc kịp thời: chỉ ghi nhận bằng mã QR, chưa xác thực chip.",
+        "The card did not reach the reader in time: recorded from the QR code only, chip not verified.",
+    ),
+    "chip.read_rejected": Text(
+        "Lượt đọc bị từ chối: không tiếp nhận người bệnh bằng thẻ này.",
+        "The read was rejected: the patient is not checked in with this card.",
+    ),
+    "outbox.disk_full": Text(
+        "Chưa ghi nhận — ổ đĩa đầy, gọi kỹ thuật viên.",
+        "Not recorded — the disk is full, call the technician.",
+    ),
+    "outbox.write_failed": Text(
+        "Chưa ghi nhận — không ghi được vào bộ nhớ của máy đọc, gọi kỹ thuật viên.",
+        "Not recorded — the reader's storage cannot be written, call the technician.",
+    ),
+    "next.call_technician": Text(
+        "Gọi kỹ thuật viên; tiếp nhận người bệnh theo cách thủ công trong lúc chờ.",
+        "Call the technician; check the patient in by hand meanwhile.",
+    ),
+    "next.rescan_or_next": Text(
+        "Bấm \"Quét lại\" để đọc lại thẻ, hoặc \"Người tiếp theo\".",
+        "Press \"Rescan\" to read the card again, or \"Next patient\".",
+    ),
+    "can.visit_in_progress": Text(
+        "Đang chờ thẻ của người bệnh hiện tại: bấm \"Người tiếp theo\" trước khi nhập số mới.",
+        "The current patient's card is awaited: press \"Next patient\" before typing a new number.",
+    ),
+    "can.rate_limited": Text(
+        "Nhập quá nhiều lần; hãy chờ vài giây rồi thử lại.",
+        "Too many attempts; wait a few seconds and try again.",
+    ),
+    "can.invalid": Text(
+        "Hãy nhập đúng 6 chữ số cuối của số định danh.",
+        "Type exactly the last 6 digits of the ID number.",
+    ),
+    "desk.rescan_ready": Text(
+        "Sẵn sàng quét lại: quét mã QR hoặc đặt thẻ lên đầu đọc.",
+        "Ready to rescan: scan the QR code or place the card on the reader.",
+    ),
+}
+
+# Words on the receptionist's screen ({n}, {t}: filled in by the page).
+_SCREEN: dict[str, Text] = {
+    "title": Text("Tiếp đón bằng thẻ căn cước", "Check-in with the citizen ID card"),
+    "switch_language": Text("English", "Tiếng Việt"),
+    "state.idle": Text("Mời quét mã QR trên thẻ căn cước", "Please scan the QR code on the ID card"),
+    "state.waiting_card": Text("Đặt thẻ lên đầu đọc", "Place the card on the reader"),
+    "state.waiting_qr": Text("Thẻ đã đặt trên đầu đọc", "The card is on the reader"),
+    "state.reading": Text("Đang đọc chip — giữ yên thẻ", "Reading the chip — keep the card still"),
+    "state.recorded": Text("Đã tiếp nhận", "Checked in"),
+    "state.recorded_caution": Text("Đã tiếp nhận — cần lưu ý", "Checked in — please note"),
+    "state.not_recorded": Text("Chưa tiếp nhận", "Not checked in"),
+    "state.write_failed": Text("Chưa ghi nhận", "Not recorded"),
+    "countdown": Text("Còn {n} giây, sau đó chỉ ghi nhận bằng mã QR", "{n} s left, then recorded from the QR only"),
+    "no_photo": Text("Chưa đọc ảnh từ chip", "No photo read from the chip"),
+    "sex.M": Text("Nam", "Male"),
+    "sex.F": Text("Nữ", "Female"),
+    "next_patient": Text("Người tiếp theo", "Next patient"),
+    "rescan": Text("Quét lại", "Rescan"),
+    "can_label": Text("Nhập 6 số cuối của số định danh", "Type the last 6 digits of the ID number"),
+    "can_submit": Text("Đọc chip", "Read the chip"),
+    "can_clear": Text("Xóa", "Clear"),
+    "can_replace": Text("Thay người đang chờ", "Replace the waiting patient"),
+    "history": Text("Lượt tiếp đón hôm nay", "Today's check-ins"),
+    "history_empty": Text("Chưa có lượt nào hôm nay", "None yet today"),
+    "compare_field": Text("Trường", "Field"),
+    "compare_qr": Text("Mã QR", "QR code"),
+    "compare_chip": Text("Chip", "Chip"),
+    "compare_differs": Text("khác nhau", "differs"),
+    "online": Text("Đã kết nối máy chủ", "Connected to the server"),
+    "offline": Text("Mất kết nối máy chủ — dữ liệu được giữ lại", "Server unreachable — data is kept"),
+    "outbox": Text("Đang chờ gửi: {n} lượt", "Waiting to send: {n}"),
+    "last_scan": Text("Lần quét gần nhất: {t}", "Last scan: {t}"),
+    "token_label": Text("Mã truy cập màn hình", "Screen access token"),
+    "token_submit": Text("Mở màn hình", "Open the screen"),
+    "token_refused": Text("Mã truy cập không đúng", "Wrong access token"),
+    "clock_unsynchronised": Text(
+        "Đồng hồ máy đọc chưa đồng bộ: ngày giờ có thể sai, gọi kỹ thuật viên",
+        "The reader's clock is not synchronised: the date may be wrong, call the technician",
+    ),
+}
+
+# The person's fields, as the screen and the side-by-side comparison name them.
+_FIELDS: dict[str, Text] = {
+    "id_number": Text("Số định danh", "ID number"),
+    "full_name": Text("Họ và tên", "Full name"),
+    "date_of_birth": Text("Ngày sinh", "Date of birth"),
+    "sex": Text("Giới tính", "Sex"),
+    "address": Text("Nơi thường trú", "Address"),
 }
 
 # Why a trust check passed or failed (edge.trust.result.Reason), by bare code.
@@ -327,7 +452,7 @@ _METHODS: dict[str, Text] = {
 def _build() -> Mapping[str, Text]:
     flat: dict[str, Text] = dict(_DOMAIN)
     for prefix, section in (("reason", _TRUST_REASONS), ("level", _TRUST_LEVELS), ("trust", _TRUST_SENTENCES),
-                            ("method", _METHODS)):
+                            ("method", _METHODS), ("screen", _SCREEN), ("field", _FIELDS)):
         for code, text in section.items():
             flat[f"{prefix}.{code}"] = text
     return MappingProxyType(flat)
@@ -343,6 +468,10 @@ TRUST_REASONS: Mapping[str, Text] = MappingProxyType(_TRUST_REASONS)
 TRUST_LEVEL_LABELS: Mapping[str, Text] = MappingProxyType(_TRUST_LEVELS)
 #: Method value -> label.
 METHOD_LABELS: Mapping[str, Text] = MappingProxyType(_METHODS)
+#: The receptionist's screen's own words, by key (``state.recorded``...).
+SCREEN_LABELS: Mapping[str, Text] = MappingProxyType(_SCREEN)
+#: The person's field names (``full_name``...).
+FIELD_LABELS: Mapping[str, Text] = MappingProxyType(_FIELDS)
 
 
 def _value(key: str | Enum) -> str:

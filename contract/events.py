@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from contract.levels import TrustLevel
 from contract.topics import FACILITY_CODE_PATTERN, READER_ID_PATTERN
@@ -36,6 +36,13 @@ FacilityCode = Annotated[str, StringConstraints(pattern=rf"^{FACILITY_CODE_PATTE
 ReaderId = Annotated[str, StringConstraints(pattern=rf"^{READER_ID_PATTERN}$")]
 EventId = Annotated[str, StringConstraints(pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
 Pseudonym = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+def _strict_version(value: object) -> object:
+    """A contract version is an integer: ``1.0``, ``true`` or ``"1"`` are not versions anyone wrote."""
+    if type(value) is not int:
+        raise ValueError("schema_version must be an integer")
+    return value
 
 
 class Method(str, Enum):
@@ -62,6 +69,8 @@ class CheckInEvent(BaseModel):
         description="HMAC-SHA256 of the 12-digit ID under the deployment key, hex."
     )
 
+    _version_is_an_integer = field_validator("schema_version", mode="before")(_strict_version)
+
     def to_json_bytes(self) -> bytes:
         return self.model_dump_json().encode()
 
@@ -78,6 +87,8 @@ class Receipt(BaseModel):
     schema_version: Literal[1] = Field(default=RECEIPT_SCHEMA_VERSION, description="Receipt contract version.")
     event_ids: list[EventId] = Field(min_length=1, max_length=RECEIPT_MAX_IDS)
     stored_at: AwareDatetime = Field(description="When the transaction holding them committed.")
+
+    _version_is_an_integer = field_validator("schema_version", mode="before")(_strict_version)
 
     def to_json_bytes(self) -> bytes:
         return self.model_dump_json().encode()

@@ -128,11 +128,11 @@ def read_secret_file(path: Path, *, min_bytes: int = 32) -> bytes:
         raise ConfigError(f"key file not found: {path}") from None
     if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise ConfigError(f"key file {path} is readable by others; run: chmod 600 {path}")
-    raw = path.read_bytes().strip()
-    try:
-        key = bytes.fromhex(raw.decode("ascii"))
+    raw = path.read_bytes()
+    try:  # hex text (what write_secret_file writes): the line break around it is not the key
+        key = bytes.fromhex(raw.strip().decode("ascii"))
     except (UnicodeDecodeError, ValueError):
-        key = raw
+        key = raw  # raw bytes: every one counts, a leading or trailing 0x20 or 0x0a included
     if len(key) < min_bytes:
         raise ConfigError(f"key file {path} holds {len(key)} bytes; at least {min_bytes} are needed")
     return key

@@ -6,12 +6,16 @@ reader, the in-process virtual card...) and never imports pyscard. It
 1. reads EF.CardAccess, opens the chip with PACE (or BAC) trying the keys in
    order, and reads EF.COM, DG1, DG2 (if ``read_face``), DG13, DG14, DG15 and
    EF.SOD (:mod:`edge.icao.session`);
-2. when ``clone_check``: runs Active Authentication (:mod:`edge.icao.activeauth`,
-   DG15's key) and then Chip Authentication (:mod:`edge.icao.chipauth`, DG14's
-   key, proved by re-reading EF.COM under the new keys). AA goes first because
-   a failed CA leaves no usable session. Their typed outcomes
-   (:class:`edge.icao.outcome.AuthOutcome`) are kept on the read result and
-   become the CA/AA checks (:func:`check_from_outcome`);
+2. when ``clone_check``: runs Chip Authentication (:mod:`edge.icao.chipauth`,
+   DG14's key, proved by re-reading EF.COM under the new keys) and then Active
+   Authentication (:mod:`edge.icao.activeauth`, DG15's key) under CA's keys. A
+   session the card drops is recovered (re-authentication, bounded) and the
+   check run again; a failed CA proof is tried once more on a fresh session.
+   Their typed outcomes (:class:`edge.icao.outcome.AuthOutcome`) are kept on
+   the read result and become the CA/AA checks (:func:`check_from_outcome`):
+   only a verification that ran and failed is ``failed`` (clone evidence); a
+   refused command (6D00, 6982, 6985...) or a lost session is "not performed";
+   :attr:`ChipCheck.clone_checked_by` says which check gave clone_checked;
 3. runs passive authentication on every data group it read
    (:func:`edge.trust.passive.verify_passive`), adds the CA/AA checks and,
    with a QR record, the QR<->chip cross-check (:mod:`edge.trust.crosscheck`);
@@ -40,7 +44,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Literal
@@ -49,9 +53,11 @@ from edge.icao.access import AccessKey
 from edge.icao.activeauth import active_authenticate
 from edge.icao.apdu import Transport
 from edge.icao.chipauth import chip_authenticate
+from edge.icao.errors import SecureMessagingError
 from edge.icao.lds.tags import EF_COM, EF_SOD, dg_fid
 from edge.icao.outcome import AuthOutcome, AuthProtocol, AuthStatus
-from edge.icao.session import ChipReadResult, ChipSession
+from edge.icao.session import DEFAULT_MAX_RECOVERIES, ChipReadResult, ChipSession
+from edge.icao.sizing import ResponseSizer
 from edge.trust.aa import aa_verifier
 from edge.trust.ca import chip_authentication_request
 from edge.trust.crosscheck import IdentityFields, crosscheck
@@ -92,6 +98,11 @@ class ChipCheck:
     def level(self) -> TrustLevel:
         return self.trust.level
 
+    @property
+    def clone_checked_by(self) -> CheckName | None:
+        """Which check gave ``chip_verified_clone_checked`` (CA first), or None."""
+        return self.trust.clone_checked_by
+
     def __repr__(self) -> str:
         face = f"{len(self.face_image)} bytes" if self.face_image else "none"
         return f"ChipCheck(level={self.trust.level.value}, read={self.read!r}, face={face}, <redacted>)"
@@ -126,6 +137,30 @@ def _chip_authentication(session: ChipSession, result: ChipReadResult) -> AuthOu
     return chip_authenticate(session, request, EF_COM, result.files.get(EF_COM))
 
 
+def _recovering(session: ChipSession, protocol: AuthProtocol, attempt: Callable[[], AuthOutcome]) -> AuthOutcome:
+    """Run a clone check; when the card drops the session, recover it and run it again.
+
+    A failed CA proof is tried once more on a fresh session: a genuine card whose
+    session dropped at that very command looks like a clone once, never twice.
+    """
+    proof_retried = False
+    while True:
+        try:
+            if session.sm is None:
+                raise SecureMessagingError("no secure messaging session (lost earlier)")
+            outcome = attempt()
+        except SecureMessagingError as e:
+            if session.recover(protocol.value, str(e)):
+                continue
+            return AuthOutcome.not_performed(protocol, f"session lost: {e}")
+        if (outcome.status is AuthStatus.FAILED and protocol is AuthProtocol.CHIP_AUTHENTICATION
+                and not proof_retried):
+            proof_retried = True
+            if session.recover(protocol.value, f"proof failed once: {outcome.reason}"):
+                continue
+        return outcome
+
+
 def active_authentication_step(session: ChipSession, result: ChipReadResult) -> None:
     """post_read hook: Active Authentication with DG15's key (:mod:`edge.icao.activeauth`).
 
@@ -134,7 +169,9 @@ def active_authentication_step(session: ChipSession, result: ChipReadResult) -> 
     """
     t = session.clock()
     try:
-        result.active_authentication = _active_authentication(session, result)
+        result.active_authentication = _recovering(
+            session, AuthProtocol.ACTIVE_AUTHENTICATION, lambda: _active_authentication(session, result)
+        )
     finally:
         session.timed_step(AuthProtocol.ACTIVE_AUTHENTICATION.value, t)
 
@@ -145,7 +182,9 @@ def chip_authentication_step(session: ChipSession, result: ChipReadResult) -> No
     ``result.chip_authentication``."""
     t = session.clock()
     try:
-        result.chip_authentication = _chip_authentication(session, result)
+        result.chip_authentication = _recovering(
+            session, AuthProtocol.CHIP_AUTHENTICATION, lambda: _chip_authentication(session, result)
+        )
     finally:
         session.timed_step(AuthProtocol.CHIP_AUTHENTICATION.value, t)
 
@@ -241,21 +280,49 @@ def _passive(read: ChipReadResult, trust_store: TrustStore | None, at: datetime 
     return verify_passive(read.sod if read.sod is not None else sod, dgs, trust_store=trust_store, at=at)
 
 
-def read_and_verify(
-    transport: Transport,
-    keys: Sequence[AccessKey],
-    *,
-    trust_store: TrustStore | None,
-    qr: CccdRecord | None = None,
-    at: datetime | None = None,
-    read_face: bool = True,
-    clone_check: bool = True,
-) -> ChipCheck:
-    """Read the card through ``transport`` and verify everything; see the module docstring."""
-    session = ChipSession(transport, random=os.urandom)
-    hooks = (active_authentication_step, chip_authentication_step) if clone_check else ()
-    read = session.run(keys, chip_files(read_face), hooks)
+class ChipReading:
+    """One card's reading, resumable across taps.
 
+    :meth:`run` reads and verifies through a transport. When the card leaves
+    the field mid-read it raises :class:`edge.icao.errors.CardRemovedError`
+    and keeps what it read; :meth:`run` again with the new connection (the
+    card put back within the visit) carries on from there: the same keys,
+    no file read twice.
+    """
+
+    def __init__(
+        self,
+        keys: Sequence[AccessKey],
+        *,
+        trust_store: TrustStore | None,
+        qr: CccdRecord | None = None,
+        at: datetime | None = None,
+        read_face: bool = True,
+        clone_check: bool = True,
+        max_response: int | None = None,
+        sizer: ResponseSizer | None = None,
+        max_recoveries: int = DEFAULT_MAX_RECOVERIES,
+    ) -> None:
+        self.keys = list(keys)
+        self.trust_store, self.qr, self.at = trust_store, qr, at
+        self.files = chip_files(read_face)
+        # CA first: it proves the key and moves the session to stronger keys; AA then runs under them.
+        self.hooks = (chip_authentication_step, active_authentication_step) if clone_check else ()
+        self.max_response, self.sizer, self.max_recoveries = max_response, sizer, max_recoveries
+        self.session: ChipSession | None = None
+
+    def run(self, transport: Transport) -> ChipCheck:
+        if self.session is None:
+            self.session = ChipSession(transport, random=os.urandom, max_response=self.max_response,
+                                       sizer=self.sizer, max_recoveries=self.max_recoveries)
+        else:
+            self.session.resume(transport)
+        read = self.session.run(self.keys, self.files, self.hooks)
+        return _verify(read, self.trust_store, self.qr, self.at)
+
+
+def _verify(read: ChipReadResult, trust_store: TrustStore | None, qr: CccdRecord | None,
+            at: datetime | None) -> ChipCheck:
     t = time.monotonic()
     trust = _passive(read, trust_store, at)
     for name, outcome in ((CheckName.CHIP_AUTHENTICATION, read.chip_authentication),
@@ -277,3 +344,25 @@ def read_and_verify(
         face_image=face.data if face is not None else None,
         face_mime=_MIME.get(face.image_type) if face is not None else None,
     )
+
+
+def read_and_verify(
+    transport: Transport,
+    keys: Sequence[AccessKey],
+    *,
+    trust_store: TrustStore | None,
+    qr: CccdRecord | None = None,
+    at: datetime | None = None,
+    read_face: bool = True,
+    clone_check: bool = True,
+    max_response: int | None = None,
+    sizer: ResponseSizer | None = None,
+) -> ChipCheck:
+    """Read the card through ``transport`` and verify everything; see the module docstring.
+
+    ``max_response`` caps the response size (the reader's configured maximum);
+    ``sizer`` (one per reader, e.g. from :class:`edge.icao.sizing.SizeMemory`)
+    starts where the last card on this reader ended and learns for the next one.
+    """
+    return ChipReading(keys, trust_store=trust_store, qr=qr, at=at, read_face=read_face,
+                       clone_check=clone_check, max_response=max_response, sizer=sizer).run(transport)

@@ -5,18 +5,32 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from edge.desk.access import listen_refusal
 from edge.events import FacilityCode, ReaderId
 from edge.settings_base import MqttSettings, Section, TomlSettings, read_secret_file
 
 
 class OutboxSettings(Section):
-    """The durable queue of events waiting for the broker's acknowledgement."""
+    """The durable queue of events waiting until the server confirms it stored them."""
 
     max_inflight: int = Field(20, ge=1, le=100, description="unacknowledged publishes at once")
+    require_receipt: bool = Field(
+        True, description="keep each event until the server's receipt names it; false: until the broker's "
+        "PUBACK (only for a server without receipts: a broker crash can then lose events)")
     alarm_depth: int = Field(50_000, ge=1, description="raise an alarm when this many events wait")
+    alarm_age_seconds: float = Field(
+        3600.0, gt=0, description="raise an alarm when the oldest event has waited this long for its receipt")
+    alarm_free_bytes: int = Field(
+        64 * 1024 * 1024, ge=0, description="raise an alarm when the outbox's disk has less free space")
+    retry_after_seconds: float = Field(
+        30.0, gt=0, description="publish again what is not confirmed this long after the broker's PUBACK")
+    max_retry_after_seconds: float = Field(
+        600.0, gt=0, description="the wait doubles while nothing is confirmed, up to this")
+    resend_window: int = Field(
+        1000, ge=1, le=100_000, description="at most this many events out unconfirmed at once")
 
 
 class CameraSource(Section):
@@ -46,7 +60,10 @@ QrSourceSettings = Annotated[CameraSource | SerialSource | HidSource, Field(disc
 
 class ChipSettings(Section):
     enabled: bool = True
-    reader: str | None = Field(None, description="use only readers whose name contains this text")
+    reader: str | None = Field(None, description="reader slot name pattern (regex or text); default the contactless "
+                               "slot; never a SAM slot")
+    max_response: int | None = Field(None, ge=64, le=65536, description="largest card answer in bytes the reader "
+                                     "carries (default: learned from the reader; shrinks when refused)")
     trust_paths: list[Path] = Field(default_factory=list, description="CSCA/DS certificates and master lists")
     read_face: bool = True
     clone_check: bool = True
@@ -60,6 +77,19 @@ class ScreenSettings(Section):
     port: int = Field(8081, ge=1, le=65535)
     history_enabled: bool = Field(False, description="keep today's scans at this desk (until midnight)")
     clear_after_seconds: float = Field(120.0, ge=0, description="blank the screen after this long")
+    allow_lan: bool = Field(False, description="serve the screen beyond loopback (needs token_file and TLS)")
+    names: list[str] = Field(default_factory=list, description="host names a LAN desk PC uses for this screen")
+    token_file: Path | None = Field(None, description="the screen token LAN clients must show (0600)")
+    tls_cert_file: Path | None = Field(None, description="serve the screen over TLS with this certificate")
+    tls_key_file: Path | None = Field(None, description="the TLS certificate's private key (0600)")
+
+    @model_validator(mode="after")
+    def _listen_only_where_safe(self) -> ScreenSettings:
+        refusal = listen_refusal(self.host, allow_lan=self.allow_lan, token_configured=self.token_file is not None,
+                                 tls_configured=self.tls_cert_file is not None and self.tls_key_file is not None)
+        if refusal is not None:
+            raise ValueError(refusal)
+        return self
 
 
 class HisSettings(Section):
@@ -93,6 +123,12 @@ class EdgeSettings(TomlSettings):
         if self.his.token_file is None:
             return None
         return read_secret_file(self.his.token_file, min_bytes=16).hex()
+
+    def screen_token(self) -> str | None:
+        """The token a LAN desk PC types into the screen (hex of the 0600 secret file)."""
+        if self.screen.token_file is None:
+            return None
+        return read_secret_file(self.screen.token_file, min_bytes=16).hex()
 
     @property
     def outbox_path(self) -> Path:

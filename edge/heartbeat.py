@@ -1,7 +1,8 @@
 """The reader's heartbeat: what the province needs to see that a desk is alive and well.
 
 Published periodically on ``cccd/v1/<facility>/<reader>/heartbeat``; carries no personal
-data — software version, readers attached, the outbox's depth and age, the last scan
+data — software version, readers attached, the outbox's depth, age, free space and
+alarms, whether the desk's clock is synchronised, the link's counters, the last scan
 time, recent errors, and the state of each part of the agent.
 """
 
@@ -29,9 +30,15 @@ class HealthSnapshot:
     outbox_depth: int = 0
     outbox_oldest_age_s: float | None = None
     outbox_alarm: bool = False
+    outbox_alarms: list[str] = field(default_factory=list)  # codes: outbox.write_failed, outbox.disk_full, ...
+    outbox_free_bytes: int | None = None
+    outbox_write_failures: int = 0
+    clock: dict[str, object] = field(default_factory=dict)  # edge.clock.ClockState.to_dict()
+    link: dict[str, object] = field(default_factory=dict)  # the publisher's counters
     last_scan_at: datetime | None = None
     errors: list[str] = field(default_factory=list)
     components: dict[str, str] = field(default_factory=dict)  # component name -> its state
+    restarts: dict[str, int] = field(default_factory=dict)  # component name -> times it was restarted
     started_at: float = field(default_factory=time.monotonic)
 
     def note_error(self, text: str) -> None:
@@ -52,8 +59,14 @@ class HealthSnapshot:
                 "outbox_depth": self.outbox_depth,
                 "outbox_oldest_age_s": None if self.outbox_oldest_age_s is None else round(self.outbox_oldest_age_s, 1),
                 "outbox_alarm": self.outbox_alarm,
+                "outbox_alarms": self.outbox_alarms,
+                "outbox_free_bytes": self.outbox_free_bytes,
+                "outbox_write_failures": self.outbox_write_failures,
+                "clock": self.clock,
+                "link": self.link,
                 "last_scan_at": self.last_scan_at.isoformat() if self.last_scan_at else None,
                 "errors": self.errors[-10:],
                 "components": self.components,
+                "restarts": self.restarts,
             }
         ).encode()

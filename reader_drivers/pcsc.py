@@ -1,6 +1,8 @@
 """PC/SC transport and card observer on pyscard (thin adapter, no protocol logic).
 
-* `list_readers()` - reader names.
+* `list_readers()` - reader names; `reader_kind(name)` - contactless / contact /
+  sam / unknown from the name; `select_reader(readers, pattern)` and
+  `reader_matcher(pattern)` - the contactless slot by name pattern, never a SAM.
 * `PcscTransport` - one connection to the card in a reader; implements the
   `edge.icao.apdu.Transport` protocol: `transmit(apdu) -> response+SW` and
   `extended_length: bool`. Errors: `CardRemovedError` (card gone: ask for a
@@ -18,10 +20,12 @@ secure-messaging) SELECT. So no key, CAN, MRZ or personal data reaches logs.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from typing import Literal
 
 from smartcard import scard
 
@@ -32,11 +36,15 @@ __all__ = [
     "CardObserver",
     "CardRemovedError",
     "PcscTransport",
+    "ReaderNotFoundError",
     "TransportError",
     "atr_extended_length",
     "describe_command",
     "describe_response",
     "list_readers",
+    "reader_kind",
+    "reader_matcher",
+    "select_reader",
 ]
 
 
@@ -130,6 +138,68 @@ def wait_for_card(reader: str, present: bool = True, timeout: float = 20.0) -> b
         return False
     finally:
         scard.SCardReleaseContext(ctx)
+
+
+# ================================================================ reader selection
+ReaderKind = Literal["contactless", "contact", "sam", "unknown"]
+
+# Names PC/SC drivers give the slots of common readers, e.g. "ACS ACR122U PICC Interface 00 00",
+# "ACS ACR1281 1S Dual Reader [... PICC] 00 00" / "[... ICC]" / "[... SAM]",
+# "HID Global OMNIKEY 5422CL Smartcard Reader 01 00", "Identiv uTrust 3700 F CL Reader 00 00".
+_SAM = re.compile(r"\bsam\b", re.IGNORECASE)
+_CONTACTLESS = re.compile(r"picc|contactless|(?:\b|\d)cl\b|nfc|pn53\d|acr122|virtual pcd", re.IGNORECASE)
+_CONTACT = re.compile(r"\bicc\b|\bcontact\b|smart ?card reader", re.IGNORECASE)
+
+
+class ReaderNotFoundError(TransportError):
+    """No reader slot matches (the message lists the readers and their kinds)."""
+
+
+def reader_kind(name: str) -> ReaderKind:
+    """What a reader slot is, from its name (SAM first: a SAM slot is never read)."""
+    if _SAM.search(name):
+        return "sam"
+    if _CONTACTLESS.search(name):
+        return "contactless"
+    if _CONTACT.search(name):
+        return "contact"
+    return "unknown"
+
+
+def _pattern(pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern, re.IGNORECASE)
+    except re.error:
+        return re.compile(re.escape(pattern), re.IGNORECASE)  # plain text: a substring
+
+
+def reader_matcher(pattern: str | None = None) -> Callable[[str], bool]:
+    """Whether a reader slot may be read: it matches ``pattern`` (a regular expression or
+    plain text, any case) and is not a SAM slot; without a pattern, a contactless or
+    unrecognised slot (never a contact or SAM slot)."""
+    wanted = _pattern(pattern) if pattern else None
+
+    def accept(name: str) -> bool:
+        kind = reader_kind(name)
+        if kind == "sam":
+            return False
+        if wanted is not None:
+            return bool(wanted.search(name))
+        return kind in ("contactless", "unknown")
+
+    return accept
+
+
+def select_reader(readers: list[str], pattern: str | None = None) -> str:
+    """The slot to read: the first one :func:`reader_matcher` accepts, contactless first."""
+    accept = reader_matcher(pattern)
+    candidates = [r for r in readers if accept(r)]
+    candidates.sort(key=lambda r: reader_kind(r) != "contactless")  # stable: listed order within a kind
+    if not candidates:
+        listed = ", ".join(f"{r!r} ({reader_kind(r)})" for r in readers) or "none"
+        wanted = f"matching {pattern!r}" if pattern else "contactless"
+        raise ReaderNotFoundError(f"no {wanted} reader (never a SAM slot); readers: {listed}")
+    return candidates[0]
 
 
 # ================================================================ tracing
@@ -238,6 +308,8 @@ class PcscTransport:
         if hr != scard.SCARD_S_SUCCESS:
             raise TransportError(f"no PC/SC service: {_err(hr)}")
         share = scard.SCARD_SHARE_EXCLUSIVE if exclusive else scard.SCARD_SHARE_SHARED
+        self._share = share
+        self.resets = 0  # card resets acknowledged (SCARD_W_RESET_CARD) on this connection
         hr, self._card, proto = scard.SCardConnect(
             self._ctx, reader, share, scard.SCARD_PROTOCOL_T1 | scard.SCARD_PROTOCOL_T0
         )
@@ -261,6 +333,27 @@ class PcscTransport:
         if self._broken:
             raise TransportError(f"connection unusable: {self._broken}")
         trace.debug("> %s", describe_command(apdu))
+        hr, resp = self._exchange(apdu)
+        if _u32(hr) == _u32(scard.SCARD_W_RESET_CARD):
+            # Another application (or a field glitch the reader reports) reset the card: acknowledge
+            # it and send again. The card has lost any secure-messaging session and says so (6988),
+            # which the reading session recovers from.
+            self.resets += 1
+            hr = scard.SCardReconnect(self._card, self._share, scard.SCARD_PROTOCOL_T1 | scard.SCARD_PROTOCOL_T0,
+                                      scard.SCARD_LEAVE_CARD)[0]
+            if hr == scard.SCARD_S_SUCCESS:
+                hr, resp = self._exchange(apdu)
+        if hr != scard.SCARD_S_SUCCESS:
+            self._raise_for(hr)
+        out = bytes(resp)
+        trace.debug("< %s", describe_response(out))
+        if len(out) < 2:
+            # No status word: the card vanished mid-exchange (vpcd reports
+            # success with an empty answer when its card socket closes).
+            self._raise_for(scard.SCARD_E_NOT_TRANSACTED, "response without status word")
+        return out
+
+    def _exchange(self, apdu: bytes) -> tuple[int, list[int]]:
         done: Future[tuple[int, list[int]]] = Future()
 
         def work() -> None:
@@ -273,19 +366,10 @@ class PcscTransport:
         # SCardTransmit cannot be interrupted: run it aside and stop waiting on timeout.
         threading.Thread(target=work, name="pcsc-transmit", daemon=True).start()
         try:
-            hr, resp = done.result(self.timeout)
+            return done.result(self.timeout)
         except TimeoutError:
             self._broken = "timeout"
             raise TransportError(f"no answer from the card within {self.timeout} s") from None
-        if hr != scard.SCARD_S_SUCCESS:
-            self._raise_for(hr)
-        out = bytes(resp)
-        trace.debug("< %s", describe_response(out))
-        if len(out) < 2:
-            # No status word: the card vanished mid-exchange (vpcd reports
-            # success with an empty answer when its card socket closes).
-            self._raise_for(scard.SCARD_E_NOT_TRANSACTED, "response without status word")
-        return out
 
     def card_present(self) -> bool:
         hr, _r, state, _p, _a = scard.SCardStatus(self._card)

@@ -7,7 +7,6 @@
 # waits for it, up to CCCD_APT_LOCK_TIMEOUT seconds (default 600), saying so; any failed step
 # stops it with a message and a non-zero exit.
 set -Eeuo pipefail
-cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   mosquitto mosquitto-clients            # the MQTT broker between desks and server
@@ -28,15 +27,7 @@ LOCK_TIMEOUT="${CCCD_APT_LOCK_TIMEOUT:-600}"
 fail() { echo "setup.sh: $*" >&2; exit 1; }
 trap 'fail "step failed (exit $?) at line $LINENO: $BASH_COMMAND"' ERR
 
-command -v apt-get >/dev/null && command -v dpkg-query >/dev/null \
-  || fail "this script needs Debian 12 (apt-get and dpkg-query not found)"
-
 SUDO=()
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null || fail "running as $(id -un), not root, and sudo is not installed.
-  Run this script as root, or as root install sudo (apt-get install sudo) and add $(id -un) to the sudo group."
-  SUDO=(sudo)
-fi
 
 # The pid holding a lock on FILE (flock or fcntl, as listed in /proc/locks), or nothing.
 lock_holder() {
@@ -57,9 +48,9 @@ wait_for_apt_locks() {
     if [ "$SECONDS" -ge "$deadline" ]; then
       fail "$lock is still held by pid $pid ($(ps -o args= -p "$pid" 2>/dev/null || echo '?')) after ${LOCK_TIMEOUT}s; try again when it has finished"
     fi
-    if [ -z "$said" ]; then
-      echo "Waiting for another package manager to finish: $lock is held by pid $pid ($(ps -o args= -p "$pid" 2>/dev/null || echo '?')); up to ${LOCK_TIMEOUT}s"
-      said=1
+    if [ "$said" != "$lock $pid" ]; then  # once per lock and holder
+      echo "Waiting for another package manager to finish: $lock is held by pid $pid ($(ps -o args= -p "$pid" 2>/dev/null || echo '?')); up to ${LOCK_TIMEOUT}s in all"
+      said="$lock $pid"
     fi
     sleep 2
   done
@@ -70,20 +61,6 @@ apt_get() {
   # DPkg::Lock::Timeout: apt itself also waits, should another one start between our check and us.
   DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout="$LOCK_TIMEOUT" "$@"
 }
-
-missing=()
-for pkg in "${APT_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "Installing apt packages: ${missing[*]}"
-  apt_get update -qq
-  apt_get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-
-if [ ! -x .venv/bin/python ]; then
-  python3 -m venv .venv
-fi
 
 # pip exits 0 when it cannot reach the index for an upgrade ("Requirement already satisfied",
 # nothing else said): ask the index first, and treat pip's warnings about it as failures.
@@ -98,12 +75,43 @@ pip_install() {
   fi
   cat "$log"; rm -f "$log"
 }
-index_log=$(mktemp)
-if ! .venv/bin/python -m pip index versions pip --disable-pip-version-check >/dev/null 2>"$index_log"; then
-  cat "$index_log" >&2; rm -f "$index_log"
-  fail "cannot reach the package index (pip index versions pip failed): check the network or pip's index settings"
+main() {
+  cd "$(dirname "$0")/.."
+  command -v apt-get >/dev/null && command -v dpkg-query >/dev/null \
+    || fail "this script needs Debian 12 (apt-get and dpkg-query not found)"
+
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || fail "running as $(id -un), not root, and sudo is not installed.
+    Run this script as root, or as root install sudo and allow this user: apt-get install sudo && usermod -aG sudo $(id -un)"
+    SUDO=(sudo)
+  fi
+
+  missing=()
+  for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "Installing apt packages: ${missing[*]}"
+    apt_get update -qq
+    apt_get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+
+  if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+  fi
+
+  index_log=$(mktemp)
+  if ! .venv/bin/python -m pip index versions pip --disable-pip-version-check >/dev/null 2>"$index_log"; then
+    cat "$index_log" >&2; rm -f "$index_log"
+    fail "cannot reach the package index (pip index versions pip failed): check the network or pip's index settings"
+  fi
+  rm -f "$index_log"
+  pip_install --upgrade pip
+  pip_install -e ".[test]"
+  echo "Setup complete: .venv is ready."
+}
+
+# Sourced (the tests call the functions above): define only.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  main "$@"
 fi
-rm -f "$index_log"
-pip_install --upgrade pip
-pip_install -e ".[test]"
-echo "Setup complete: .venv is ready."

@@ -11,23 +11,29 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 
 from server.db import init_db, make_engine
+from server.deps import Role
 from server.ingest import Ingestor
 from server.metrics import IngestMetrics
 from server.routes import api_router, dashboard
 from server.routes.meta import metrics_router
+from server.security import FailedAuthLimiter, SecurityHeaders, SessionStore
 from server.settings import ServerSettings
 from server.store import EventStore
+from server.validation import Bounds
 
 
 def make_ingestor(settings: ServerSettings, store: EventStore, metrics: IngestMetrics) -> Ingestor:
     return Ingestor(
         store, settings.mqtt, batch_size=settings.batch_size,
         receive_maximum=settings.ingest.receive_maximum, linger=settings.ingest.linger_ms / 1000,
-        auto_register=settings.registry.auto_register, metrics=metrics,
+        auto_register=settings.registry.auto_register, metrics=metrics, receipts=settings.ingest.receipts,
+        bounds=Bounds.of(settings.ingest.earliest_event, timedelta(seconds=settings.ingest.max_future_skew_seconds),
+                         settings.ingest.max_payload_bytes),
     )
 
 
@@ -61,6 +67,9 @@ def create_app(settings: ServerSettings, *, ingest: bool = True) -> FastAPI:
     app.state.store = store
     app.state.metrics = metrics
     app.state.ingestor = make_ingestor(settings, store, metrics) if ingest else None
+    app.state.sessions = SessionStore[Role]()
+    app.state.limiter = FailedAuthLimiter(settings.api.max_failed_auth, 60.0, settings.api.lockout_seconds)
+    app.add_middleware(SecurityHeaders)
     app.include_router(api_router)
     app.include_router(metrics_router)
     app.include_router(dashboard.router)

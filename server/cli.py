@@ -16,17 +16,18 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from contract.settings import ConfigError
+from contract.topics import is_facility_code, is_reader_id, is_username
 from server.settings import ServerSettings
 
 if TYPE_CHECKING:  # the store (SQLAlchemy) loads only for the commands that need it
     from server.store import EventStore
 
-CODE_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
 
 def _store(settings: ServerSettings) -> EventStore:
@@ -49,10 +50,15 @@ def _write_broker_files(settings: ServerSettings, store: EventStore) -> list[Pat
     )
 
 
-def _code(value: str) -> str:
-    if not value or len(value) > 64 or not set(value) <= CODE_CHARS:
-        raise argparse.ArgumentTypeError("letters, digits, '_' and '-' only")
-    return value
+def _checked(rule: Callable[[str], bool], what: str) -> Callable[[str], str]:
+    """An argparse type for one of the contract's identifier rules."""
+
+    def check(value: str) -> str:
+        if not rule(value):
+            raise argparse.ArgumentTypeError(f"{value!r} is not a valid {what}")
+        return value
+
+    return check
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,9 +76,13 @@ def main(argv: list[str] | None = None) -> int:
     fac.add_parser("list", parents=[common], help="list the facilities as JSON lines")
     rd = sub.add_parser("reader", help="readers").add_subparsers(dest="action", required=True)
     add = rd.add_parser("add", parents=[common], help="register a reader and issue its MQTT credentials")
-    add.add_argument("--facility", required=True, type=_code)
-    add.add_argument("--reader", required=True, type=_code)
-    add.add_argument("--username", help="MQTT username (default <facility>/<reader>)")
+    add.add_argument("--facility", required=True,
+                     type=_checked(is_facility_code, "facility code (ASCII letters, digits, _ -; up to 32)"))
+    add.add_argument("--reader", required=True,
+                     type=_checked(is_reader_id, "reader id (ASCII letters, digits, _ -; up to 64)"))
+    add.add_argument("--username", type=_checked(is_username, "username (ASCII letters, digits, . _ -; up to 128, "
+                                                              "or <facility>/<reader>)"),
+                     help="MQTT username (default <facility>/<reader>)")
     bulk = rd.add_parser("import", parents=[common], help="register readers in bulk from a CSV file")
     bulk.add_argument("csv", type=Path, help="columns: facility,reader (optional: username)")
     bulk.add_argument("--out", type=Path, required=True,
@@ -115,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         for facility in store.facilities():
             print(facility.model_dump_json())
     elif args.command == "reader" and args.action == "add":
-        from server.brokerfiles import mosquitto_hash, new_password, reader_username
+        from contract.topics import reader_username
+        from server.brokerfiles import mosquitto_hash, new_password
 
         username = args.username or reader_username(args.facility, args.reader)
         password = new_password()

@@ -1,4 +1,9 @@
-"""CSV answers of the API: one row per model, nested counts flattened to ``key=value;...``."""
+"""CSV answers of the API: one row per model, nested counts flattened to ``key=value;...``.
+
+A text cell that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``,
+``@``, a tab or a carriage return, as OWASP lists) gets a leading ``'``: a facility named
+``=HYPERLINK(...)`` comes back as text.
+"""
 
 from __future__ import annotations
 
@@ -16,10 +21,17 @@ CSV_ANSWER: dict[int | str, dict[str, object]] = {
 }
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(text: str) -> str:
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def _cell(value: object) -> object:
     if isinstance(value, dict):
-        return ";".join(f"{a}={b}" for a, b in value.items())
-    return value
+        value = ";".join(f"{a}={b}" for a, b in value.items())
+    return neutralise(value) if isinstance(value, str) else value
 
 
 def csv_response(rows: Sequence[BaseModel], name: str) -> Response:

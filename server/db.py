@@ -14,6 +14,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy import (
+    Boolean,
     Date,
     DateTime,
     Engine,
@@ -132,6 +133,24 @@ class RefusedDaily(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     reason: Mapped[str] = mapped_column(String(32), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class QuarantineRow(Base):
+    """A message acknowledged but not stored, and why: never its payload, only its size and hash."""
+
+    __tablename__ = "quarantine"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str] = mapped_column(String(32))
+    topic: Mapped[str] = mapped_column(String(256))
+    facility_code: Mapped[str | None] = mapped_column(String(32))
+    reader_id: Mapped[str | None] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    payload_sha256: Mapped[str] = mapped_column(String(64))
+    retained: Mapped[bool] = mapped_column(Boolean)
+
+    __table_args__ = (Index("ix_quarantine_received_at", "received_at"),)
 
 
 def make_engine(url: str) -> Engine:

@@ -1,8 +1,11 @@
 """The API's dependencies, in one place: who is asking (read or admin token) and the app's services.
 
 Viewers use a read token, administrators an admin token (which also reads). The API
-takes ``Authorization: Bearer``; the dashboard takes the same token once through its
-login form and keeps it in an HttpOnly cookie.
+takes ``Authorization: Bearer``; the dashboard takes a token once through its login
+form and keeps only an opaque, expiring session id in an HttpOnly, SameSite=Strict
+cookie (Secure over TLS). Reads accept the header or the session; admin endpoints take
+the header only, so no page in the user's browser can act as its admin. Wrong tokens
+are counted per client: past the limit the client gets 429 until its lockout ends.
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ from pydantic import SecretStr
 
 from server.ingest import Ingestor
 from server.metrics import IngestMetrics
+from server.security import FailedAuthLimiter, SessionStore
 from server.settings import ServerSettings
 from server.store import EventStore
 
-COOKIE = "cccd_token"
+COOKIE = "cccd_session"
 _bearer = HTTPBearer(auto_error=False)
 
 
@@ -71,9 +75,47 @@ def offline_after(settings: Annotated[ServerSettings, Depends(get_settings)]) ->
     return timedelta(seconds=settings.registry.offline_after_seconds)
 
 
-def _unauthorized() -> HTTPException:
-    return HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid bearer token is required",
-                         headers={"WWW-Authenticate": "Bearer"})
+def get_sessions(request: Request) -> SessionStore[Role]:
+    sessions: SessionStore[Role] = request.app.state.sessions
+    return sessions
+
+
+def get_limiter(request: Request) -> FailedAuthLimiter:
+    limiter: FailedAuthLimiter = request.app.state.limiter
+    return limiter
+
+
+def client_key(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _unauthorized(detail: str = "a valid bearer token is required") -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def too_many_attempts(retry_after: int) -> HTTPException:
+    return HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many failed attempts: try again later",
+                         headers={"Retry-After": str(retry_after)})
+
+
+def check_token(request: Request, token: str, settings: ServerSettings) -> Role:
+    """The role of a presented token; 429 while the client is locked out, 401 (counted) when wrong."""
+    limiter = get_limiter(request)
+    key = client_key(request)
+    retry = limiter.retry_after(key)
+    if retry is not None:
+        raise too_many_attempts(retry)
+    role = role_of(token, settings)
+    if role is None:
+        limiter.failed(key)
+        raise _unauthorized()
+    return role
+
+
+def session_role(request: Request) -> Role | None:
+    """The role of the browser's dashboard session (the ``viewer`` check of pages such as
+    :func:`server.reports_web.mount_reports`), or None."""
+    return get_sessions(request).get(request.cookies.get(COOKIE))
 
 
 def presented_role(
@@ -81,8 +123,9 @@ def presented_role(
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     settings: Annotated[ServerSettings, Depends(get_settings)],
 ) -> Role | None:
-    token = creds.credentials if creds is not None else request.cookies.get(COOKIE)
-    return role_of(token, settings)
+    if creds is not None:
+        return check_token(request, creds.credentials, settings)
+    return session_role(request)
 
 
 def require_reader(role: Annotated[Role | None, Depends(presented_role)]) -> Role:
@@ -91,9 +134,15 @@ def require_reader(role: Annotated[Role | None, Depends(presented_role)]) -> Rol
     return role
 
 
-def require_admin(role: Annotated[Role | None, Depends(presented_role)]) -> Role:
-    if role is None:
-        raise _unauthorized()
+def require_admin(
+    request: Request,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    settings: Annotated[ServerSettings, Depends(get_settings)],
+) -> Role:
+    """An admin token in the Authorization header: a browser's session never authorises an admin action."""
+    if creds is None:
+        raise _unauthorized("admin endpoints take the token in the Authorization header")
+    role = check_token(request, creds.credentials, settings)
     if role != Role.admin:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "an admin token is required")
     return role
@@ -101,6 +150,9 @@ def require_admin(role: Annotated[Role | None, Depends(presented_role)]) -> Role
 
 #: The longest range any query answers at once (ten years of days).
 MAX_RANGE_DAYS = 3660
+#: The calendar every range must lie in: beyond it no count exists, and the period arithmetic
+#: (weeks, months) stays far from the ends of Python's dates.
+EARLIEST_DAY, LATEST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -112,7 +164,10 @@ class Dates:
 
 
 def date_range(from_: Annotated[date, Query(alias="from")], to: date) -> Dates:
-    """The one rule for every date range of the API: ``from`` ≤ ``to``, at most ten years."""
+    """The one rule for every date range of the API: ``from`` ≤ ``to``, at most ten years, within 2000..2099."""
+    if not (EARLIEST_DAY <= from_ <= LATEST_DAY and EARLIEST_DAY <= to <= LATEST_DAY):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            f"dates must lie between {EARLIEST_DAY} and {LATEST_DAY}")
     if to < from_:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "'to' is before 'from'")
     if (to - from_).days > MAX_RANGE_DAYS:
@@ -124,5 +179,8 @@ Settings = Annotated[ServerSettings, Depends(get_settings)]
 Store = Annotated[EventStore, Depends(get_store)]
 DateRange = Annotated[Dates, Depends(date_range)]
 OfflineAfter = Annotated[timedelta, Depends(offline_after)]
+#: A free-text area filter (a province or district name): as long as the registry's column, and no
+#: control characters (PostgreSQL refuses a NUL in a string: that would be a 500).
+AreaName = Annotated[str | None, Query(max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$")]
 READ = [Depends(require_reader)]
 ADMIN = [Depends(require_admin)]

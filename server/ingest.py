@@ -5,10 +5,20 @@ paho's manual acknowledgement: a message is acknowledged to the broker only afte
 transaction holding it committed, so a crash between receipt and commit loses nothing —
 the broker delivers it again and the store de-duplicates it by event id.
 
-Only a reader registered to the facility that the topic names is heard; anything else
-is refused, counted (per reason, in the database and in the metrics) and logged by
-topic and reason, never with its payload. Refused messages are acknowledged too, after
-the commit that counted them: the broker must not deliver them again.
+Only a reader registered to the facility that the topic names is heard. A message that
+cannot be stored for a reason retrying cannot fix (:mod:`server.validation`: bad JSON, an
+unknown schema version, another reader's identity, retained, outside the event time
+window, too large...) is quarantined: recorded by reason, topic, reader, time, size and
+payload hash (never the payload), counted per reason, logged by topic and reason, and
+acknowledged after the commit that recorded it, so it never blocks the messages behind
+it. A batch whose transaction fails for such a reason is split in halves until the one
+message that fails is found and quarantined (``store_failed``); the rest is stored.
+A failure that retrying can fix (the database is unavailable) keeps the batch
+unacknowledged and retries with backoff; health says ``degraded`` meanwhile, with the
+age of the oldest unacknowledged message.
+
+After each commit the readers get a receipt of their committed event ids
+(:mod:`server.receipts`).
 
 Messages received on an earlier connection are not acknowledged on a later one (their
 packet ids may have been reused): the broker delivers them again and they are absorbed
@@ -22,14 +32,18 @@ import struct
 import threading
 import time
 from collections import Counter, deque
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.client import PUBACK
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from pydantic import ValidationError
+from paho.mqtt.subscribeoptions import SubscribeOptions
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from contract.events import CheckInEvent
 from contract.mqtt import make_client
@@ -37,12 +51,44 @@ from contract.settings import MqttSettings
 from contract.topics import READER_KINDS, parse_topic, subscription
 from server import paho_lean
 from server.metrics import IngestMetrics
-from server.store import Activity, EventStore
+from server.receipts import send_receipts
+from server.store import Activity, EventStore, StoreResult
+from server.store.writer import QuarantineRecord
+from server.validation import Bounds, Reason, check_checkin, check_heartbeat, check_status, quarantine_record
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 SESSION_EXPIRY_SECONDS = 7 * 24 * 3600
-MAX_SIDE_PAYLOAD = 4096
+MAX_PACKET_BYTES = 128 * 1024  # above the template's 64 KiB cap, far above any check-in
+#: Errors that retrying fixes: the database is unreachable, restarting, locked or full.
+RETRYABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError)
+#: Errors of one message's data (or an unforeseen bug on it): retrying the same batch cannot fix them.
+UNSTORABLE = (SQLAlchemyError, ValueError, ArithmeticError, TypeError, KeyError)
+RETRY_FIRST, RETRY_MAX = 0.5, 10.0  # seconds of backoff between retries of a batch
+# Check-ins and heartbeats: a retained one is refused, so the broker must not replay it
+# on subscribe, and live ones keep their retain flag so that the server can see it.
+_NO_RETAINED = SubscribeOptions(qos=1, retainAsPublished=True, retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND)
+# Statuses: the retained replay on subscribe is how a restarted server learns them.
+_STATUS = SubscribeOptions(qos=1)
+
+
+@dataclass
+class HealthState:
+    """What the writer reports to /api/v1/health (read from other threads: plain attributes)."""
+
+    store_failing_since: float | None = None
+    last_store_error: str | None = None
+    last_quarantine_at: float | None = None
+    quarantined_by_reason: Counter[str] = field(default_factory=Counter)
+
+
+class _Stopping(Exception):
+    """The server is stopping during a retry: leave the batch unacknowledged."""
+
+
+class _Unstorable(Exception):
+    """This set of messages cannot be stored as it is (not retryable)."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +115,8 @@ class Ingestor:
         linger: float = 0.05,
         auto_register: bool = False,
         metrics: IngestMetrics | None = None,
+        bounds: Bounds | None = None,
+        receipts: bool = True,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -77,7 +125,11 @@ class Ingestor:
         self.linger = linger
         self.auto_register = auto_register
         self.metrics = metrics or IngestMetrics()
+        self.bounds = bounds or Bounds.default()
+        self.receipts = receipts
+        self.health = HealthState()
         self.counters: Counter[str] = Counter()
+        self._inflight_since: float | None = None  # receipt time of the batch being stored
         self.connected = False
         self.subscribed = False
         self._generation = 0
@@ -104,6 +156,9 @@ class Ingestor:
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho leaves it unannotated
         props.SessionExpiryInterval = SESSION_EXPIRY_SECONDS
         props.ReceiveMaximum = self.receive_maximum
+        # The broker must not hand the server anything near a 32 MB publish even where its own
+        # cap is missing: MQTT v5 brokers drop what exceeds the client's Maximum Packet Size.
+        props.MaximumPacketSize = MAX_PACKET_BYTES
         self._writer.start()
         self._client.connect_async(
             self.settings.host, self.settings.port, keepalive=self.settings.keepalive,
@@ -121,6 +176,11 @@ class Ingestor:
     def backlog(self) -> int:
         return len(self._queue)
 
+    def oldest_unacknowledged_age(self) -> float | None:
+        """Seconds since the oldest message received and not yet acknowledged arrived (None: none)."""
+        times = [t for t in (self._inflight_since, self._queue[0].received if self._queue else None) if t]
+        return max(0.0, time.time() - min(times)) if times else None
+
     # -- paho callbacks (network thread)
     def _on_connect(self, client: mqtt.Client, _u: object, _f: object, rc: object, _p: object) -> None:
         if getattr(rc, "is_failure", False):
@@ -128,7 +188,7 @@ class Ingestor:
             return
         self._generation += 1
         self.connected = True
-        client.subscribe([(subscription(kind), 1) for kind in READER_KINDS])
+        client.subscribe([(subscription(kind), _STATUS if kind == "status" else _NO_RETAINED) for kind in READER_KINDS])
         log.info("ingest connected and subscribed (connection %d)", self._generation)
 
     def _on_subscribe(self, *_args: object) -> None:
@@ -168,75 +228,178 @@ class Ingestor:
             self.metrics.backlog.set(len(pending))
 
     def _handle_batch(self, batch: list[_Incoming]) -> None:
-        refused: Counter[str] = Counter()
+        self._inflight_since = batch[0].received
+        quarantine: list[QuarantineRecord] = []
         parsed: list[tuple[str, str, str, _Incoming]] = []
         for item in batch:
             topic = parse_topic(item.topic)
             if topic is None or topic.kind not in READER_KINDS:
-                self._refuse(refused, "bad_topic", item.topic)
+                quarantine.append(self._refuse(Reason.bad_topic, item))
                 continue
             parsed.append((topic.facility, topic.reader, topic.kind, item))
         pairs = {(f, r) for f, r, _, _ in parsed}
         unknown = pairs - self._known
         register: set[tuple[str, str]] = set()
         if unknown:
-            found = self.store.registered(unknown)
+            try:
+                found = self._retrying(lambda: self.store.registered(unknown))
+            except _Unstorable:
+                log.exception("looking up %d readers failed; treating them as unregistered", len(unknown))
+                found = set()
+            if found is None:
+                return  # stopping: the broker redelivers what was not acknowledged
             self._known |= found
             if self.auto_register:  # demos and tests only (parse_topic let only the contract's names through)
                 register = unknown - found
-        events: list[CheckInEvent] = []
+        events: list[tuple[CheckInEvent, _Incoming]] = []
         activity: list[Activity] = []
         now = datetime.now(UTC)
         for facility, reader, kind, item in parsed:
             if (facility, reader) not in self._known and (facility, reader) not in register:
-                self._refuse(refused, "unregistered_reader", item.topic)
+                quarantine.append(self._refuse(Reason.unregistered_reader, item, facility, reader))
                 continue
             if kind == "checkin":
-                try:
-                    event = CheckInEvent.from_json_bytes(item.payload)
-                except (ValidationError, ValueError):
-                    self._refuse(refused, "invalid_event", item.topic)
-                    continue
-                if event.facility_code != facility or event.reader_id != reader:
-                    self._refuse(refused, "topic_mismatch", item.topic)
-                    continue
-                events.append(event)
-            elif len(item.payload) > MAX_SIDE_PAYLOAD:
-                self._refuse(refused, "oversize", item.topic)
+                checked = check_checkin(item.payload, facility, reader, retained=item.retain, now=now,
+                                        bounds=self.bounds)
+                if isinstance(checked, Reason):
+                    quarantine.append(self._refuse(checked, item, facility, reader))
+                else:
+                    events.append((checked, item))
             elif kind == "status":
-                status = item.payload.strip().decode("ascii", "replace")
-                if status not in ("online", "offline"):
-                    self._refuse(refused, "bad_status", item.topic)
-                    continue
-                activity.append(Activity(facility, reader, "status", now, status, retained=item.retain))
+                status = check_status(item.payload, self.bounds)
+                if isinstance(status, Reason):
+                    quarantine.append(self._refuse(status, item, facility, reader))
+                else:
+                    activity.append(Activity(facility, reader, "status", now, status, retained=item.retain))
             else:
-                activity.append(Activity(facility, reader, "heartbeat", now, retained=item.retain))
-        while not self._stop.is_set():
-            try:
-                result = self.store.store(events, activity, refused, auto_register=register)
-                break
-            except Exception:  # the database is down: keep the batch unacknowledged and retry
-                log.exception("storing a batch failed; retrying")
-                self.metrics.store_errors.inc()
-                time.sleep(1)
-        else:
-            return  # stopping: the broker redelivers what was not acknowledged
+                refusal = check_heartbeat(item.payload, retained=item.retain, bounds=self.bounds)
+                if refusal is not None:
+                    quarantine.append(self._refuse(refusal, item, facility, reader))
+                else:
+                    activity.append(Activity(facility, reader, "heartbeat", now))
+        try:
+            results = self._commit(events, activity, quarantine, register)
+        except _Stopping:
+            return  # the broker redelivers what was not acknowledged
         self._known |= register
         committed = time.time()
-        self.counters["stored"] += result.stored
-        self.counters["duplicates"] += result.duplicates
-        self.counters["refused"] += sum(refused.values())
-        for reason, n in refused.items():
-            self.counters[f"refused_{reason}"] += n
-            self.metrics.refused.labels(reason).inc(n)
-        self.metrics.ingested.inc(result.stored)
-        self.metrics.duplicates.inc(result.duplicates)
-        for ev in result.stored_events:
-            self.metrics.lag.observe(max(0.0, committed - ev.occurred_at.timestamp()))
+        stored_at = datetime.fromtimestamp(committed, UTC)
+        kept: list[CheckInEvent] = []
+        for result, committed_events, refused in results:
+            self.counters["stored"] += result.stored
+            self.counters["duplicates"] += result.duplicates
+            self.metrics.ingested.inc(result.stored)
+            self.metrics.duplicates.inc(result.duplicates)
+            for ev in result.stored_events:
+                self.metrics.lag.observe(max(0.0, committed - ev.occurred_at.timestamp()))
+            kept += committed_events
+            self._count_quarantine(refused, committed)
         self.metrics.batch_size.observe(len(batch))
         generation = self._generation
         self._ack([item.mid for item in batch if item.qos == 1 and item.generation == generation])
+        self._inflight_since = None
         self.metrics.commit_lag.set(committed - batch[0].received)
+        if self.receipts and kept:
+            self.counters["receipts"] += send_receipts(self._client, kept, stored_at)
+
+    def _commit(
+        self,
+        events: list[tuple[CheckInEvent, _Incoming]],
+        activity: list[Activity],
+        quarantine: list[QuarantineRecord],
+        register: set[tuple[str, str]],
+    ) -> list[tuple[StoreResult, list[CheckInEvent], list[QuarantineRecord]]]:
+        """Store the batch; if it cannot be stored as one, store what it can and quarantine the rest.
+
+        Returns per committed transaction: its result, the events it committed (stored or
+        duplicates) and the quarantine records it wrote.
+        """
+        plain = [ev for ev, _ in events]
+        try:
+            result = self._store(lambda: self.store.store(plain, activity, quarantine=quarantine,
+                                                          auto_register=register))
+            return [(result, plain, quarantine)]
+        except _Unstorable as exc:
+            log.warning("a batch of %d messages cannot be stored as one (%s): splitting it", len(events), exc)
+        # The side data first (statuses, heartbeats, refusals), then the events by halves.
+        try:
+            side = self._store(lambda: self.store.store([], activity, quarantine=quarantine, auto_register=register))
+            done: list[tuple[StoreResult, list[CheckInEvent], list[QuarantineRecord]]] = [(side, [], quarantine)]
+        except _Unstorable:
+            log.exception("the batch's statuses and refusals cannot be stored; dropping them")
+            done = []
+        return done + self._store_split(events)
+
+    def _store_split(
+        self, events: list[tuple[CheckInEvent, _Incoming]]
+    ) -> list[tuple[StoreResult, list[CheckInEvent], list[QuarantineRecord]]]:
+        if not events:
+            return []
+        plain = [ev for ev, _ in events]
+        try:
+            return [(self._store(lambda: self.store.store(plain)), plain, [])]
+        except _Unstorable:
+            pass
+        if len(events) > 1:
+            half = len(events) // 2
+            return self._store_split(events[:half]) + self._store_split(events[half:])
+        event, item = events[0]
+        record = self._refuse(Reason.store_failed, item, event.facility_code, event.reader_id)
+        try:
+            return [(self._store(lambda: self.store.store([], quarantine=[record])), [], [record])]
+        except _Unstorable:
+            log.exception("cannot even quarantine a message on %s; acknowledging it", item.topic[:200])
+            return []
+
+    def _store(self, attempt: Callable[[], StoreResult]) -> StoreResult:
+        result = self._retrying(attempt)
+        if result is None:
+            raise _Stopping
+        return result
+
+    def _retrying(self, attempt: Callable[[], _T]) -> _T | None:
+        """``attempt()``, retried with backoff while the database is unavailable; None when stopping.
+
+        Raises :class:`_Unstorable` for an error that retrying cannot fix.
+        """
+        delay = RETRY_FIRST
+        while not self._stop.is_set():
+            try:
+                value = attempt()
+            except RETRYABLE as exc:
+                self._store_failed(exc)
+            except DBAPIError as exc:
+                if exc.connection_invalidated:
+                    self._store_failed(exc)
+                else:
+                    raise _Unstorable(type(exc.orig).__name__ if exc.orig else type(exc).__name__) from exc
+            except UNSTORABLE as exc:
+                raise _Unstorable(type(exc).__name__) from exc
+            else:
+                self.health.store_failing_since = None
+                self.health.last_store_error = None
+                return value
+            self._stop.wait(delay)
+            delay = min(delay * 2, RETRY_MAX)
+        return None
+
+    def _store_failed(self, exc: Exception) -> None:
+        log.warning("storing a batch failed (%s); retrying", type(exc).__name__)
+        self.metrics.store_errors.inc()
+        if self.health.store_failing_since is None:
+            self.health.store_failing_since = time.time()
+        self.health.last_store_error = type(exc).__name__
+
+    def _count_quarantine(self, records: list[QuarantineRecord], committed: float) -> None:
+        if not records:
+            return
+        self.health.last_quarantine_at = committed
+        self.counters["refused"] += len(records)
+        self.counters["quarantined"] += len(records)
+        for record in records:
+            self.counters[f"refused_{record.reason}"] += 1
+            self.health.quarantined_by_reason[record.reason] += 1
+            self.metrics.refused.labels(record.reason).inc()
 
     def _ack(self, mids: list[int]) -> None:
         """Acknowledge committed QoS 1 messages.
@@ -257,6 +420,9 @@ class Ingestor:
         packet = b"".join(struct.pack("!BBH", PUBACK, 2, mid) for mid in mids)
         queue_packet(PUBACK, packet, 0, 0)
 
-    def _refuse(self, refused: Counter[str], reason: str, topic: str) -> None:
-        refused[reason] += 1
-        log.warning("refused a message on %s: %s", topic[:200], reason)
+    def _refuse(
+        self, reason: Reason, item: _Incoming, facility: str | None = None, reader: str | None = None
+    ) -> QuarantineRecord:
+        log.warning("refused a message on %s: %s", item.topic[:200], reason.value)
+        return quarantine_record(reason, item.topic, item.payload, item.received, retained=item.retain,
+                                 facility=facility, reader=reader)

@@ -162,8 +162,35 @@ class Imported(Row):
     imported: int
 
 
+class HealthStatus(str, Enum):
+    ok = "ok"
+    degraded = "degraded"
+
+
+class HealthReason(Row):
+    code: str = Field(description="store_retrying | quarantine_rising | broker_disconnected")
+    detail: str
+    since_seconds: float | None = Field(None, description="how long ago it started (or last happened)")
+
+
 class Health(Row):
-    status: str = Field(description="ok, or degraded (then reasons say why)")
+    status: HealthStatus = Field(description="ok, or degraded (then reasons say why)")
+    reasons: list[HealthReason] = []
     mqtt_connected: bool
     mqtt_subscribed: bool
+    oldest_unacknowledged_seconds: float | None = Field(
+        None, description="age of the oldest message received and not yet acknowledged (stored)"
+    )
+    quarantined: dict[str, int] = Field(default_factory=dict, description="quarantined since start, by reason")
     ingest: dict[str, int]
+
+
+class QuarantineOut(Row):
+    received_at: str
+    reason: str
+    topic: str
+    facility_code: str | None
+    reader_id: str | None
+    size: int
+    payload_sha256: str
+    retained: bool

@@ -2,12 +2,38 @@
 
 from __future__ import annotations
 
+import math
+import os
+import stat
+import tomllib
+from collections import Counter
+from datetime import date
 from pathlib import Path
+from typing import Any, Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from contract.settings import MqttSettings, Section, TomlSettings
+from contract.settings import ConfigError, MqttSettings, Section, TomlSettings
+from server.validation import DEFAULT_EARLIEST_EVENT, DEFAULT_FUTURE_SKEW, DEFAULT_MAX_EVENT_BYTES
+
+#: Below this estimate (Shannon entropy of the token's characters × its length) a token is guessable.
+MIN_TOKEN_BITS = 48
+MIN_TOKEN_LENGTH = 16
+
+
+def token_problem(token: str) -> str | None:
+    """Why a token is too weak to guard the API, or None."""
+    if len(token) < MIN_TOKEN_LENGTH:
+        return f"tokens must be at least {MIN_TOKEN_LENGTH} characters"
+    if any(ch.isspace() or not ch.isprintable() for ch in token):
+        return "tokens must not hold spaces, newlines or other control characters"
+    counts = Counter(token)
+    bits = -sum(n * math.log2(n / len(token)) for n in counts.values())
+    if bits < MIN_TOKEN_BITS or len(counts) < 8:
+        return (f"a token is too predictable (about {bits:.0f} bits, {MIN_TOKEN_BITS} needed): "
+                "make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'")
+    return None
 
 
 class ApiSettings(Section):
@@ -15,14 +41,24 @@ class ApiSettings(Section):
     port: int = Field(8080, ge=1, le=65535)
     read_tokens: list[SecretStr] = Field(min_length=1, description="bearer tokens of viewers")
     admin_tokens: list[SecretStr] = Field(default_factory=list, description="bearer tokens of administrators")
+    max_failed_auth: int = Field(10, ge=1, le=1000, description="wrong tokens per client within a minute before 429")
+    lockout_seconds: int = Field(60, ge=1, le=86_400, description="how long a client gets 429 after that")
 
     @field_validator("read_tokens", "admin_tokens")
     @classmethod
-    def _long_enough(cls, tokens: list[SecretStr]) -> list[SecretStr]:
+    def _strong_enough(cls, tokens: list[SecretStr]) -> list[SecretStr]:
         for token in tokens:
-            if len(token.get_secret_value()) < 16:
-                raise ValueError("tokens must be at least 16 characters")
+            problem = token_problem(token.get_secret_value())
+            if problem:
+                raise ValueError(problem)
         return tokens
+
+    @model_validator(mode="after")
+    def _read_is_not_admin(self) -> ApiSettings:
+        read = {t.get_secret_value() for t in self.read_tokens}
+        if read & {t.get_secret_value() for t in self.admin_tokens}:
+            raise ValueError("a token cannot be both a read token and an admin token")
+        return self
 
 
 class RegistrySettings(Section):
@@ -53,6 +89,20 @@ class IngestSettings(Section):
         10_000, ge=1, le=65_535, description="unacknowledged QoS 1 messages the broker may send the server at once"
     )
     linger_ms: int = Field(50, ge=0, le=2000, description="how long a batch may wait to fill before its commit")
+    earliest_event: date = Field(
+        DEFAULT_EARLIEST_EVENT, description="events dated before this day (UTC) are quarantined: the product's epoch"
+    )
+    max_future_skew_seconds: int = Field(
+        int(DEFAULT_FUTURE_SKEW.total_seconds()), ge=0, le=7 * 24 * 3600,
+        description="events dated more than this after the server's clock are quarantined",
+    )
+    max_payload_bytes: int = Field(
+        DEFAULT_MAX_EVENT_BYTES, ge=1024, le=1024 * 1024, description="larger check-in payloads are quarantined"
+    )
+    receipts: bool = Field(True, description="publish receipts of committed events to each reader")
+    quarantine_alert_seconds: int = Field(
+        900, ge=1, description="health says degraded for this long after a message was quarantined"
+    )
 
 
 class ServerSettings(TomlSettings):
@@ -69,6 +119,28 @@ class ServerSettings(TomlSettings):
     ingest: IngestSettings = IngestSettings()
     ingest_batch_size: int | None = Field(None, ge=1, le=50_000, description="deprecated alias of ingest.batch_size")
 
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None, **overrides: Any) -> Self:
+        """Read the settings; a file holding secrets (tokens, the broker password) must be private (0600)."""
+        settings = super().load(path, **overrides)
+        if path is not None:
+            _check_private(Path(path))
+        return settings
+
     @property
     def batch_size(self) -> int:
         return self.ingest_batch_size or self.ingest.batch_size
+
+
+def _check_private(path: Path) -> None:
+    """Refuse a group- or world-accessible settings file that holds a secret."""
+    mode = path.stat().st_mode
+    if not mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return  # already read by the settings loader: cannot happen
+    api, mqtt = data.get("api", {}), data.get("mqtt", {})
+    if api.get("read_tokens") or api.get("admin_tokens") or mqtt.get("password"):
+        raise ConfigError(f"{path} holds tokens or passwords and is readable by others; run: chmod 600 {path}")

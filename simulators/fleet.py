@@ -1,9 +1,10 @@
 """Simulated readers: the real desk agent, fed by a seeded synthetic population.
 
 ``run_checkins`` starts one agent per facility, sends M check-ins spread over N
-facilities, waits until the broker acknowledged every one, optionally re-publishes some
-already-delivered events verbatim (a duplicate delivery the server must absorb), and
-returns what it sent per facility — counts only, no personal data.
+facilities, waits until the server receipted every one (it left every outbox),
+optionally re-publishes some already-delivered events verbatim (a duplicate delivery
+the server must absorb), and returns what it sent per facility — counts only, no
+personal data.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def run_checkins(
     pseudonym_key: bytes | None = None,
     timeout: float = 120.0,
 ) -> FleetReport:
-    """Send ``count`` check-ins over ``facilities`` simulated readers and wait for every ack."""
+    """Send ``count`` check-ins over ``facilities`` simulated readers and wait until each is receipted."""
     started = time.monotonic()
     rng = random.Random(seed)
     population = Population(seed)
@@ -106,7 +107,7 @@ def run_checkins(
         deadline = time.monotonic() + timeout
         for agent in agents.values():
             if not agent.publisher.wait_drained(max(0.1, deadline - time.monotonic())):
-                raise TimeoutError("the broker did not acknowledge every check-in in time")
+                raise TimeoutError("the server did not receipt every check-in in time")
         dup_count = _send_duplicates(broker_url, [e for evs in sent.values() for e in evs], duplicates, rng)
     finally:
         for agent in agents.values():

@@ -32,6 +32,7 @@ live-video clips (:mod:`simulators.qr_clips`) use with a pose per frame.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from dataclasses import replace as _replace
@@ -67,6 +68,8 @@ class CameraFrame:
     payload: str
     full_name: str
     degradation: str
+    qr_centre: tuple[float, float] = (0.0, 0.0)  # where the QR is, in frame px (before mirroring)
+    qr_side: float = 0.0  # its side in frame px (module size = side / (modules + 8))
 
     def __repr__(self) -> str:  # payloads are personal data, even synthetic ones
         return f"CameraFrame(index={self.index}, degradation={self.degradation!r})"
@@ -87,14 +90,19 @@ class Optics:
     mirrored: bool = False
 
 
+_TO_LINEAR = np.power(np.arange(256, dtype=np.float32) / 255.0, 2.2).astype(np.float32)
+_TO_SRGB = np.clip(np.power(np.linspace(0.0, 1.0, 4096), 1 / 2.2) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
 def _srgb_to_linear(image: np.ndarray) -> np.ndarray:
-    result: np.ndarray = np.power(image.astype(np.float32) / 255.0, 2.2)
-    return result
+    linear: np.ndarray = _TO_LINEAR[image]  # a table: a power per pixel is the renderer's slowest step
+    return linear
 
 
 def _linear_to_srgb(linear: np.ndarray) -> np.ndarray:
-    result: np.ndarray = np.clip(np.power(np.clip(linear, 0.0, 1.0), 1 / 2.2) * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    return result
+    index = (np.clip(linear, 0.0, 1.0) * 4095.0 + 0.5).astype(np.int32)
+    encoded: np.ndarray = _TO_SRGB[index]
+    return encoded
 
 
 def disc_psf(radius: float) -> np.ndarray:
@@ -150,6 +158,11 @@ class SceneObject:
     emissive: bool = False  # a screen: lit from inside, not by the room
     black_level: float = 0.0  # a screen's black, relative to its white (linear)
     aspect: float = CARD_ASPECT  # width / height
+
+    @functools.cached_property
+    def linear(self) -> np.ndarray:
+        """The texture in linear light (computed once: a clip renders it every frame)."""
+        return _srgb_to_linear(self.texture)
 
 
 def card_object(rng: np.random.Generator, payload: str, width: int = 1200) -> SceneObject:
@@ -244,7 +257,7 @@ def render_scene(
     h, w = background.shape[:2]
     texture = obj.texture
     th, tw = texture.shape[:2]
-    tex_lin = _srgb_to_linear(texture)
+    tex_lin = obj.linear
     alpha_tex = np.ones((th, tw), np.float32)
     if bend is not None:
         sag, axis = bend
@@ -253,14 +266,8 @@ def render_scene(
         bent_alpha = cv2.remap(alpha_tex, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
         alpha_tex = np.asarray(bent_alpha, np.float32)
 
-    # the object onto the frame: an area-averaging warp is what a sensor pixel does
-    src = np.array([[0, 0], [tw, 0], [tw, th], [0, th]], np.float32)
-    m = cv2.getPerspectiveTransform(src, quad.astype(np.float32))
-    layer = cv2.warpPerspective(tex_lin, m, (w, h), flags=cv2.INTER_AREA)
-    alpha = cv2.warpPerspective(alpha_tex, m, (w, h), flags=cv2.INTER_LINEAR)
-
     # light: the room's illumination field falls on the desk and on a card, not on a screen
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    yy, xx = _grid(h, w)
     light = lighting.ambient * (1 + lighting.gradient[0] * (xx / w - 0.5) + lighting.gradient[1] * (yy / h - 0.5))
     if lighting.shadow is not None:
         mask = np.zeros((h, w), np.float32)
@@ -268,18 +275,38 @@ def render_scene(
         soft = max(3.0, w / 80)
         mask = np.asarray(cv2.GaussianBlur(mask, (0, 0), soft), np.float32)  # a soft penumbra: the lamp is not a point
         light = light * (1 - mask * (1 - lighting.shadow_depth))
-    scene_bg = _srgb_to_linear(background) * light[..., None]
+    linear = _srgb_to_linear(background) * light[..., None]
+
+    # The object is drawn in its own box (with room for its smear), not the whole frame:
+    # the frame outside it is the lit desk.
+    reach = 4.0 + max(abs(optics.rolling_shift[0]), abs(optics.rolling_shift[1]))
+    if optics.motion_path is not None:
+        reach += float(np.abs(optics.motion_path - optics.motion_path.mean(axis=0)).max()) + 2
+    x0, y0 = np.floor(quad.min(axis=0) - reach).astype(int)
+    x1, y1 = np.ceil(quad.max(axis=0) + reach).astype(int)
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+    if x1 - x0 < 2 or y1 - y0 < 2:  # entirely out of view
+        return _photograph(rng, linear, optics)
+    bw, bh = x1 - x0, y1 - y0
+    box_light = light[y0:y1, x0:x1]
+    bx, by = xx[y0:y1, x0:x1], yy[y0:y1, x0:x1]
+
+    # the object onto the frame: an area-averaging warp is what a sensor pixel does
+    src = np.array([[0, 0], [tw, 0], [tw, th], [0, th]], np.float32)
+    m = cv2.getPerspectiveTransform(src, (quad - np.array([x0, y0])).astype(np.float32))
+    layer = cv2.warpPerspective(tex_lin, m, (bw, bh), flags=cv2.INTER_AREA)
+    alpha = cv2.warpPerspective(alpha_tex, m, (bw, bh), flags=cv2.INTER_LINEAR)
     if obj.emissive:
         white = lighting.screen_brightness
-        reflection = lighting.screen_reflection * light[..., None]
+        reflection = lighting.screen_reflection * box_light[..., None]
         layer = (obj.black_level + (1 - obj.black_level) * layer) * white + reflection
     else:
-        layer = layer * light[..., None]
+        layer = layer * box_light[..., None]
     if lighting.specular is not None:  # the laminate mirrors a lamp: adds light, saturates
         cx, cy, length, width, angle = lighting.specular
         c, s = np.cos(angle), np.sin(angle)
-        u = (xx - cx) * c + (yy - cy) * s
-        v = -(xx - cx) * s + (yy - cy) * c
+        u = (bx - cx) * c + (by - cy) * s
+        v = -(bx - cx) * s + (by - cy) * c
         streak = np.exp(-0.5 * ((u / length) ** 2 + (v / width) ** 2))
         veil = 0.25 * np.exp(-0.5 * ((u / (length * 2.5)) ** 2 + (v / (width * 4)) ** 2))
         layer = layer + (lighting.specular_gain * streak + veil)[..., None] * alpha[..., None]
@@ -288,17 +315,21 @@ def render_scene(
     premult = layer * alpha[..., None]
     if optics.rolling_shift != (0.0, 0.0):  # rows read later see the object further along
         dx, dy = optics.rolling_shift
-        frac = yy / max(h - 1, 1)
-        map_x = (xx - float(dx) * frac).astype(np.float32)
-        map_y = (yy - float(dy) * frac).astype(np.float32)
+        frac = by / max(h - 1, 1)
+        map_x = (bx - x0 - float(dx) * frac).astype(np.float32)
+        map_y = (by - y0 - float(dy) * frac).astype(np.float32)
         premult = cv2.remap(premult, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
         alpha = cv2.remap(alpha, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
     if optics.motion_path is not None:
         kernel = path_psf(optics.motion_path)
-        premult = cv2.filter2D(premult, -1, kernel)
-        alpha = cv2.filter2D(alpha, -1, kernel)
-    linear = premult + scene_bg * (1 - alpha[..., None])
+        premult = cv2.filter2D(premult, -1, kernel, borderType=cv2.BORDER_CONSTANT)
+        alpha = cv2.filter2D(alpha, -1, kernel, borderType=cv2.BORDER_CONSTANT)
+    linear[y0:y1, x0:x1] = premult + linear[y0:y1, x0:x1] * (1 - alpha[..., None])
+    return _photograph(rng, linear, optics)
 
+
+def _photograph(rng: np.random.Generator, linear: np.ndarray, optics: Optics) -> np.ndarray:
+    """The lens, the sensor and the ISP: linear light in, an MJPEG-decoded BGR frame out."""
     # optics: defocus disc, then the lens's own softness
     if optics.defocus_radius > 0.3:
         linear = cv2.filter2D(linear, -1, disc_psf(optics.defocus_radius))
@@ -308,8 +339,10 @@ def render_scene(
     full_well = 6000.0 * optics.exposure  # electrons for a white pixel at this exposure
     gain = 1.0 / max(optics.exposure, 1e-3)  # the analog gain that brings it back to white
     bayer = _mosaic(np.clip(linear, 0, 4.0))
-    electrons = rng.poisson(np.clip(bayer, 0, 4.0) * full_well).astype(np.float32)
-    electrons += rng.normal(0, optics.read_noise * 6000.0 / 255.0, size=electrons.shape).astype(np.float32)
+    signal = np.clip(bayer, 0, 4.0) * full_well
+    # shot noise: Poisson, drawn as its normal approximation (hundreds of electrons and up)
+    electrons = signal + np.sqrt(signal) * rng.standard_normal(signal.shape, dtype=np.float32)
+    electrons += rng.standard_normal(signal.shape, dtype=np.float32) * (optics.read_noise * 6000.0 / 255.0)
     raw = np.clip(electrons * gain / 6000.0, 0.0, 1.0)
     raw8 = _linear_to_srgb(raw)
     bgr = cv2.cvtColor(raw8, cv2.COLOR_BayerBG2BGR)
@@ -323,6 +356,12 @@ def render_scene(
     ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(optics.jpeg_quality)])
     decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else None
     return decoded if decoded is not None else bgr
+
+
+@functools.lru_cache(maxsize=4)
+def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    return yy, xx
 
 
 def _mosaic(linear_bgr: np.ndarray) -> np.ndarray:
@@ -369,7 +408,7 @@ class CameraFrameGenerator:
         if phone:
             width = rng.uniform(0.2, 0.28) * w  # a phone in portrait: its QR fills ~70 % of its width
         elif kind == "far":
-            width = rng.uniform(0.26, 0.36) * w
+            width = rng.uniform(0.36, 0.48) * w  # the card's QR spans ~19 % of it: 1.2-1.8 px modules
         else:
             width = rng.uniform(0.55, 0.8) * w
         quad = _pose_quad(rng, w, h, width, rng.uniform(-15, 15), 0.08, obj.aspect)
@@ -410,11 +449,12 @@ class CameraFrameGenerator:
                 specular=(
                     float(qr_centre[0] + rng.uniform(-0.3, 0.3) * qr_side),
                     float(qr_centre[1] + rng.uniform(-0.3, 0.3) * qr_side),
-                    float(qr_side * rng.uniform(0.5, 1.2)),  # a tube light's reflection: a long streak
-                    float(qr_side * rng.uniform(0.05, 0.14)),
+                    # a tube light 1-3 m above, mirrored in the flat laminate: a long, narrow streak
+                    float(qr_side * rng.uniform(0.5, 1.2)),
+                    float(qr_side * rng.uniform(0.03, 0.08)),
                     float(rng.uniform(0, np.pi)),
                 ),
-                specular_gain=float(rng.uniform(1.5, 4.0)),
+                specular_gain=float(rng.uniform(1.3, 3.0)),
             )
         elif kind == "shadow":
             lighting = _replace(lighting, shadow=_shadow_polygon(rng, qr_centre, qr_side),
@@ -427,7 +467,8 @@ class CameraFrameGenerator:
             optics = _replace(optics, mirrored=True)
 
         image = render_scene(rng, background, obj, quad, lighting, optics, bend=bend)
-        return CameraFrame(index, image, payload, citizen.full_name, kind)
+        cx = float(w - 1 - qr_centre[0]) if optics.mirrored else float(qr_centre[0])
+        return CameraFrame(index, image, payload, citizen.full_name, kind, (cx, float(qr_centre[1])), qr_side)
 
 
 def _qr_in_frame(obj: SceneObject, quad: np.ndarray) -> tuple[np.ndarray, float]:

@@ -7,21 +7,54 @@ and stops it (by its PID) on exit; nothing outlives the process that started it.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
 import time
+import weakref
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from simulators.tls import TlsFiles
 
 MOSQUITTO_CANDIDATES = ("/usr/sbin/mosquitto", "/usr/bin/mosquitto")
 
 
+EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_LOWEST_PORT = 10000
+_pick = random.Random()  # seeded from os.urandom: concurrent runs draw different ports
+
+
+def _ephemeral_ports() -> tuple[int, int]:
+    try:
+        low, high = (int(n) for n in EPHEMERAL_RANGE_FILE.read_text().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    """A TCP port on 127.0.0.1 that nothing uses right now, for a service the test starts next.
+
+    Drawn below the kernel's ephemeral range: the kernel gives those ports to outgoing
+    connections, so on a busy machine one picked there (``bind(0)``) was taken by some client's
+    connection before the service bound it ("address already in use", twice in a full run)."""
+    low, _ = _ephemeral_ports()
+    if low - _LOWEST_PORT >= 1000:
+        for _ in range(200):
+            port = _pick.randrange(_LOWEST_PORT, low)
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # no room below: the kernel's choice
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
@@ -56,6 +89,21 @@ _LISTENER_KEYS = frozenset({"listener", "protocol", "cafile", "capath", "certfil
                             "use_username_as_clientid"})
 # Who may connect: set by the test's mode (anonymous, or the issued credentials and ACL).
 _AUTH_KEYS = frozenset({"per_listener_settings", "allow_anonymous", "password_file", "acl_file"})
+
+
+def shipped_tls_listener(template: Path = SHIPPED_BROKER_CONFIG) -> list[tuple[str, str]]:
+    """The directives of the template's TLS listener (the readers' one), after its ``listener`` line."""
+    block: list[tuple[str, str]] = []
+    for raw in template.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        key, _, value = line.partition(" ")
+        if key == "listener":
+            if any(k == "certfile" for k, _ in block):
+                break
+            block = []
+        elif key in _LISTENER_KEYS:
+            block.append((key, value.strip()))
+    return block if any(k == "certfile" for k, _ in block) else []
 
 
 def shipped_broker_settings(template: Path = SHIPPED_BROKER_CONFIG) -> list[tuple[str, str]]:
@@ -94,20 +142,30 @@ class Mosquitto:
         open_port: int | None = None,
         max_inflight: int | None = None,
         autosave_interval: int | None = None,
+        tls: TlsFiles | None = None,
+        require_certificate: bool | None = None,
     ) -> None:
         """``password_file``/``acl_file`` secure the main listener (no anonymous clients), as
         shipped; without them the broker lets anonymous clients in (a test-only setting).
         ``open_port`` adds a second listener without authentication or ACL on the same
-        broker (per-listener settings): a stand-in for a bypassed or misconfigured ACL."""
+        broker (per-listener settings): a stand-in for a bypassed or misconfigured ACL.
+        ``tls`` adds the template's TLS listener (the readers' one) on ``tls_port`` with copies
+        of these certificates; ``require_certificate`` overrides the template's choice (mutual TLS)."""
         self.port = port or free_port()
         self.extra_config = extra_config
         self.password_file = password_file
         self.acl_file = acl_file
         self.open_port = open_port
+        self.tls = tls
+        self.tls_port = free_port() if tls is not None else None
+        self.require_certificate = require_certificate
         self.overrides = {k: str(v) for k, v in (("max_inflight_messages", max_inflight),
                                                   ("autosave_interval", autosave_interval)) if v is not None}
-        self._own_dir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="cccd-mosquitto-"))
+        # A directory of its own goes with the broker object (or at exit), even when a test
+        # uses start()/stop() rather than ``with``; a given workdir is the caller's.
+        self._remove_dir = (weakref.finalize(self, shutil.rmtree, self.workdir, ignore_errors=True)
+                            if workdir is None else None)
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = self.workdir / "mosquitto.log"
 
@@ -143,6 +201,26 @@ class Mosquitto:
         return ["per_listener_settings true", f"listener {self.port} 127.0.0.1", "allow_anonymous false", *secured,
                 f"listener {self.open_port} 127.0.0.1", "allow_anonymous true"]
 
+    @property
+    def tls_url(self) -> str:
+        return f"mqtts://127.0.0.1:{self.tls_port}"
+
+    def _tls_lines(self) -> list[str]:
+        if self.tls is None:
+            return []
+        # copied to where user mosquitto can read them, as the password and ACL files are
+        given: dict[str, str] = {}
+        for key, src in (("cafile", self.tls.ca_cert), ("certfile", self.tls.server_cert),
+                         ("keyfile", self.tls.server_key)):
+            dst = self.workdir / f"tls-{src.name}"
+            shutil.copyfile(src, dst)
+            os.chmod(dst, 0o644)
+            given[key] = str(dst)
+        if self.require_certificate is not None:
+            given["require_certificate"] = "true" if self.require_certificate else "false"
+        return [f"listener {self.tls_port} 127.0.0.1",
+                *(f"{key} {given.get(key, value)}" for key, value in shipped_tls_listener())]
+
     def render_config(self) -> str:
         """The configuration this broker runs: the shipped broker-wide settings, then its listeners."""
         passwd, acl = self._copy_auth_files()
@@ -153,6 +231,7 @@ class Mosquitto:
         lines += [f"{k} {v}" for k, v in self.overrides.items() if k not in dict(shipped)]
         lines += ["log_dest stderr", "log_type error", "log_type warning"]
         lines += self._access_lines(passwd, acl)
+        lines += self._tls_lines()
         return "\n".join(lines) + "\n" + self.extra_config
 
     def _write_config(self) -> Path:
@@ -187,8 +266,9 @@ class Mosquitto:
             )
         try:
             wait_for_port(self.port)
-            if self.open_port:
-                wait_for_port(self.open_port)
+            for extra in (self.open_port, self.tls_port):
+                if extra:
+                    wait_for_port(extra)
         except TimeoutError as exc:
             self.stop()
             raise RuntimeError(f"mosquitto did not start: {self.log_path.read_text()[-2000:]}") from exc
@@ -213,8 +293,8 @@ class Mosquitto:
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
-        if self._own_dir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+        if self._remove_dir is not None:
+            self._remove_dir()
 
 
 POSTGRES_BIN_GLOB = "/usr/lib/postgresql/*/bin"

@@ -13,8 +13,10 @@ through this module's launcher (``python -m simulators.services_pcsc``):
   ``PCSCLITE_CSOCK_NAME``;
 - a private reader.conf (``pcscd -c FILE``) declares vpcd's two readers, listening inside the
   namespace, whose only interface is loopback: nothing outside can reach them;
-- the launcher opens two free loopback ports of the host before it leaves the host's network
-  namespace, and relays each card connection (`simulators.vcard.vpcd.VpcdLink`) to vpcd.
+- two free loopback ports of the host take the cards (`simulators.vcard.vpcd.VpcdLink`): the
+  process that creates the sandbox listens on them for the sandbox's lifetime (so no other run
+  can take them between two pcscd starts) and passes them to each launcher, which relays every
+  card connection to vpcd inside the namespace.
 
 A system pcscd, its readers and its ports are left alone, and several runs work at once.
 `PcscSandbox.for_this_process` sets the environment (``PCSCLITE_CSOCK_NAME``, the card port
@@ -66,20 +68,30 @@ class ServiceUnavailable(RuntimeError):
     """pcscd or vpcd is not installed or cannot run here (tests skip on this; under CI they fail)."""
 
 
-def _free_port_pair() -> int:
-    """A port p on 127.0.0.1 such that p and p + 1 are both free right now."""
+# The card ports a sandbox created by this process holds, listening, from creation to removal:
+# no other run can take them between two pcscd starts (each launcher gets them passed).
+_HELD_PORTS: dict[int, list[socket.socket]] = {}
+
+
+def _hold_port_pair() -> int:
+    """Listen on two adjacent free loopback ports p, p + 1 and keep them; returns p."""
     for _ in range(100):
-        with socket.socket() as first:
-            first.bind(("127.0.0.1", 0))
-            port = int(first.getsockname()[1])
+        first = socket.socket()
+        first.bind(("127.0.0.1", 0))
+        port = int(first.getsockname()[1])
+        second = socket.socket()
+        try:
             if port >= 65535:
-                continue
-            with socket.socket() as second:
-                try:
-                    second.bind(("127.0.0.1", port + 1))
-                except OSError:
-                    continue
-                return port
+                raise OSError("no port above")
+            second.bind(("127.0.0.1", port + 1))
+        except OSError:
+            first.close()
+            second.close()
+            continue
+        for sock in (first, second):
+            sock.listen(8)
+        _HELD_PORTS[port] = [first, second]
+        return port
     raise ServiceUnavailable("no two adjacent free loopback ports")
 
 
@@ -117,7 +129,7 @@ class PcscSandbox:
         # A short path: a Unix socket path holds at most 107 bytes.
         directory = Path(tempfile.mkdtemp(prefix="cccd-pcsc-"))
         (directory / "run").mkdir()
-        return cls(directory, _free_port_pair(), owned=True)
+        return cls(directory, _hold_port_pair(), owned=True)
 
     @classmethod
     def for_this_process(cls) -> PcscSandbox:
@@ -133,6 +145,8 @@ class PcscSandbox:
 
     def remove(self) -> None:
         if self.owned:
+            for sock in _HELD_PORTS.pop(self.vpcd_port, []):
+                sock.close()
             shutil.rmtree(self.directory, ignore_errors=True)
 
 
@@ -225,7 +239,13 @@ class PcscdService:
         for name in ("pcscd.pid", "pcscd.comm"):
             (self.sandbox.run_dir / name).unlink(missing_ok=True)
 
-    def _listen(self) -> list[socket.socket]:
+    def _listeners(self) -> tuple[list[socket.socket], bool]:
+        """The card ports' listening sockets, and whether they are ours to close after passing
+        them on: held for the sandbox's lifetime when this process created it, else bound now
+        (a sandbox named by the environment, whose creator runs no pcscd of its own)."""
+        held = _HELD_PORTS.get(self.sandbox.vpcd_port)
+        if held is not None:
+            return held, False
         listeners: list[socket.socket] = []
         try:
             for port in self.sandbox.ports:
@@ -233,12 +253,12 @@ class PcscdService:
                 listeners.append(sock)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 sock.bind(("127.0.0.1", port))
-                sock.listen(4)
+                sock.listen(8)
         except OSError as exc:
             for sock in listeners:
                 sock.close()
             raise ServiceUnavailable(f"the sandbox's card ports {self.sandbox.ports} are taken: {exc}") from exc
-        return listeners
+        return listeners, True
 
     def _command(self, fds: list[int]) -> list[str]:
         unshare = shutil.which("unshare") or "unshare"
@@ -260,15 +280,16 @@ class PcscdService:
             return self
         self._clear_stale_files()
         self.sandbox.reader_conf.write_text(READER_CONF)
-        listeners = self._listen()
+        listeners, passed_on = self._listeners()
         fds = [sock.fileno() for sock in listeners]
         try:
             with open(self.log_path, "ab") as out:  # the child keeps its own descriptor
                 self._proc = subprocess.Popen(self._command(fds), stdin=subprocess.PIPE, stdout=out,
                                               stderr=out, pass_fds=fds)
         finally:
-            for sock in listeners:
-                sock.close()  # the launcher holds them now
+            if passed_on:  # the launcher holds them now
+                for sock in listeners:
+                    sock.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -409,7 +430,34 @@ def _relay(card: socket.socket, inner_port: int) -> None:
     vpcd.close()
 
 
+def _drop_closed_backlog(listener: socket.socket, inner_port: int) -> None:
+    """Connections queued while no pcscd ran: relay the live ones, drop those already closed
+    (a card link stopped meanwhile), which would otherwise blink a card in and out."""
+    listener.setblocking(False)
+    try:
+        while True:
+            try:
+                card, _ = listener.accept()
+            except BlockingIOError:
+                return
+            card.setblocking(False)
+            try:
+                gone = card.recv(1, socket.MSG_PEEK) == b""
+            except BlockingIOError:
+                gone = False
+            except OSError:
+                gone = True
+            card.setblocking(True)
+            if gone:
+                card.close()
+            else:
+                threading.Thread(target=_relay, args=(card, inner_port), daemon=True).start()
+    finally:
+        listener.setblocking(True)
+
+
 def _accept_loop(listener: socket.socket, inner_port: int) -> None:
+    _drop_closed_backlog(listener, inner_port)
     while True:
         try:
             card, _ = listener.accept()

@@ -77,6 +77,7 @@ class ServerProcess(ProgramProcess):
             # simulated readers are not in the registry: the server registers them (tests only)
             + ("[registry]\nauto_register = true\n" if auto_register else "")
         ))
+        config.chmod(0o600)  # it holds a token: the server refuses a config others can read
         super().__init__("server.cli", ["serve", "--config", str(config)], workdir / "server.log")
 
     @property

@@ -33,6 +33,10 @@ HARDWARE_SKIPS: dict[str, str] = {
 REFRESH_SCREENSHOTS_ENV = "CCCD_REFRESH_SCREENSHOTS"
 SCREENSHOTS_DIR = "docs/screenshots/"
 
+_SANDBOX = pytest.StashKey[PcscSandbox]()
+_CHECKOUT = pytest.StashKey["dict[str, str] | None"]()  # None: not a git checkout
+_CHECKOUT_CHANGES = pytest.StashKey[list[str]]()
+
 
 def in_ci() -> bool:
     """True when the ``CI`` environment variable is set to anything but an explicit no."""
@@ -109,11 +113,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 # ------------------------------------------------------------------ the checkout, before and after
-_SANDBOX = pytest.StashKey[PcscSandbox]()
-_CHECKOUT = pytest.StashKey["dict[str, str] | None"]()
-_CHECKOUT_CHANGES = pytest.StashKey[list[str]]()
-
-
 def _checkout_state(root: Path) -> dict[str, str] | None:
     """Each changed or new (unignored) path of the checkout with a hash of its content;
     None when this is not a git checkout (or git is missing)."""

@@ -96,3 +96,38 @@ def test_short_key_is_refused(tmp_path):
     write_secret_file(key, b"0123")
     with pytest.raises(ConfigError, match="at least 32"):
         read_secret_file(key)
+
+
+@pytest.mark.parametrize("key", [
+    b" " + bytes(range(1, 32)),  # starts with a space
+    bytes(range(100, 131)) + b"\n",  # ends with a line feed
+    b"\t\r\n " + os.urandom(24) + b" \n\t\x0b",  # whitespace bytes at both ends
+], ids=["leading-space", "trailing-newline", "both-ends"])
+def test_a_binary_key_is_read_byte_for_byte_whitespace_at_its_ends_included(tmp_path, key):
+    path = tmp_path / "key.bin"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key)
+    assert read_secret_file(path) == key
+
+
+def test_a_hex_key_file_with_its_line_break_still_reads_as_the_key(tmp_path):
+    key = os.urandom(32)
+    path = tmp_path / "key.hex"
+    write_secret_file(path, key)
+    path.write_text(path.read_text().strip() + "\n")
+    assert read_secret_file(path) == key
+
+
+def test_one_in_many_random_binary_keys_is_not_shortened(tmp_path):
+    """About 1 in 22 random 32-byte keys starts or ends with a whitespace byte; none may lose it."""
+    path = tmp_path / "key.bin"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.close(fd)
+    whitespace_edged = 0
+    for _ in range(400):
+        key = os.urandom(32)
+        whitespace_edged += key[:1].isspace() or key[-1:].isspace()
+        path.write_bytes(key)
+        assert read_secret_file(path) == key
+    assert whitespace_edged > 0  # the case the old strip() broke did occur

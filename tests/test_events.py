@@ -25,15 +25,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def make_event(**overrides):
-    fields = dict(
-        event_id=new_event_id(),
-        facility_code="34001",
-        reader_id="desk-1",
-        occurred_at=datetime(2026, 11, 23, 8, 30, tzinfo=UTC),
-        method=Method.QR,
-        trust_level=TrustLevel.QR_ONLY,
-        citizen_pseudonym=pseudonymise("089202012345", KEY),
-    )
+    fields = {
+        "event_id": new_event_id(),
+        "facility_code": "34001",
+        "reader_id": "desk-1",
+        "occurred_at": datetime(2026, 11, 23, 8, 30, tzinfo=UTC),
+        "method": Method.QR,
+        "trust_level": TrustLevel.QR_ONLY,
+        "citizen_pseudonym": pseudonymise("089202012345", KEY),
+    }
     fields.update(overrides)
     return CheckInEvent(**fields)
 

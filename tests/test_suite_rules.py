@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from simulators.services import SHIPPED_BROKER_CONFIG, Mosquitto, shipped_broker_settings
-from simulators.services_pcsc import VPCD_READER_0, PcscSandbox
+from simulators.services import SHIPPED_BROKER_CONFIG, Mosquitto, free_port, shipped_broker_settings
+from simulators.services_pcsc import VPCD_READER_0
 from tests import suite_rules
 from tests.suite_rules import HARDWARE_SKIPS
 
@@ -136,6 +137,14 @@ def test_a_run_that_leaves_the_checkout_alone_passes(pytester, monkeypatch):
     assert "CHECKOUT CHANGED" not in result.stdout.str()
 
 
+def test_free_ports_come_from_below_the_ephemeral_range_that_outgoing_connections_use():
+    low, _ = (int(n) for n in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    ports = [free_port() for _ in range(50)]
+    if low >= 11000:  # room below it (Linux's default range starts at 32768)
+        assert all(10000 <= port < low for port in ports), (low, ports)
+    assert len(set(ports)) > 40  # drawn at random, not one sequence shared by every run
+
+
 # ------------------------------------------------------------------ the shipped broker configuration
 def test_the_test_broker_runs_the_shipped_broker_wide_settings():
     shipped = dict(shipped_broker_settings())
@@ -147,6 +156,29 @@ def test_the_test_broker_runs_the_shipped_broker_wide_settings():
             expected = f"{broker.workdir}/" if key == "persistence_location" else value
             assert f"{key} {expected}" in conf, (key, SHIPPED_BROKER_CONFIG)
         assert broker.proc is not None and broker.proc.poll() is None
+
+
+def test_the_test_broker_serves_the_shipped_tls_listener_with_the_tests_certificates(tmp_path):
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from simulators.tls import make_device_pki
+
+    pki = make_device_pki(tmp_path / "pki")  # under pytest's private tmp dir: the broker copies them
+    with Mosquitto(tls=pki) as broker:
+        conf = (broker.workdir / "mosquitto.conf").read_text()
+        assert "tls_version tlsv1.2" in conf and f"certfile {broker.workdir}/tls-server.crt" in conf
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="tls-check", protocol=mqtt.MQTTv5)
+        client.tls_set(ca_certs=str(pki.ca_cert))
+        assert client.connect("127.0.0.1", broker.tls_port) == mqtt.MQTT_ERR_SUCCESS
+        client.loop_start()
+        try:
+            info = client.publish("cccd/v1/34001/desk-1/checkin", b"{}", qos=1)
+            info.wait_for_publish(10)
+            assert info.is_published()
+        finally:
+            client.disconnect()
+            client.loop_stop()
 
 
 # ------------------------------------------------------------------ the private pcscd
@@ -164,8 +196,10 @@ def _listening(port: int) -> list[str]:
 
 LIST_READERS = ("import json; from simulators.services_pcsc import list_readers_once;"
                 "print(json.dumps(list_readers_once()))")
-HOLD_A_PCSCD = ("import sys; from simulators.services_pcsc import PcscdService;"
-                "svc = PcscdService().start(); print('ready', flush=True); sys.stdin.read(); svc.close()")
+HOLD_A_PCSCD = ("import json, sys; from simulators.services_pcsc import PcscdService;"
+                "svc = PcscdService().start(); print(json.dumps(svc.sandbox.environment()), flush=True);"
+                "sys.stdin.read(); svc.close(); svc.sandbox.remove()")
+SANDBOX_VARIABLES = ("CCCD_PCSC_SANDBOX", "CCCD_VPCD_PORT", "PCSCLITE_CSOCK_NAME")
 
 
 def _readers(env: dict[str, str]) -> list[str]:
@@ -178,18 +212,32 @@ def test_the_private_pcscd_takes_cards_on_loopback_only_and_runs_beside_another(
         assert _listening(port) == ["0100007F"], port  # 127.0.0.1, nothing else
     assert pcscd.sandbox.socket_path.is_socket()
     # A second private pcscd (another run's) at the same time, in a child with its own sandbox.
-    other = PcscSandbox.create()
-    env = {k: v for k, v in os.environ.items() if k not in other.environment()} | other.environment()
+    env = {k: v for k, v in os.environ.items() if k not in SANDBOX_VARIABLES}
     holder = subprocess.Popen([sys.executable, "-c", HOLD_A_PCSCD], env=env, stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        assert holder.stdout is not None and holder.stdout.readline() == b"ready\n", holder.stderr
-        assert VPCD_READER_0 in _readers(env)  # each client sees its own daemon
+        assert holder.stdout is not None
+        other = json.loads(holder.stdout.readline() or "null")
+        assert other, holder.stderr.read() if holder.stderr else ""
+        assert other["PCSCLITE_CSOCK_NAME"] != str(pcscd.sandbox.socket_path)
+        assert int(other["CCCD_VPCD_PORT"]) not in pcscd.ports
+        assert VPCD_READER_0 in _readers(env | other)  # each client sees its own daemon
         assert VPCD_READER_0 in _readers(dict(os.environ))
-        assert set(_listening(other.vpcd_port)) == {"0100007F"}
-        assert other.socket_path != pcscd.sandbox.socket_path
+        assert set(_listening(int(other["CCCD_VPCD_PORT"]))) == {"0100007F"}
     finally:
         holder.communicate(b"", timeout=30)
-        other.remove()
     assert holder.returncode == 0
     assert VPCD_READER_0 in _readers(dict(os.environ))  # ours was not disturbed
+
+
+def test_the_card_ports_stay_taken_between_two_pcscd_starts(pcscd):
+    pcscd.stop()
+    try:
+        for port in pcscd.ports:  # another run cannot bind them while ours is down
+            with socket.socket() as intruder:
+                intruder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                with pytest.raises(OSError):
+                    intruder.bind(("127.0.0.1", port))
+    finally:
+        pcscd.start()
+    assert VPCD_READER_0 in _readers(dict(os.environ))

@@ -8,7 +8,6 @@ gateway: ``so_cccd``, ``ho_ten`` (with diacritics), ``ngay_sinh`` as ``yyyymmdd0
 from __future__ import annotations
 
 import unicodedata
-from typing import Any
 
 from edge.desk.view import PatientView
 
@@ -49,8 +48,12 @@ def nationality_code(name: str | None) -> str | None:
     return None
 
 
-def his_fields(view: PatientView) -> dict[str, Any]:
-    """The current patient in XML130 field names, plus how far the card was trusted."""
+def his_fields(view: PatientView) -> dict[str, object]:
+    """The current patient in XML130 field names, plus how far the card was trusted.
+
+    ``canh_bao`` lists the codes of the findings the receptionist was shown (look-alike
+    letters in the name, an expired card...), so the HIS can flag them too.
+    """
     return {
         "so_cccd": view.id_number,
         "ho_ten": view.full_name,
@@ -63,6 +66,22 @@ def his_fields(view: PatientView) -> dict[str, Any]:
         "dan_toc": view.ethnicity,
         "muc_tin_cay": view.trust_level.value,
         "phuong_thuc": view.method.value if view.method else None,
+        "thoi_diem_quet": view.scanned_at.isoformat(),
+        "visit_id": view.visit_id,
+        "canh_bao": [b.code for b in view.badges if b.severity in ("warning", "error")],
+        "da_ghi_nhan": view.checkin_recorded,
+    }
+
+
+def his_rejection(view: PatientView) -> dict[str, object]:
+    """A read the desk refused, as the HIS is told it: when and why, never whose."""
+    reason = view.reason
+    return {
+        "trang_thai": "tu_choi",
+        "ly_do": reason.code if reason else None,
+        "thong_bao_vi": reason.vi if reason else None,
+        "thong_bao_en": reason.en if reason else None,
+        "muc_tin_cay": view.trust_level.value,
         "thoi_diem_quet": view.scanned_at.isoformat(),
         "visit_id": view.visit_id,
     }

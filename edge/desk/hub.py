@@ -13,16 +13,27 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
 
 from edge.desk.view import PatientView
 from edge.domain.qr import VIETNAM_TZ
+
+# The states that end a visit: the ones today's list keeps.
+_SETTLED = frozenset({"recorded", "recorded_caution", "not_recorded"})
+
+
+@dataclass(frozen=True)
+class HubEvent:
+    """One change for the listeners: its kind, its JSON for the screen, and the view it is about."""
+
+    kind: str  # visit, status, clear
+    data: str
+    view: PatientView | None = None
 
 
 @dataclass
 class _Listener:
     loop: asyncio.AbstractEventLoop
-    queue: asyncio.Queue[tuple[str, str]]
+    queue: asyncio.Queue[HubEvent]
 
 
 class DeskHub:
@@ -43,7 +54,7 @@ class DeskHub:
         self._photo: tuple[str, bytes, str] | None = None  # visit id, bytes, mime type
         self._history: list[PatientView] = []
         self._history_day: date | None = None
-        self._status: dict[str, Any] = {}
+        self._status: dict[str, object] = {}
         self._listeners: list[_Listener] = []
 
     # -- writers (any thread)
@@ -51,22 +62,22 @@ class DeskHub:
         with self._lock:
             self._current = view
             self._photo = (view.visit_id, photo, photo_mime) if photo else None
-            if self.history_enabled:
+            if self.history_enabled and view.state in _SETTLED and view.id_number is not None:
                 self._purge_history_locked()
                 self._history.append(view)
-        self._broadcast("visit", self.view_json(view))
+        self._broadcast(HubEvent("visit", self.view_json(view), view))
 
-    def set_status(self, **status: Any) -> None:
+    def set_status(self, **status: object) -> None:
         with self._lock:
             self._status.update(status)
             snapshot = dict(self._status)
-        self._broadcast("status", json.dumps(snapshot, default=str))
+        self._broadcast(HubEvent("status", json.dumps(snapshot, default=str)))
 
     def clear(self) -> None:
         with self._lock:
             self._current = None
             self._photo = None
-        self._broadcast("clear", "{}")
+        self._broadcast(HubEvent("clear", "{}"))
 
     # -- readers
     def current(self) -> PatientView | None:
@@ -85,7 +96,7 @@ class DeskHub:
                 return self._photo[1], self._photo[2]
         return None
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> dict[str, object]:
         with self._lock:
             return dict(self._status)
 
@@ -101,10 +112,14 @@ class DeskHub:
             self._history = [v for v in self._history if v.scanned_at.astimezone(VIETNAM_TZ).date() == today]
             self._history_day = today
 
-    @staticmethod
-    def view_json(view: PatientView) -> str:
+    def view_json(self, view: PatientView) -> str:
+        """The view as the screen reads it, with what the screen derives (photo URL, seconds left)."""
         data = view.model_dump(mode="json")
         data["photo_url"] = f"/screen/photo/{view.visit_id}" if view.has_photo else None
+        data["fallback_in_seconds"] = (max(0.0, (view.fallback_at - self._clock()).total_seconds())
+                                       if view.fallback_at else None)
+        reason = view.reason
+        data["reason"] = reason.model_dump(mode="json") if reason else None
         return json.dumps(data, ensure_ascii=False)
 
     # -- live listeners (event loop side)
@@ -119,17 +134,17 @@ class DeskHub:
             if listener in self._listeners:
                 self._listeners.remove(listener)
 
-    def _broadcast(self, kind: str, data: str) -> None:
+    def _broadcast(self, event: HubEvent) -> None:
         with self._lock:
             listeners = list(self._listeners)
         for listener in listeners:
             try:
-                listener.loop.call_soon_threadsafe(_offer, listener.queue, (kind, data))
+                listener.loop.call_soon_threadsafe(_offer, listener.queue, event)
             except RuntimeError:  # its loop closed
                 self.unlisten(listener)
 
 
-def _offer(queue: asyncio.Queue[tuple[str, str]], item: tuple[str, str]) -> None:
+def _offer(queue: asyncio.Queue[HubEvent], item: HubEvent) -> None:
     if queue.full():  # a stalled screen must not hold the desk back: drop its oldest
         queue.get_nowait()
     queue.put_nowait(item)

@@ -5,7 +5,11 @@ identifies a card, it never proves one. Cards from 2021 carry 7 fields, cards fr
 carry 11 (the last four empty so far); apps re-render a 6-field variant that did not
 come from a card; the health-insurance (BHYT) card has a QR of its own. Every fatal
 problem raises :class:`QrError` with a stable code; findings that are not fatal are
-returned as warnings in the record.
+returned as warnings in the record. Where each field sits is one table, :data:`LAYOUTS`.
+
+The text is input from the outside world: NUL, control and bidi characters, markup and
+over-long fields are refused (:mod:`edge.domain.text`); names and addresses with letters
+of another script (Cyrillic or Greek look-alikes) are flagged.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pydantic import BaseModel, ConfigDict
 
 from edge.domain.idnumber import IdNumberInfo, Sex, decode_id_number, is_id_number, redact_id_number
 from edge.domain.messages import Finding, QrError
+from edge.domain.text import foreign_letters, text_problem
 from edge.domain.validity import card_expiry
 
 Layout = Literal["card_7_fields", "card_11_fields", "app_6_fields"]
@@ -72,6 +77,11 @@ LAYOUTS: tuple[QrLayout, ...] = (
     QrLayout("card_7_fields", (7,), (7,), _CARD_FIELDS, _DATES, _CARD_DATE, "%d%m%Y", from_card=True),
     QrLayout("card_11_fields", (8, 9, 10, 11), (11,), _CARD_FIELDS, _DATES, _CARD_DATE, "%d%m%Y", from_card=True),
 )
+#: No card's QR comes near this (a 2024 card's is about 200 characters): longer is refused
+#: before anything else reads it.
+MAX_PAYLOAD_CHARS = 1024
+#: The free-text fields' bounds, well above the longest name and address a card prints.
+MAX_FIELD_CHARS: dict[QrField, int] = {"full_name": 100, "address": 300}
 _LAYOUT_BY_COUNT = {count: layout for layout in LAYOUTS for count in layout.field_counts}
 MIN_FIELDS = min(_LAYOUT_BY_COUNT)
 MAX_FIELDS = max(_LAYOUT_BY_COUNT)
@@ -169,12 +179,20 @@ def parse_qr(payload: str | bytes, *, today: date | None = None) -> CccdRecord:
         raise QrError("qr.not_cccd" if len(fields) == 1 else "qr.field_count", f"{len(fields)} fields")
     if _looks_garbled(text):
         raise QrError("qr.garbled_charset")
+    problem = text_problem(text)
+    if problem is not None:
+        raise QrError(problem)
+    for name, bound in MAX_FIELD_CHARS.items():
+        if len(layout.value(fields, name)) > bound:
+            raise QrError("text.too_long", f"{name}: more than {bound} characters")
     return _build_record(layout, fields, today or today_in_vietnam())
 
 
 def _to_text(payload: str | bytes) -> str:
     if isinstance(payload, (bytes, bytearray, memoryview)):
         raw = bytes(payload)
+        if len(raw) > 4 * MAX_PAYLOAD_CHARS:  # UTF-8 takes at most 4 bytes a character
+            raise QrError("text.too_long", f"more than {MAX_PAYLOAD_CHARS} characters")
         if raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
         try:
@@ -183,6 +201,8 @@ def _to_text(payload: str | bytes) -> str:
             raise QrError("qr.not_utf8", f"invalid byte at offset {exc.start}") from None
     else:
         text = payload
+    if len(text) > MAX_PAYLOAD_CHARS:
+        raise QrError("text.too_long", f"more than {MAX_PAYLOAD_CHARS} characters")
     # Scanners add a BOM in front and CR/LF (sometimes a NUL) at the end.
     text = text.lstrip("\ufeff").strip("\r\n\x00\t ")
     return unicodedata.normalize("NFC", text)
@@ -251,6 +271,10 @@ def _build_record(layout: QrLayout, fields: list[str], today: date) -> CccdRecor
         warnings.append("address.empty")
     elif ascii_only:
         warnings.append("text.no_diacritics")
+    if foreign_letters(full_name):
+        warnings.append("name.mixed_script")  # look-alike letters: flagged on the screen and to the HIS
+    if foreign_letters(address):
+        warnings.append("address.mixed_script")
 
     info = decode_id_number(id_number)
     if info.province_name is None and not info.born_abroad:

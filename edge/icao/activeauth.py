@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from edge.icao.apdu import CommandApdu, StatusError
-from edge.icao.errors import SecureMessagingError
 from edge.icao.outcome import AuthOutcome, AuthProtocol, AuthStatus
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -30,14 +29,17 @@ AaVerifier = Callable[[bytes, bytes], tuple[bool, str]]
 def active_authenticate(session: ChipSession, verify: AaVerifier) -> AuthOutcome:
     """Send INTERNAL AUTHENTICATE with a fresh challenge and verify the answer.
 
-    Transport errors (card pulled) propagate; the chip's answers become the outcome.
+    ``failed`` only for a signature that does not verify; an error status is
+    ``not performed``. A lost session (SecureMessagingError) and transport
+    errors propagate: the caller may recover the session and try again.
     """
     challenge = session.random(CHALLENGE_LENGTH)
     try:
         signature = session.transmit_secure(CommandApdu(0x00, 0x88, 0x00, 0x00, challenge, ne=256)).check(
             "INTERNAL AUTHENTICATE"
         )
-    except (StatusError, SecureMessagingError) as e:
-        return AuthOutcome(AA, AuthStatus.FAILED, str(e), getattr(e, "sw", None))
+    except StatusError as e:
+        # Refused (6D00 not supported, 6982/6985 not now...): no signature, so no verdict on a clone.
+        return AuthOutcome.not_performed(AA, f"the chip refused it: {e}", e.sw)
     ok, detail = verify(challenge, signature)
     return AuthOutcome(AA, AuthStatus.VERIFIED if ok else AuthStatus.FAILED, detail)

@@ -2,7 +2,10 @@
 + APDU accounting.
 
 Every failure of the transport (card removed, reader unplugged, any
-exception from ``transmit``) becomes a TransportError. Once a secure
+exception from ``transmit``) becomes a TransportError and ends the session,
+except a :class:`TransportOverflowError` (the reader could not carry a large
+answer): the card did answer, so its SSC step is counted and the session
+goes on with a smaller request. Once a secure
 messaging context is set, every command is protected; a bad MAC raises
 SecureMessagingError and the context is dropped (never retried).
 """
@@ -12,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from edge.icao.apdu import ApduError, CommandApdu, ResponseApdu, Transport
-from edge.icao.errors import IcaoError, SecureMessagingError, TransportError
+from edge.icao.errors import IcaoError, SecureMessagingError, TransportError, TransportOverflowError
 from edge.icao.sm import SmContext
 
 
@@ -48,8 +51,12 @@ class Channel:
     def _raw(self, command: bytes) -> bytes:
         try:
             response = self.transport.transmit(command)
+        except TransportOverflowError:
+            if self.sm is not None:
+                self.sm.count_lost_response()  # the card answered (and counted); only the reader lost it
+            raise
         except IcaoError:
-            self.sm = None  # whatever the transport says (card removed...), the session is over
+            self.sm = None  # whatever else the transport says (card removed...), the session is over
             raise
         except Exception as e:  # the card or reader went away
             self.sm = None

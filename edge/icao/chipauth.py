@@ -61,12 +61,16 @@ def chip_authenticate(
     """Run CA on ``session`` and prove it by re-reading ``proof_fid`` under the new keys.
 
     ``earlier`` is that file as read before (the proof must give the same bytes).
-    Transport errors (card pulled) propagate; the chip's answers become the outcome.
+    ``failed`` only when the proof under the new keys fails (the session is then
+    gone); an error status to MSE / GENERAL AUTHENTICATE is ``not performed``.
+    A session lost before the key switch (SecureMessagingError) and transport
+    errors propagate: the caller may recover the session and try again.
     """
     try:
         _send_key(session, request)
-    except (StatusError, SecureMessagingError) as e:
-        return AuthOutcome(CA, AuthStatus.FAILED, f"{type(e).__name__}: {e}", getattr(e, "sw", None))
+    except StatusError as e:
+        # Refused before any key switch: nothing was proved either way.
+        return AuthOutcome.not_performed(CA, f"the chip refused it: {e}", e.sw)
     session.sm = replace(request.new_session)  # a fresh copy: the SSC counts on it
     try:
         again = session.read_raw(proof_fid)

@@ -42,5 +42,11 @@ class CardRemovedError(TransportError):
     desk: a removed card asks the receptionist to lay it down again."""
 
 
+class TransportOverflowError(TransportError):
+    """The reader could not carry an answer this large (its buffer is smaller).
+
+    The card did answer: the connection stays usable, the caller asks for less."""
+
+
 class LdsError(IcaoError):
     """A data group that cannot be parsed."""

@@ -345,6 +345,10 @@ class PaceCard:
         self._password = self.passwords[ref]
         self._state = 0
 
+    def abort(self) -> None:
+        """Forget a PACE run in progress (the card lost power)."""
+        self._state = -1
+
     def general_authenticate(self, cmd: CommandApdu) -> tuple[bytes, SmContext | None]:
         """One GENERAL AUTHENTICATE step: (response data, session when done).
 

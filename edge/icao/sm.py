@@ -17,7 +17,7 @@ from edge.icao.apdu import ApduError, CommandApdu, ResponseApdu
 from edge.icao.crypto import CipherSpec
 from edge.icao.errors import SecureMessagingError, TlvError
 
-__all__ = ["SecureMessagingError", "SmContext", "max_plain_response"]
+__all__ = ["SecureMessagingError", "SmContext", "max_plain_response", "protected_response_length"]
 
 
 def _le_bytes(ne: int, extended: bool) -> bytes:
@@ -36,18 +36,24 @@ def _le_from_do97(value: bytes) -> int:
     raise SecureMessagingError("DO'97' of more than two bytes")
 
 
-def max_plain_response(budget: int, block_size: int) -> int:
-    """Largest plain READ BINARY length whose protected response fits ``budget``.
+def protected_response_length(plain: int, block_size: int) -> int:
+    """Length of the protected response data for ``plain`` bytes of answer.
 
-    The protected response data is DO'87' (tag, length, 01, padded
-    ciphertext) + DO'99' (4 bytes) + DO'8E' (10 bytes); SW1 SW2 are outside Ne.
+    DO'87' (tag, length, 01, padded ciphertext) + DO'99' (4 bytes) + DO'8E'
+    (10 bytes, an 8-byte MAC); SW1 SW2 are outside Ne.
     """
+    if plain == 0:
+        return 4 + 10
+    padded = (plain // block_size + 1) * block_size
+    return 1 + len(tlv.encode_length(padded + 1)) + 1 + padded + 4 + 10
+
+
+def max_plain_response(budget: int, block_size: int) -> int:
+    """Largest plain READ BINARY length whose protected response fits ``budget``."""
     best = 0
     n = max(1, budget - 40)
     while n <= budget:
-        padded = (n // block_size + 1) * block_size
-        do87 = 1 + len(tlv.encode_length(padded + 1)) + 1 + padded
-        if do87 + 4 + 10 <= budget:
+        if protected_response_length(n, block_size) <= budget:
             best = n
         n += 1
     return best
@@ -91,6 +97,11 @@ class SmContext:
 
     def _increment(self) -> None:
         self.ssc = (self.ssc + 1) % (1 << (8 * self._bs))
+
+    def count_lost_response(self) -> None:
+        """The card answered but the answer never arrived (a reader overflow):
+        count it, so the next command is in step with the card's SSC."""
+        self._increment()
 
     # ----------------------------------------------------------- terminal
     def protect_command(self, apdu: CommandApdu) -> CommandApdu:

@@ -21,7 +21,7 @@ from typing import TextIO
 from edge.trust.errors import TrustError
 from edge.trust.passive import verify_passive
 from edge.trust.sod import dg_number_from_content, parse_sod
-from edge.trust.store import TrustStore, load_crls
+from edge.trust.store import load_crls, load_trust_store
 
 EXIT_VERIFIED, EXIT_NOT_VERIFIED, EXIT_USAGE = 0, 1, 2
 
@@ -68,10 +68,7 @@ def verify_sod_main(argv: list[str], out: TextIO | None = None) -> int:
     except SystemExit as e:  # --help
         return EXIT_USAGE if e.code else EXIT_VERIFIED
     try:
-        for p in args.trust + args.pinned:
-            if not Path(p).exists():
-                raise _UsageError(f"trust path not found: {p}")
-        store = TrustStore(args.trust, pinned_document_signers=args.pinned)
+        store = load_trust_store(args.trust, pinned_document_signers=args.pinned)
         sod = parse_sod(Path(args.sod).read_bytes())
         dgs: dict[int, bytes] = {}
         dg_files: dict[str, int] = {}

@@ -148,12 +148,19 @@ def decide_level(checks: Mapping[CheckName, Check], *, qr_present: bool = False)
     )
     if not anchored:
         return TrustLevel.CHIP_DATA_UNANCHORED
-    dgs = checks.get(CheckName.DATA_GROUP_HASHES, NOT_CHECKED).details.get("data_groups", {})
-    ca_ok = st(CheckName.CHIP_AUTHENTICATION) is CheckStatus.PASSED and dgs.get("14") == "match"
-    aa_ok = st(CheckName.ACTIVE_AUTHENTICATION) is CheckStatus.PASSED and dgs.get("15") == "match"
-    if ca_ok or aa_ok:
+    if clone_checked_by(checks) is not None:
         return TrustLevel.CHIP_VERIFIED_CLONE_CHECKED
     return TrustLevel.CHIP_VERIFIED
+
+
+def clone_checked_by(checks: Mapping[CheckName, Check]) -> CheckName | None:
+    """The clone check that counts (CA first, then AA): passed, with its key's DG
+    (14 for CA, 15 for AA) among the data groups whose hash matched EF.SOD."""
+    dgs = checks.get(CheckName.DATA_GROUP_HASHES, NOT_CHECKED).details.get("data_groups", {})
+    for name, dg in ((CheckName.CHIP_AUTHENTICATION, "14"), (CheckName.ACTIVE_AUTHENTICATION, "15")):
+        if checks.get(name, NOT_CHECKED).status is CheckStatus.PASSED and dgs.get(dg) == "match":
+            return name
+    return None
 
 
 @dataclass(frozen=True)
@@ -173,6 +180,11 @@ class TrustResult:
         return decide_level(self.checks, qr_present=self.qr_present)
 
     @property
+    def clone_checked_by(self) -> CheckName | None:
+        """Which check made the reading clone-checked (None below that level)."""
+        return clone_checked_by(self.checks) if self.level is TrustLevel.CHIP_VERIFIED_CLONE_CHECKED else None
+
+    @property
     def verified(self) -> bool:
         """True from ``chip_verified`` upwards."""
         return self.level >= TrustLevel.CHIP_VERIFIED
@@ -190,6 +202,7 @@ class TrustResult:
         return {
             "level": self.level.value,
             "verified": self.verified,
+            "clone_checked_by": None if self.clone_checked_by is None else self.clone_checked_by.value,
             "checks": {n.value: self.check(n).to_dict() for n in CheckName},
             "details": dict(self.details),
         }

@@ -407,3 +407,30 @@ __all__ = [
     "parse_master_list",
     "signed_by",
 ]
+
+
+class TrustStoreError(TrustError):
+    """A trust configuration that would quietly lower every card's level:
+    a path that does not exist, or sources that load no anchor."""
+
+
+def load_trust_store(
+    paths: Iterable[str | Path],
+    *,
+    pinned_document_signers: Iterable[str | Path] = (),
+) -> TrustStore:
+    """A :class:`TrustStore` that anchors something, or :class:`TrustStoreError`.
+
+    For start-up and the CLIs: a typo in a trust path must be an error, not a
+    reading that ends ``chip_data_unanchored`` for every card.
+    """
+    paths, pinned = list(paths), list(pinned_document_signers)
+    missing = [str(p) for p in (*paths, *pinned) if not Path(p).exists()]
+    if missing:
+        raise TrustStoreError(f"trust path not found: {', '.join(missing)}")
+    store = TrustStore(paths, pinned_document_signers=pinned)
+    if store.counts["cscas"] + store.counts["document_signers"] == 0:
+        why = "; ".join(f"{r.path}: {r.reason}" for r in store.reports if not r.accepted) or "no certificate files"
+        sources = ", ".join(str(p) for p in (*paths, *pinned))
+        raise TrustStoreError(f"no trust anchor (CSCA or pinned document signer) loaded from {sources} ({why})")
+    return store

@@ -10,6 +10,13 @@ the newest frame; the decode loop always decodes the newest one and never a stal
 so the desk never lags behind the card. Frames it never decoded are counted in
 ``stats["dropped"]``.
 
+An idle desk costs little: with the still gate on (the default for devices), once the
+view has been unchanged and empty for ``idle_after`` seconds the grabber drops to
+``idle_fps`` (it still *grabs* every frame, which for a V4L2 camera only hands the
+buffer back to the driver, but converts and hands on only a few a second, and the gate
+compares their thumbnails). The first frame that differs from the last one looked at
+puts the loop back to full rate, and that frame is decoded at once.
+
 When the camera disappears (read fails, device unplugged, stream dropped) the grabber
 releases it and reopens it with exponential backoff (``backoff`` .. ``max_backoff``
 seconds), forever, until closed. A video file or image folder that ends closes the
@@ -27,7 +34,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import cv2
 import numpy as np
@@ -48,6 +55,13 @@ class FrameProvider(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class RateControlled(Protocol):
+    """A frame provider that can slow down while the desk is idle."""
+
+    def set_idle(self, idle: bool) -> None: ...
 
 
 class FrameDecodingSource(SourceBase):
@@ -83,11 +97,15 @@ class FrameDecodingSource(SourceBase):
             _, image, stamp = frame
             if self.gate is not None and not self.gate.should_decode(image):
                 self.stats["skipped_still"] += 1
+                if isinstance(self.frames, RateControlled):
+                    self.frames.set_idle(self.gate.idle)
                 continue
             self.stats["decoded"] += 1
             symbols = self.decoder.decode(image)
             if self.gate is not None:
-                self.gate.record(found=bool(symbols))
+                self.gate.record(found=bool(symbols), candidate=self.decoder.saw_candidate)
+                if isinstance(self.frames, RateControlled):
+                    self.frames.set_idle(self.gate.idle)
             for symbol in symbols:
                 if self.debouncer.accept(symbol.data):
                     payload = ScannedPayload(symbol.data, stamp, self.source_id)
@@ -114,16 +132,32 @@ class StillSceneGate:
     decode found no QR, the frame is skipped — but never for longer than
     ``max_skip_seconds``, so a card held perfectly still is still read within that time.
     A card entering the view moves, and moving frames are always decoded.
+
+    A QR-like region that did not decode yet (``record(candidate=True)``: a card held
+    still but hard to read) keeps every frame decoded for ``persist_seconds`` after the
+    last motion: the decoder's budgeted region pass resumes frame after frame.
+
+    ``idle`` turns true once the view has been still and empty for
+    ``idle_after_seconds``; the camera then slows down (see the module docstring) and
+    the skip limit grows to ``idle_max_skip_seconds``: at that point a card can only
+    arrive by moving, which any looked-at frame shows.
     """
 
     def __init__(self, threshold: float = 2.0, max_skip_seconds: float = 0.5,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, *, idle_after_seconds: float = 2.0,
+                 idle_max_skip_seconds: float = 5.0, persist_seconds: float = 3.0) -> None:
         self.threshold = threshold
         self.max_skip_seconds = max_skip_seconds
+        self.idle_after_seconds = idle_after_seconds
+        self.idle_max_skip_seconds = idle_max_skip_seconds
+        self.persist_seconds = persist_seconds
         self._clock = clock
         self._previous: np.ndarray | None = None
         self._last_decode = float("-inf")
+        self._last_motion = clock()
         self._last_found = True
+        self._candidate = False
+        self.idle = False
 
     def should_decode(self, image: np.ndarray) -> bool:
         gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
@@ -131,13 +165,21 @@ class StillSceneGate:
         previous, self._previous = self._previous, thumb
         now = self._clock()
         still = previous is not None and float(np.abs(thumb - previous).mean()) < self.threshold
-        if still and not self._last_found and now - self._last_decode < self.max_skip_seconds:
+        if not still:
+            self._last_motion = now
+        busy = self._last_found or (self._candidate and now - self._last_motion < self.persist_seconds)
+        self.idle = still and not busy and now - self._last_motion >= self.idle_after_seconds
+        limit = self.idle_max_skip_seconds if self.idle else self.max_skip_seconds
+        if still and not busy and now - self._last_decode < limit:
             return False
         self._last_decode = now
         return True
 
-    def record(self, found: bool) -> None:
+    def record(self, found: bool, candidate: bool = False) -> None:
         self._last_found = found
+        self._candidate = candidate
+        if found:
+            self.idle = False
 
 # --------------------------------------------------------------------------- providers
 
@@ -181,6 +223,7 @@ class CaptureGrabber:
         loop: bool = False,
         realtime: bool | None = None,
         capture_factory: Callable[[int | str], Any] | None = None,
+        idle_fps: float = 3.0,
     ) -> None:
         self.spec = spec
         self.width, self.height, self.fps = width, height, fps
@@ -196,6 +239,8 @@ class CaptureGrabber:
         self._seq = 0
         self._ended = False
         self._stop = threading.Event()
+        self.idle_fps = idle_fps
+        self._idle = False
         self.stats: dict[str, int] = collections.Counter()
         self._thread = threading.Thread(target=self._run, name=f"camera-{spec}", daemon=True)
         self._thread.start()
@@ -218,6 +263,11 @@ class CaptureGrabber:
             if self._ended or self._stop.is_set():
                 raise SourceClosed(str(self.spec))
             return None
+
+    def set_idle(self, idle: bool) -> None:
+        """Idle: hand on at most ``idle_fps`` frames a second (the others are grabbed and
+        dropped unconverted); not idle: every frame."""
+        self._idle = idle
 
     def close(self) -> None:
         self._stop.set()
@@ -280,15 +330,36 @@ class CaptureGrabber:
             fps = cap.get(cv2.CAP_PROP_FPS) or self.fps or 25.0
             interval = 1.0 / max(1.0, float(fps))
         next_due = time.monotonic()
+        last_handed = float("-inf")
+        can_grab = hasattr(cap, "grab") and hasattr(cap, "retrieve")
+        rewound = False
         while not self._stop.is_set():
-            ok, image = cap.read()
-            if not ok or image is None:
+            now = time.monotonic()
+            image: np.ndarray | None = None
+            if self._idle and can_grab and now - last_handed < 1.0 / self.idle_fps:
+                # idle: take the frame off the driver's queue (it stays fresh) but skip
+                # its conversion, the thumbnail and the wake-up of the decode loop
+                ok = bool(cap.grab())
+                if ok:
+                    self.stats["idle_skipped"] += 1
+            else:
+                ok, image = cap.read()
+                ok = ok and image is not None
+            if not ok:
+                # a looping file rewinds in place (reopening it costs more); a second
+                # failure in a row is a real end (or an unreadable file)
+                if self.is_file and self.loop and not rewound and cap.set(cv2.CAP_PROP_POS_FRAMES, 0):
+                    rewound = True
+                    continue
                 return self.is_file
+            rewound = False
             self.stats["grabbed"] += 1
-            with self._cond:
-                self._seq += 1
-                self._latest = (self._seq, image, utc_now())
-                self._cond.notify_all()
+            if image is not None:
+                last_handed = now
+                with self._cond:
+                    self._seq += 1
+                    self._latest = (self._seq, image, utc_now())
+                    self._cond.notify_all()
             if interval:
                 next_due += interval
                 pause = next_due - time.monotonic()
@@ -327,6 +398,7 @@ class CameraSource(FrameDecodingSource):
         decoder: QrDecoder | None = None,
         debouncer: Debouncer | None = None,
         still_gate: bool = True,
+        idle_fps: float = 3.0,
         **grabber_options: Any,
     ) -> None:
         spec = parse_camera_spec(spec)
@@ -335,7 +407,7 @@ class CameraSource(FrameDecodingSource):
         if isinstance(spec, str) and os.path.isdir(spec):
             frames = image_folder_frames(spec)
         else:
-            frames = CaptureGrabber(spec, width=width, height=height, fps=fps, **grabber_options)
+            frames = CaptureGrabber(spec, width=width, height=height, fps=fps, idle_fps=idle_fps, **grabber_options)
             gate = StillSceneGate() if still_gate else None
             # live frames: bound each frame's fallbacks so the loop keeps up with the camera
             decoder = decoder or QrDecoder(budget_ms=LIVE_FRAME_BUDGET_MS)

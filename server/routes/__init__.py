@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from server.routes import coverage, facilities, health, meta, readers, usage
+from server.routes import coverage, facilities, health, meta, quarantine, readers, usage
 
 api_router = APIRouter(prefix="/api/v1")
-for module in (health, facilities, readers, coverage, usage, meta):
+for module in (health, facilities, readers, coverage, usage, quarantine, meta):
     api_router.include_router(module.router)
 
 __all__ = ["api_router"]

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from server.csvout import CSV_ANSWER, csv_response
-from server.deps import READ, Settings, Store
+from server.deps import READ, AreaName, Settings, Store
 from server.schemas import Coverage, Format, Level, UncoveredFacility
 
 router = APIRouter(prefix="/coverage", tags=["coverage"])
@@ -19,7 +19,7 @@ def coverage(
     store: Store,
     settings: Settings,
     level: Level = Level.district,
-    province: str | None = None,
+    province: AreaName = None,
     days: Annotated[int | None, Query(ge=1, le=365)] = None,
     format: Format = Format.json,
 ) -> Coverage | Response:

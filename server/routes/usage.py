@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from contract.topics import FACILITY_CODE_PATTERN
 from server.csvout import CSV_ANSWER, csv_response
-from server.deps import READ, DateRange, Store
+from server.deps import READ, AreaName, DateRange, Store
 from server.schemas import Breakdown, Citizens, CitizensPeriod, DistrictUsage, FacilityUsage, Format, GroupBy, Usage
 
 router = APIRouter(tags=["usage"])
@@ -21,8 +21,8 @@ def usage(
     store: Store,
     dates: DateRange,
     facility: Annotated[str | None, Query(pattern=CODE)] = None,
-    district: str | None = None,
-    province: str | None = None,
+    district: AreaName = None,
+    province: AreaName = None,
     group_by: GroupBy = GroupBy.day,
     breakdown: Breakdown | None = None,
     distinct: bool = True,
@@ -53,8 +53,8 @@ def citizens(
     store: Store,
     dates: DateRange,
     facility: Annotated[str | None, Query(pattern=CODE)] = None,
-    district: str | None = None,
-    province: str | None = None,
+    district: AreaName = None,
+    province: AreaName = None,
     group_by: GroupBy = GroupBy.month,
     format: Format = Format.json,
 ) -> Citizens | Response:

@@ -9,7 +9,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
-from server.db import AreaDailyUsage, CheckInRow, DailyCitizen, DailyUsage, Facility, Reader, RefusedDaily
+from server.db import (
+    AreaDailyUsage,
+    CheckInRow,
+    DailyCitizen,
+    DailyUsage,
+    Facility,
+    QuarantineRow,
+    Reader,
+    RefusedDaily,
+)
 
 
 def _table(model: type[Any]) -> Table:
@@ -24,6 +33,7 @@ CITIZEN = _table(DailyCitizen)
 REFUSED = _table(RefusedDaily)
 FACILITY = _table(Facility)
 READER = _table(Reader)
+QUARANTINE = _table(QuarantineRow)
 
 
 def utcnow() -> datetime:

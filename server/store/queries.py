@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import ColumnElement, Connection, Date, and_, case, cast, func, or_, select
 
@@ -22,13 +22,26 @@ from server.schemas import (
     GroupBy,
     Level,
     OfflineReason,
+    QuarantineOut,
     ReaderOut,
     UncoveredFacility,
     Usage,
     UsageDay,
     UsagePeriod,
 )
-from server.store.base import AREA, CITIZEN, EVENTS, FACILITY, READER, REFUSED, USAGE, StoreBase, as_utc, utcnow
+from server.store.base import (
+    AREA,
+    CITIZEN,
+    EVENTS,
+    FACILITY,
+    QUARANTINE,
+    READER,
+    REFUSED,
+    USAGE,
+    StoreBase,
+    as_utc,
+    utcnow,
+)
 
 #: A condition on a facility-code column (one facility, or the facilities of an area).
 FacilityFilter = Callable[[ColumnElement[str]], ColumnElement[bool]]
@@ -56,6 +69,17 @@ class _Period:
     checkins: int = 0
     by_method: Counter[str] = field(default_factory=Counter)
     by_trust: Counter[str] = field(default_factory=Counter)
+
+
+_FEW_PERIODS = 12
+
+
+def _period_count(start: date, end: date, group_by: GroupBy) -> int:
+    if group_by == GroupBy.week:
+        return (period_start(end, group_by) - period_start(start, group_by)).days // 7 + 1
+    if group_by == GroupBy.month:
+        return (end.year - start.year) * 12 + end.month - start.month + 1
+    return (end - start).days + 1
 
 
 class Queries(StoreBase):
@@ -248,11 +272,13 @@ class Queries(StoreBase):
     def _distinct_per_period(
         self, conn: Connection, where: FacilityFilter | None, start: date, end: date, group_by: GroupBy
     ) -> dict[date, int]:
-        """Distinct pseudonyms per period. PostgreSQL: one query grouped by ``date_trunc``.
-        SQLite: per day one grouped query; per week or month one query per period (few
-        periods; SQLite's per-row date arithmetic cost more than the extra queries)."""
+        """Distinct pseudonyms per period, in one query grouped by the period's first day
+        (PostgreSQL ``date_trunc``; SQLite date modifiers). SQLite with a few weeks or months
+        (at most ``_FEW_PERIODS``): one indexed query per period, cheaper than per-row date
+        arithmetic; with many, one grouped pass (a query per period would rescan the rollup
+        each time: minutes over years)."""
         is_pg = conn.dialect.name == "postgresql"
-        if group_by != GroupBy.day and not is_pg:
+        if group_by != GroupBy.day and not is_pg and _period_count(start, end, group_by) <= _FEW_PERIODS:
             out_p: dict[date, int] = {}
             ps = period_start(start, group_by)
             while ps <= end:
@@ -260,7 +286,15 @@ class Queries(StoreBase):
                 ps = period_end(ps, group_by) + timedelta(days=1)
             return {k: v for k, v in out_p.items() if v}
         day = CITIZEN.c.day
-        bucket = day if group_by == GroupBy.day else cast(func.date_trunc(group_by.value, day), Date)
+        bucket: ColumnElement[date]
+        if group_by == GroupBy.day:
+            bucket = day
+        elif is_pg:
+            bucket = cast(func.date_trunc(group_by.value, day), Date)
+        elif group_by == GroupBy.week:  # back 6 days, then on to a Monday: the ISO week's Monday
+            bucket = func.date(day, "-6 days", "weekday 1", type_=Date)
+        else:
+            bucket = func.date(day, "start of month", type_=Date)
         conds: list[ColumnElement[bool]] = [day.between(start, end)]
         if where is not None:
             conds.append(where(CITIZEN.c.facility_code))
@@ -313,6 +347,25 @@ class Queries(StoreBase):
         with self.engine.connect() as conn:
             return [DistrictUsage.model_validate(dict(r._mapping) | {"checkins": int(r.checkins)})
                     for r in conn.execute(query)]
+
+    def quarantine(self, start: date, end: date, limit: int = 1000) -> list[QuarantineOut]:
+        """The newest quarantined messages received on the local days ``start``..``end``."""
+        since = datetime.combine(start, time(0), tzinfo=self.tz).astimezone(UTC)
+        until = datetime.combine(end + timedelta(days=1), time(0), tzinfo=self.tz).astimezone(UTC)
+        query = (
+            select(QUARANTINE)
+            .where(QUARANTINE.c.received_at >= since, QUARANTINE.c.received_at < until)
+            .order_by(QUARANTINE.c.received_at.desc(), QUARANTINE.c.id.desc())
+            .limit(limit)
+        )
+        out = []
+        with self.engine.connect() as conn:
+            for r in conn.execute(query):
+                row = dict(r._mapping)
+                received = as_utc(r.received_at)
+                row["received_at"] = received.isoformat() if received else ""
+                out.append(QuarantineOut.model_validate(row))
+        return out
 
     def refused_counts(self) -> dict[str, int]:
         query = select(REFUSED.c.reason, func.sum(REFUSED.c.count)).group_by(REFUSED.c.reason)

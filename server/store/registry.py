@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
 from sqlalchemy import Connection, and_, bindparam, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from contract.topics import is_facility_code, is_reader_id, may_hold_username, reader_username
+from contract.topics import is_facility_code, is_reader_id, is_username, may_hold_username, reader_username
 from server.db import FACILITY_TYPES
 from server.store.base import FACILITY, READER, StoreBase, upsert, utcnow
 
@@ -36,6 +36,60 @@ FACILITY_CSV_COLUMNS = ("code", "name", "type", "province", "district", "commune
 
 class RegistryError(ValueError):
     """The registry refuses this input; the message says which row, column or name."""
+
+
+IDENTIFIER_HINT = "ASCII letters, digits, '_' and '-' only"
+#: The longest text each column holds (the database's column sizes).
+COLUMN_LIMITS = {"code": 32, "name": 300, "type": 40, "province": 100, "district": 100, "commune": 100}
+
+
+def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line, row) of a facilities CSV; refuses missing columns, ragged rows and unreadable text."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""), restkey="\0extra")
+    done = 0  # the last line of the last good row: an unreadable row starts after it
+    try:
+        fields = reader.fieldnames or []
+        done = reader.line_num
+        missing = [c for c in FACILITY_CSV_COLUMNS if c not in fields]
+        if missing:
+            raise RegistryError(f"line 1: the CSV lacks the column(s): {', '.join(missing)}")
+        for row in reader:
+            line = reader.line_num
+            if "\0extra" in row:
+                raise RegistryError(f"line {line}: more cells than the {len(fields)} columns of the header")
+            cells: dict[str, str] = {}
+            for column in FACILITY_CSV_COLUMNS:
+                value = row.get(column)
+                if value is None:
+                    raise RegistryError(f"line {line}, column '{column}': missing (the row is short)")
+                cells[column] = value
+            done = line
+            yield line, cells
+    except csv.Error as exc:  # e.g. a field over 128 KiB, a NUL byte, an unclosed quote
+        raise RegistryError(f"line {done + 1}: unreadable CSV ({exc})") from None
+
+
+def _facility_row(line: int, row: dict[str, str]) -> dict[str, str]:
+    values = {}
+    for column in FACILITY_CSV_COLUMNS:
+        value = row[column].strip()
+        where = f"line {line}, column '{column}'"
+        if any(not ch.isprintable() for ch in value):
+            raise RegistryError(f"{where}: control characters (NUL, newline, tab...) are not allowed")
+        if len(value) > COLUMN_LIMITS[column]:
+            raise RegistryError(f"{where}: longer than {COLUMN_LIMITS[column]} characters")
+        values[column] = value
+    if not is_facility_code(values["code"]):
+        raise RegistryError(f"line {line}, column 'code': bad facility code {values['code']!r} "
+                            f"({IDENTIFIER_HINT}, 1 to 32)")
+    kind = TYPE_ALIASES.get(values["type"].lower())
+    if kind is None:
+        raise RegistryError(f"line {line}, column 'type': must be one of {', '.join(FACILITY_TYPES)}")
+    values["type"] = kind
+    for column in ("name", "province", "district"):
+        if not values[column]:
+            raise RegistryError(f"line {line}, column '{column}': empty")
+    return values
 
 
 class BrokerAccount(NamedTuple):
@@ -80,29 +134,11 @@ class Registry(StoreBase):
         return found
 
     def import_facilities(self, text: str) -> int:
-        """Insert or update facilities from CSV (code,name,type,province,district,commune)."""
-        reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-        missing = [c for c in FACILITY_CSV_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise RegistryError(f"the CSV lacks the column(s): {', '.join(missing)}")
-        rows = []
-        for line, row in enumerate(reader, start=2):
-            code = (row["code"] or "").strip()
-            if not is_facility_code(code):
-                raise RegistryError(f"line {line}: bad facility code {code!r}")
-            kind = TYPE_ALIASES.get((row["type"] or "").strip().lower())
-            if kind is None:
-                raise RegistryError(f"line {line}: type must be one of {', '.join(FACILITY_TYPES)}")
-            rows.append(
-                {
-                    "code": code,
-                    "name": row["name"].strip(),
-                    "type": kind,
-                    "province": row["province"].strip(),
-                    "district": row["district"].strip(),
-                    "commune": (row["commune"] or "").strip(),
-                }
-            )
+        """Insert or update facilities from CSV (code,name,type,province,district,commune).
+
+        All or nothing: the first bad cell refuses the whole file, naming its line and column.
+        """
+        rows = [_facility_row(line, row) for line, row in _csv_rows(text)]
         with self.engine.begin() as conn:
             for values in rows:
                 stmt = upsert(conn, FACILITY).values(**values)
@@ -116,18 +152,37 @@ class Registry(StoreBase):
     def add_reader(
         self, facility: str, reader: str, username: str | None = None, password_hash: str | None = None
     ) -> None:
+        """Register a reader (or replace its credentials); names follow the contract's identifier rules."""
+        if not is_facility_code(facility):
+            raise RegistryError(f"bad facility code {facility!r}: {IDENTIFIER_HINT}, up to 32")
+        if not is_reader_id(reader):
+            raise RegistryError(f"bad reader id {reader!r}: {IDENTIFIER_HINT}, up to 64")
+        if username is not None and not is_username(username):
+            raise RegistryError(f"bad username {username!r}: {IDENTIFIER_HINT} and '.', up to 128")
         if username is not None and not may_hold_username(username, facility, reader):
             raise RegistryError(f"username {username!r} is not this reader's: a name with '/' must be "
                                 f"{reader_username(facility, reader)!r}")
         with self.engine.begin() as conn:
             if conn.execute(select(FACILITY.c.code).where(FACILITY.c.code == facility)).first() is None:
                 raise RegistryError(f"facility {facility} is not registered: import it first")
+            if username is not None:
+                holder = conn.execute(
+                    select(READER.c.facility_code, READER.c.reader_id).where(
+                        READER.c.mqtt_username == username,
+                        or_(READER.c.facility_code != facility, READER.c.reader_id != reader),
+                    )
+                ).first()
+                if holder is not None:
+                    raise RegistryError(f"username {username} is already used by reader {holder[0]}/{holder[1]}")
             values = {"mqtt_username": username, "password_hash": password_hash}
-            conn.execute(
-                upsert(conn, READER)
-                .values(facility_code=facility, reader_id=reader, registered_at=utcnow(), **values)
-                .on_conflict_do_update(index_elements=["facility_code", "reader_id"], set_=values)
-            )
+            try:
+                conn.execute(
+                    upsert(conn, READER)
+                    .values(facility_code=facility, reader_id=reader, registered_at=utcnow(), **values)
+                    .on_conflict_do_update(index_elements=["facility_code", "reader_id"], set_=values)
+                )
+            except IntegrityError as exc:  # a concurrent `reader add` took the username meanwhile
+                raise RegistryError(f"username {username} is already used by another reader") from exc
 
     def add_readers(self, readers: Sequence[BrokerAccount]) -> int:
         """Register many readers (or replace their credentials) in one transaction: all or

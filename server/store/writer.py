@@ -11,15 +11,16 @@ from __future__ import annotations
 import functools
 import json
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
 from sqlalchemy import Connection, Update, bindparam, case, or_, update
 
 from contract.events import CheckInEvent
-from server.store.base import READER, REFUSED, StoreBase, upsert, utcnow
+from contract.levels import TrustLevel
+from server.store.base import QUARANTINE, READER, REFUSED, StoreBase, upsert, utcnow
 from server.store.registry import auto_register_reader
 
 
@@ -73,6 +74,20 @@ def _reader_update(checkin: bool, heartbeat: bool, status: str) -> Update | None
     )
 
 
+@dataclass(frozen=True)
+class QuarantineRecord:
+    """A message acknowledged without being stored: why, where from, when, how big, its hash."""
+
+    reason: str
+    topic: str
+    facility_code: str | None
+    reader_id: str | None
+    received_at: datetime
+    size: int
+    payload_sha256: str
+    retained: bool = False
+
+
 @dataclass
 class StoreResult:
     stored: int = 0
@@ -89,8 +104,12 @@ class EventWriter(StoreBase):
         activity: Iterable[Activity] = (),
         refused: Counter[str] | None = None,
         auto_register: Iterable[tuple[str, str]] = (),
+        quarantine: Sequence[QuarantineRecord] = (),
     ) -> StoreResult:
-        """Store a batch in one transaction; duplicates (by event id) change nothing."""
+        """Store a batch in one transaction; duplicates (by event id) change nothing.
+
+        ``quarantine``: messages refused, recorded (and counted per reason with ``refused``).
+        """
         result = StoreResult()
         now = utcnow()
         with self.engine.begin() as conn:
@@ -107,6 +126,10 @@ class EventWriter(StoreBase):
             result.stored = len(new)
             result.stored_events = new
             self._touch_readers(conn, new, list(activity), now)
+            refused = Counter(refused or {})
+            refused.update(q.reason for q in quarantine)
+            if quarantine:
+                conn.execute(QUARANTINE.insert(), [asdict(q) for q in quarantine])
             if refused:
                 today = now.astimezone(self.tz).date()
                 conn.execute(
@@ -174,7 +197,8 @@ class EventWriter(StoreBase):
             if ev.event_id in inserted:
                 new.append(ev)
                 usage[(ev.facility_code, day, ev.method.value, ev.trust_level.value)] += 1
-                citizens.add((ev.facility_code, day, ev.citizen_pseudonym))
+                if ev.trust_level != TrustLevel.INVALID:  # a rejected read may carry a forged number
+                    citizens.add((ev.facility_code, day, ev.citizen_pseudonym))
         if not new:
             return new
         conn.exec_driver_sql(

@@ -43,7 +43,7 @@ from edge.icao.sm import SmContext, max_plain_response
 DEFAULT_CARD_ACCESS = bytes.fromhex("31143012060A04007F0007020204020202010202010D")
 
 
-def _atr(historical: bytes) -> bytes:
+def make_atr(historical: bytes) -> bytes:
     # PC/SC ATR of an ISO 14443-4 card: 3B 8n 80 01 <historical> TCK.
     body = bytes((0x80 | len(historical), 0x80, 0x01)) + historical
     tck = 0
@@ -52,7 +52,7 @@ def _atr(historical: bytes) -> bytes:
     return b"\x3b" + body + bytes((tck,))
 
 
-DEFAULT_ATR = _atr(b"VCCCD\x00\x90\x00")
+DEFAULT_ATR = make_atr(b"VCCCD\x00\x90\x00")
 
 CardHandler = Callable[["VirtualCard", CommandApdu], ResponseApdu]
 DelayPolicy = Callable[[int], float]
@@ -95,13 +95,21 @@ class VirtualCard:
         aa_private_key: object | None = None,
         handlers: dict[int, CardHandler] | None = None,
         pace_car: bytes | None = None,
+        refuse_above: int | None = None,
+        short_reads: int | None = None,
     ) -> None:
+        self._pace: pace.PaceCard | None = None
         self.files = dict(files)
         self.can = can
         self.mrz_information = mrz_information
         self.card_access = card_access
         self.extended_length = extended_length
         self.max_response = max_response
+        # Hostile twins of the reading path: READ BINARY answers whose (protected) data
+        # would exceed ``refuse_above`` bytes get 6700; ``short_reads`` answers at most
+        # that many bytes with 6282 (end of file) even in mid-file.
+        self.refuse_above = refuse_above
+        self.short_reads = short_reads
         self.random = random
         self.failure_delay = failure_delay
         self.sleep = sleep
@@ -121,7 +129,6 @@ class VirtualCard:
         if mrz_information:
             passwords[pace.PASSWORD_MRZ] = pace.password_key(pace.PASSWORD_MRZ, mrz_information)
         self._install_authentication_hooks()
-        self._pace: pace.PaceCard | None = None
         if card_access is not None:
             try:
                 infos = parse_security_infos(card_access).pace
@@ -154,8 +161,14 @@ class VirtualCard:
         """The answer to reset."""
         return self._atr
 
+    def drop_session(self) -> None:
+        """Lose the secure-messaging session (a field glitch), as :meth:`reset` does."""
+        self._drop()
+
     def reset(self) -> None:
-        """Power cycle: no application selected, no session."""
+        """Power cycle: no application selected, no session, no PACE run in progress."""
+        if self._pace is not None:
+            self._pace.abort()
         self.sm = None
         self.pending_sm = None
         self.app_selected = False
@@ -181,10 +194,11 @@ class VirtualCard:
         except SecureMessagingError:
             self._drop()
             return b"\x69\x88"
-        # The protected answer must fit the Ne of the protected command.
-        if (plain.ins in (0xB0, 0xB1) and plain.ne is not None and cmd.ne is not None
-                and plain.ne > max_plain_response(cmd.ne, self.sm.spec.block_size)):
-            return self.sm.protect_response(_sw(0x6700))
+        # The protected answer must fit the Ne of the protected command (and the card's limit).
+        if plain.ins in (0xB0, 0xB1) and plain.ne is not None and cmd.ne is not None:
+            fits = max_plain_response(min(cmd.ne, self.refuse_above or cmd.ne), self.sm.spec.block_size)
+            if plain.ne > fits:
+                return self.sm.protect_response(_sw(0x6700))
         session = self.sm
         resp = self._dispatch(plain, secure=True)
         if self.sm is not session:  # a handler dropped the session
@@ -315,11 +329,15 @@ class VirtualCard:
         if offset > len(content):
             return _sw(0x6B00)
         ne = min(cmd.ne or 256, self.max_response)
+        if not secure and self.refuse_above is not None and ne > self.refuse_above:
+            return _sw(0x6700)
         if cmd.ins == 0xB1:
             ne = b1_payload(ne)  # the DO'53' wrapper counts against Ne
         data = content[offset : offset + ne]
         maximal = cmd.ne in (256, 65536)
         sw = 0x9000 if len(data) == ne or maximal else 0x6282
+        if self.short_reads is not None and len(data) > self.short_reads:
+            data, sw = data[: self.short_reads], 0x6282
         if cmd.ins == 0xB1:
             data = tlv.encode(0x53, data)
         return ResponseApdu(data, sw)

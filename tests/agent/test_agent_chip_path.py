@@ -83,7 +83,9 @@ def test_camera_qr_then_the_chip_gives_one_clone_checked_checkin_with_the_photo(
                    30, "the QR read")
         assert sniffer.payloads("/checkin") == []
         with VpcdLink(card):
-            wait_until(lambda: sniffer.payloads("/checkin"), 60, "the chip check-in")
+            # The event may reach the broker before the screen's next frame: wait for both.
+            wait_until(lambda: sniffer.payloads("/checkin") and agent.hub.current().state == "recorded", 60,
+                       "the chip check-in")
             view = agent.hub.current()
             (event,) = [json.loads(p) for p in sniffer.payloads("/checkin")]
             assert event["method"] == "qr+chip"
@@ -127,7 +129,8 @@ def test_an_altered_qr_on_a_genuine_chip_is_caught_by_the_cross_check(tmp_path, 
         agent.enqueue_qr(forged)
         wait_until(lambda: agent.hub.current() is not None, 30, "the QR read")
         with VpcdLink(card):
-            wait_until(lambda: sniffer.payloads("/checkin"), 60, "the check-in")
+            wait_until(lambda: sniffer.payloads("/checkin") and agent.hub.current().state == "not_recorded", 60,
+                       "the check-in")
             (event,) = [json.loads(p) for p in sniffer.payloads("/checkin")]
             assert event["method"] == "qr+chip" and event["trust_level"] == "invalid"
             view = agent.hub.current()

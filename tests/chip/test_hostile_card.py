@@ -72,14 +72,37 @@ def test_card_vanishing_mid_read_raises_transport_error() -> None:
         read_chip(Tamper(_card(), n, gone), [KEY])
 
 
-def test_wrong_mac_in_a_response_raises_secure_messaging_error() -> None:
+def test_one_wrong_mac_in_a_response_is_recovered_and_the_read_completes() -> None:
     n = _apdus_to_authenticate() + 2
 
     def flip(resp: bytes) -> bytes:
         return resp[:-3] + bytes((resp[-3] ^ 0x55,)) + resp[-2:]
 
+    result = read_chip(Tamper(_card(), n, flip), [KEY])
+    assert [r.reason for r in result.recoveries] == ["SM response MAC does not verify"]
+    assert result.files == {f: d for f, d in citizen.card_files().files.items() if f in result.files}
+    assert result.dg2 is not None and result.dg13 is not None
+
+
+class Persistent(Tamper):
+    """Misbehaves on every protected answer from the n-th APDU on."""
+
+    def transmit(self, apdu: bytes) -> bytes:
+        self.count += 1
+        resp = self.card.transmit(apdu)
+        return self.action(resp) if self.count >= self.at and apdu[0] & 0x0C else resp
+
+
+def test_a_mac_wrong_on_every_answer_ends_in_secure_messaging_error_after_bounded_recoveries() -> None:
+    from edge.icao.session import DEFAULT_MAX_RECOVERIES
+
+    def flip(resp: bytes) -> bytes:
+        return resp[:-3] + bytes((resp[-3] ^ 0x55,)) + resp[-2:] if len(resp) > 4 else resp
+
+    session = ChipSession(Persistent(_card(), _apdus_to_authenticate() + 2, flip))
     with pytest.raises(SecureMessagingError):
-        read_chip(Tamper(_card(), n, flip), [KEY])
+        session.run([KEY])
+    assert len(session.result.recoveries) == DEFAULT_MAX_RECOVERIES
 
 
 @pytest.mark.parametrize(
@@ -87,10 +110,12 @@ def test_wrong_mac_in_a_response_raises_secure_messaging_error() -> None:
     [b"", b"\x90", b"\x87\x09\x01\x90\x00", b"\x90\x00", b"\x69\x88"],
     ids=["empty", "1-byte", "cut-do87", "plain-9000-under-sm", "plain-6988"],
 )
-def test_garbled_responses_raise_typed_errors(garbage: bytes) -> None:
+def test_one_garbled_response_is_recovered_with_the_same_bytes(garbage: bytes) -> None:
     n = _apdus_to_authenticate() + 2
-    with pytest.raises((TransportError, SecureMessagingError)):
-        read_chip(Tamper(_card(), n, lambda _: garbage), [KEY])
+    result = read_chip(Tamper(_card(), n, lambda _: garbage), [KEY])
+    assert len(result.recoveries) == 1
+    for fid, data in citizen.card_files().files.items():
+        assert result.files[fid] == data
 
 
 def test_unexpected_status_word_on_select_application_is_a_status_error() -> None:
@@ -270,3 +295,34 @@ def test_virtual_card_in_a_session_answers_any_bytes_with_a_status_word(data: by
     assert card.sm is not None
     resp = card.transmit(data)
     assert len(resp) >= 2
+
+
+def test_card_answering_6cxx_gives_that_many_and_reading_carries_on_at_that_size() -> None:
+    from edge.icao.channel import Channel
+    from edge.icao.files import read_file
+    from edge.icao.sizing import ResponseSizer
+
+    content = tlv.encode(0x6E, bytes(range(256)) * 3)  # a 772-byte file
+
+    class ExactLe:
+        """Plain reads: asked for more than 100 bytes, the card answers 6C64 (give Le = 100)."""
+
+        extended_length = False
+
+        def __init__(self) -> None:
+            self.les: list[int] = []
+
+        def transmit(self, apdu: bytes) -> bytes:
+            if apdu[1] == 0xA4:
+                return b"\x90\x00"
+            offset, le = (apdu[2] << 8) | apdu[3], apdu[4] or 256
+            self.les.append(le)
+            if le > 100:
+                return b"\x6c\x64"
+            return content[offset : offset + le] + b"\x90\x00"
+
+    t = ExactLe()
+    sizer = ResponseSizer.start()
+    assert read_file(Channel(t), 0x010E, sizer=sizer) == content
+    assert sizer.limit == 100 and sizer.history == ["256 -> 100: 6C64: the card gives 100 bytes"]
+    assert t.les[:3] == [256, 100, 100]  # one refused, then the size that works from the next read on

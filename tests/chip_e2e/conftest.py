@@ -107,3 +107,16 @@ def served(card) -> Iterator[object]:
         yield link
     finally:
         link.stop()
+
+
+def load_benchmark(name: str):
+    """A module of benchmarks/ loaded by path (benchmarks are scripts, not a package import)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"{name}_bench", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

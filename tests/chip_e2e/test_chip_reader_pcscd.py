@@ -182,12 +182,9 @@ def test_read_chip_cli_with_a_wrong_can_exits_1_with_a_json_error(pcscd, genuine
 
 def test_chip_read_benchmark_runs_once_through_pcscd_and_in_process(pcscd):
     # Proves the benchmark works (one iteration); never asserts times.
-    import importlib.util
+    from tests.chip_e2e.conftest import load_benchmark
 
-    spec = importlib.util.spec_from_file_location("chip_read_bench", REPO / "benchmarks" / "chip_read.py")
-    assert spec is not None and spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_benchmark("chip_read")
     lines: list[str] = []
     results = bench.run(iterations=1, service=pcscd, out=lines.append)
     assert set(results) == {"with DG2", "without DG2"}
@@ -195,3 +192,31 @@ def test_chip_read_benchmark_runs_once_through_pcscd_and_in_process(pcscd):
     assert "DG2" in with_face and "DG2" not in without
     assert with_face["DG2"]["apdus"] >= 2 and with_face["chip_authentication"]["apdus"] == 4
     assert any(line.startswith("total") for line in lines)
+
+
+def _read_chip(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", "read-chip", *args],
+        cwd=REPO, capture_output=True, text=True, check=False, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+
+
+def test_read_chip_lists_the_readers_with_their_kind(pcscd):
+    r = _read_chip("--list-readers")
+    assert r.returncode == 0, r.stderr + r.stdout
+    readers = json.loads(r.stdout)["readers"]
+    assert {"name": VPCD_READER_0, "kind": "contactless"} in readers
+
+
+def test_read_chip_picks_the_contactless_reader_by_itself_and_honours_max_response(pcscd, genuine, csca_pem):
+    with served(make_card(genuine)):
+        r = _read_chip("--can", genuine.can, "--trust", str(csca_pem), "--max-response", "512", "--reader", "pcd 00 00")
+    assert r.returncode == 0, r.stderr + r.stdout
+    out = json.loads(r.stdout)
+    assert out["reader"] == VPCD_READER_0  # chosen by a case-insensitive pattern
+    assert out["apdu"]["response_budget"] == 512
+    assert out["recoveries"] == [] and out["resumes"] == 0
+    assert out["clone_checks"]["chip_authentication"]["status"] == "verified"
+    assert out["trust"]["clone_checked_by"] == "chip_authentication"
+    assert out["trust"]["level"] == "chip_verified_clone_checked"

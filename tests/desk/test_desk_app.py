@@ -23,9 +23,14 @@ def hub():
     return DeskHub()
 
 
+def desk_client(app) -> TestClient:
+    """A client as the desk's own kiosk browser is: on loopback, asking for the screen's own host."""
+    return TestClient(app, base_url="http://127.0.0.1:8081", client=("127.0.0.1", 50000))
+
+
 @pytest.fixture
 def client(hub):
-    return TestClient(create_desk_app(hub, his_token=HIS_TOKEN))
+    return desk_client(create_desk_app(hub, his_token=HIS_TOKEN))
 
 
 def auth():
@@ -51,7 +56,7 @@ def test_his_api_needs_its_token_and_says_when_nobody_is_at_the_desk(client):
 
 
 def test_his_api_is_off_without_a_configured_token(hub):
-    c = TestClient(create_desk_app(hub, his_token=None))
+    c = desk_client(create_desk_app(hub, his_token=None))
     assert c.get("/his/v1/patient/current", headers=auth()).status_code == 503
 
 
@@ -87,7 +92,7 @@ def test_the_last_patient_is_cleared_from_the_screen_after_the_timeout():
 
 
 def test_history_is_off_by_default_and_kept_only_until_midnight_when_on():
-    assert TestClient(create_desk_app(DeskHub(), his_token=None)).get("/screen/api/history").status_code == 404
+    assert desk_client(create_desk_app(DeskHub(), his_token=None)).get("/screen/api/history").status_code == 404
     now = [datetime(2026, 11, 23, 10, 0, tzinfo=UTC)]  # 17:00 in Vietnam
     hub = DeskHub(history_enabled=True, clock=lambda: now[0])
     view = view_from_qr(parse_qr(P2021, today=date(2026, 11, 23)), checkin_recorded=True)
@@ -102,3 +107,12 @@ def test_photo_is_served_only_for_the_current_visit(hub, client):
     hub.show(view.model_copy(update={"has_photo": True}), photo=b"\xff\xd8fakejpeg")
     assert client.get(f"/screen/photo/{view.visit_id}").content == b"\xff\xd8fakejpeg"
     assert client.get("/screen/photo/01ARZ3NDEKTSV4RRFFQ69G5FAV").status_code == 404
+
+
+def test_look_alike_letters_in_the_name_are_flagged_to_the_his_and_on_the_screen(hub, client):
+    record = parse_qr(P2021.replace("Lê Văn A", "Lê Văn \u0410"), today=date(2026, 11, 23))  # Cyrillic А
+    hub.show(view_from_qr(record, checkin_recorded=True))
+    body = client.get("/his/v1/patient/current", headers=auth()).json()
+    assert "name.mixed_script" in body["canh_bao"]
+    state = client.get("/screen/api/state").json()["current"]
+    assert state["state"] == "recorded_caution" and state["reason"]["code"] == "name.mixed_script"

@@ -195,3 +195,161 @@ def test_scanner_that_flagged_lost_vietnamese_letters_is_refused_with_the_fix(ou
     view = flow.hub.current()
     assert view.badges[0].code == "qr.diacritics_lost"
     assert view.next_step.code == "next.switch_scanner_to_serial"
+
+
+# -- the screen tells the facts (issue 13 item 1, issue 16 item 2)
+def test_waiting_for_the_card_is_neutral_says_what_to_do_and_counts_down_to_the_qr_only_fallback(outbox):
+    from datetime import UTC, datetime
+
+    clock = Clock()
+    flow = make_flow(outbox, FakeChip(), clock=clock, chip_wait_seconds=20)
+    before = datetime.now(UTC)
+    flow.on_qr(qr())
+    view = flow.hub.current()
+    assert view.state == "waiting_card" and view.outcome == "pending" and not view.checkin_recorded
+    assert view.next_step.code == "next.place_card_on_reader"
+    assert 19 <= (view.fallback_at - before).total_seconds() <= 21
+    assert not view.handed_to_his  # nothing for the HIS before the visit ends
+
+
+def test_a_card_that_never_came_is_recorded_qr_only_with_a_caution_not_green(outbox):
+    clock = Clock()
+    flow = make_flow(outbox, FakeChip(), clock=clock, chip_wait_seconds=20)
+    flow.on_qr(qr())
+    clock.now += 21
+    flow.tick()
+    view = flow.hub.current()
+    assert view.state == "recorded_caution" and view.checkin_recorded
+    assert view.reason.code == "chip.not_presented"
+
+
+def test_a_qr_only_desk_records_in_green(outbox):
+    flow = make_flow(outbox, chip=None)
+    flow.on_qr(qr())
+    view = flow.hub.current()
+    assert view.state == "recorded" and view.outcome == "success" and view.handed_to_his
+
+
+def test_a_card_on_the_reader_without_a_qr_is_neutral_not_a_checkin(outbox):
+    flow = make_flow(outbox, FakeChip())
+    flow.on_card_inserted()
+    view = flow.hub.current()
+    assert view.state == "waiting_qr" and view.outcome == "pending" and not view.checkin_recorded
+    assert events(outbox) == []
+
+
+def test_a_verified_chip_is_green_and_an_unanchored_one_amber(outbox):
+    flow = make_flow(outbox, FakeChip())
+    flow.on_qr(qr())
+    flow.on_card_inserted()
+    assert flow.hub.current().state == "recorded"
+    flow2 = make_flow(outbox, FakeChip(answer=chip_check(TrustLevel.CHIP_DATA_UNANCHORED, identity(OTHER))))
+    flow2.on_qr(qr(OTHER))
+    flow2.on_card_inserted()
+    view = flow2.hub.current()
+    assert view.state == "recorded_caution" and view.reason.code == "trust.chip_data_unanchored"
+
+
+def test_a_cloned_chip_is_red_not_a_checkin_and_not_handed_to_the_his_yet_its_attempt_is_sent(outbox):
+    flow = make_flow(outbox, FakeChip(answer=chip_check(TrustLevel.INVALID, identity(CITIZEN))))
+    flow.on_qr(qr())
+    flow.on_card_inserted()
+    view = flow.hub.current()
+    assert view.state == "not_recorded" and view.rejected and not view.checkin_recorded
+    assert not view.handed_to_his
+    assert view.reason.code == "chip_authentication.ca_failed"
+    (ev,) = events(outbox)  # the server counts it as a rejected attempt, apart from check-ins
+    assert ev["trust_level"] == "invalid"
+
+
+def test_a_mismatch_shows_the_qrs_and_the_chips_values_side_by_side_with_the_differences_marked(outbox):
+    forged = chip_check(TrustLevel.INVALID, identity(OTHER), mismatch=("name_mismatch", "date_of_birth_mismatch"))
+    flow = make_flow(outbox, FakeChip(answer=forged))
+    flow.on_qr(qr(CITIZEN))
+    flow.on_card_inserted()
+    view = flow.hub.current()
+    rows = {c.field: c for c in view.comparison}
+    assert rows["full_name"].qr == CITIZEN.full_name and rows["full_name"].chip == OTHER.full_name
+    assert rows["full_name"].differs and rows["date_of_birth"].differs
+    assert not rows["sex"].differs and not rows["id_number"].differs
+    assert view.state == "not_recorded" and not view.handed_to_his
+
+
+# -- a CAN never replaces a visit in progress unasked; the receptionist's buttons
+def test_a_can_typed_while_a_qr_visit_waits_for_its_card_is_refused_and_the_visit_kept(outbox):
+    chip = FakeChip()
+    flow = make_flow(outbox, chip)
+    flow.on_qr(qr(CITIZEN))
+    waiting = flow.pending
+    assert flow.on_can(OTHER.id_number[-6:]) == "visit_in_progress"
+    assert flow.pending is waiting and events(outbox) == []
+    flow.on_card_inserted()  # the visit goes on as if nothing was typed
+    (ev,) = events(outbox)
+    assert ev["method"] == "qr+chip" and chip.calls[0][1].id_number == CITIZEN.id_number
+
+
+def test_replacing_the_waiting_visit_on_purpose_records_it_qr_only_first(outbox):
+    chip = FakeChip()
+    flow = make_flow(outbox, chip)
+    flow.on_qr(qr(CITIZEN))
+    assert flow.on_can(OTHER.id_number[-6:], replace=True) == "accepted"
+    (ev,) = events(outbox)
+    assert ev["trust_level"] == "qr_only"  # nothing lost
+    flow.on_card_inserted()
+    assert [e["method"] for e in events(outbox)] == ["qr", "chip"]
+
+
+def test_a_can_typed_before_the_card_is_laid_down_reads_it_when_it_is(outbox):
+    chip = FakeChip()
+    flow = make_flow(outbox, chip)
+    assert flow.on_can(CITIZEN.id_number[-6:]) == "accepted"
+    assert flow.hub.current().state == "waiting_card" and chip.calls == []
+    flow.on_card_inserted()
+    (ev,) = events(outbox)
+    assert ev["method"] == "chip" and chip.calls[0][0][0].kind == "can"
+
+
+def test_a_malformed_can_changes_nothing(outbox):
+    flow = make_flow(outbox, FakeChip())
+    flow.on_qr(qr())
+    waiting = flow.pending
+    assert flow.on_can("12ab") == "invalid"
+    assert flow.pending is waiting
+
+
+def test_next_patient_ends_the_waiting_visit_qr_only_and_clears_the_screen(outbox):
+    flow = make_flow(outbox, FakeChip())
+    flow.on_qr(qr())
+    flow.on_next_patient()
+    (ev,) = events(outbox)
+    assert ev["trust_level"] == "qr_only" and flow.pending is None and flow.hub.current() is None
+
+
+def test_rescan_after_a_failed_read_lets_the_same_card_count_but_never_twice_after_a_recorded_one(outbox):
+    flow = make_flow(outbox, FakeChip(error=CardRemovedError("card removed")))
+    flow.on_can(CITIZEN.id_number[-6:])
+    flow.on_card_inserted()  # pulled mid-read: nothing recorded
+    assert flow.hub.current().state == "not_recorded" and events(outbox) == []
+    bad_scan = b"089202012345|351234567|L\xc3\xaa V\xc4\x83n A|31022002|Nam|An Giang|31122021"
+    flow.on_qr(bad_scan)
+    first = flow.hub.current()
+    assert first.state == "not_recorded" and first.badges[0].code == "dob.invalid_date"
+    flow.on_qr(bad_scan)  # within the window: ignored
+    assert flow.hub.current().visit_id == first.visit_id
+    flow.on_rescan()
+    assert flow.hub.current().next_step.code == "desk.rescan_ready"
+    flow.on_qr(bad_scan)  # read again after a rescan
+    again = flow.hub.current()
+    assert again.visit_id != first.visit_id and again.badges[0].code == "dob.invalid_date"
+
+    ok = make_flow(outbox, chip=None)
+    ok.on_qr(qr(OTHER))
+    ok.on_rescan()
+    ok.on_qr(qr(OTHER))  # recorded already: the same visit, not a second check-in
+    assert len([e for e in events(outbox) if e["method"] == "qr"]) == 1
+
+
+def test_a_can_at_a_qr_only_desk_opens_nothing_and_changes_nothing(outbox):
+    flow = make_flow(outbox, chip=None)
+    assert flow.on_can(CITIZEN.id_number[-6:]) == "no_chip_reader"
+    assert flow.pending is None and flow.hub.current() is None

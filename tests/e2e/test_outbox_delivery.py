@@ -10,8 +10,8 @@ import pytest
 from simulators.fleet import make_agent
 from simulators.population import Population
 from simulators.services import Mosquitto, free_port
-from tests.mqtt_sniffer import Sniffer
 from tests.processes import wait_until
+from tests.shipped_broker import ReceiptResponder
 
 pytestmark = pytest.mark.services
 
@@ -19,28 +19,31 @@ pytestmark = pytest.mark.services
 
 def test_checkins_made_while_the_broker_is_down_are_all_delivered_in_order_once_it_is_up(tmp_path):
     port = free_port()
-    broker = Mosquitto(port=port)
+    broker = Mosquitto(port=port).start()
+    # The server's part (a persistent session that outlives the broker's outage, and receipts).
+    sniffer = ReceiptResponder(broker.url, username=None)
+    broker.stop()
     agent = make_agent("34001", "desk-1", broker.url, tmp_path, os.urandom(32), tmp_path / "k")
     agent.start()
     population = Population(3)
     try:
         sent = [agent.submit_qr(population.citizen(i).qr_payload()).event for i in range(40)]
         assert agent.outbox.depth() == 40  # held durably while the broker is unreachable
-        with broker:
-            sniffer = Sniffer(broker.url, "cccd/v1/+/+/checkin")
-            assert agent.publisher.wait_drained(30)
-            wait_until(lambda: len(sniffer.payloads()) >= 40, 10, "the sniffer to see every event")
-            received = [json.loads(p)["event_id"] for p in sniffer.payloads()]
-            sniffer.close()
+        broker.start()
+        assert agent.publisher.wait_drained(30)
+        wait_until(lambda: len(sniffer.payloads()) >= 40, 10, "the sniffer to see every event")
+        received = [json.loads(p)["event_id"] for p in sniffer.payloads()]
     finally:
+        sniffer.close()
         agent.stop()
+        broker.__exit__(None, None, None)
     assert received[:40] == [e.event_id for e in sent]
     assert len(set(received)) == 40
 
 
 def test_a_broker_restart_mid_stream_loses_no_event(tmp_path):
     with Mosquitto() as broker:
-        sniffer = Sniffer(broker.url, "cccd/v1/+/+/checkin", persistent=True)
+        sniffer = ReceiptResponder(broker.url, username=None)
         agent = make_agent("34002", "desk-1", broker.url, tmp_path, os.urandom(32), tmp_path / "k")
         agent.start()
         population = Population(4)

@@ -11,6 +11,8 @@ from simulators.fleet import make_agent
 from simulators.population import Population
 from simulators.services import Mosquitto, free_port
 from simulators.tls import make_device_pki
+from tests.processes import wait_until
+from tests.shipped_broker import ReceiptResponder
 
 pytestmark = pytest.mark.services
 
@@ -38,6 +40,7 @@ def agent_over_tls(tmp_path, port, **mqtt):
 def test_checkins_reach_the_broker_over_tls_with_mutual_authentication(tmp_path):
     broker, port, pki = tls_broker(require_certificate=True)
     with broker:
+        receiver = ReceiptResponder(broker.url, username=None)  # the server's place, on the local listener
         agent = agent_over_tls(tmp_path, port, ca_file=pki.ca_cert, cert_file=pki.client_cert,
                                key_file=pki.client_key)
         agent.start()
@@ -45,8 +48,10 @@ def test_checkins_reach_the_broker_over_tls_with_mutual_authentication(tmp_path)
             for i in range(10):
                 agent.submit_qr(Population(5).citizen(i).qr_payload())
             assert agent.publisher.wait_drained(30)
+            wait_until(lambda: len(receiver.payloads()) == 10, 10, "the receiver to see all ten")
         finally:
             agent.stop()
+            receiver.close()
 
 
 def test_a_broker_with_a_certificate_from_another_ca_is_refused_and_events_stay_queued(tmp_path):

@@ -173,3 +173,115 @@ def test_still_scene_gate_skips_an_unchanged_empty_desk_but_never_for_long():
     gate.record(found=True)
     now[0] += 0.05
     assert gate.should_decode(card)  # a card in view keeps being decoded (the debouncer needs sightings)
+
+
+def test_still_gate_goes_idle_on_an_empty_desk_and_wakes_on_the_first_changed_frame():
+    from reader_drivers.qr.camera import StillSceneGate
+
+    now = [0.0]
+    gate = StillSceneGate(max_skip_seconds=0.5, idle_after_seconds=2.0, idle_max_skip_seconds=5.0,
+                          clock=lambda: now[0])
+    desk = np.full((720, 1280), 128, np.uint8)
+    assert gate.should_decode(desk)
+    gate.record(found=False)
+    for _ in range(30):  # 3 s of an unchanged, empty desk
+        now[0] += 0.1
+        if gate.should_decode(desk):
+            gate.record(found=False)
+    assert gate.idle
+    now[0] += 1.0
+    assert not gate.should_decode(desk)  # idle: the skip limit is the longer one
+    card = desk.copy()
+    card[200:500, 400:800] = 255
+    now[0] += 0.1
+    assert gate.should_decode(card) and not gate.idle  # the first changed frame is decoded at once
+
+
+def test_still_gate_keeps_decoding_a_still_card_it_could_not_read_yet():
+    from reader_drivers.qr.camera import StillSceneGate
+
+    now = [0.0]
+    gate = StillSceneGate(max_skip_seconds=0.5, persist_seconds=3.0, clock=lambda: now[0])
+    card = np.full((720, 1280), 128, np.uint8)
+    card[200:500, 400:800] = 255
+    assert gate.should_decode(card)
+    gate.record(found=False, candidate=True)  # a QR-like region, not decoded yet
+    decoded = 0
+    for _ in range(10):
+        now[0] += 1 / 15
+        if gate.should_decode(card):
+            decoded += 1
+            gate.record(found=False, candidate=True)
+    assert decoded == 10  # every frame, while the region pass works through its steps
+    now[0] += 5.0  # still not readable long after the card stopped moving: give up
+    gate.should_decode(card)
+    gate.record(found=False, candidate=True)
+    now[0] += 0.1
+    assert not gate.should_decode(card)
+
+
+class GrabbingCapture(FakeCapture):
+    """A device that supports grab()/retrieve() (as V4L2 does) and counts conversions."""
+
+    def __init__(self, image: np.ndarray) -> None:
+        super().__init__([], fps=1000)
+        self.image = image
+        self.grabs = self.retrieves = 0
+
+    def grab(self) -> bool:
+        time.sleep(0.002)
+        self.grabs += 1
+        return True
+
+    def retrieve(self):
+        self.retrieves += 1
+        return True, self.image
+
+    def read(self):
+        self.grab()
+        return self.retrieve()
+
+
+def test_idle_grabber_grabs_every_frame_but_converts_and_hands_on_only_a_few():
+    capture = GrabbingCapture(np.full((36, 64), 90, np.uint8))
+    grabber = CaptureGrabber("fake-device", capture_factory=lambda s: capture, idle_fps=5.0, backoff=10)
+    assert grabber.next_frame(timeout=5) is not None
+    grabber.set_idle(True)
+    handed = 0
+    start_grabs = capture.grabs
+    while capture.grabs - start_grabs < 150:
+        if grabber.next_frame(timeout=0.05) is not None:
+            handed += 1
+    grabber.set_idle(False)
+    awake = sum(grabber.next_frame(timeout=5) is not None for _ in range(5))
+    grabber.close()
+    assert grabber.stats["idle_skipped"] > 100  # grabbed, never converted
+    assert handed < 30  # ~5 a second while idle, against ~400 a second grabbed
+    assert awake == 5  # back to every frame
+
+
+def test_camera_source_slows_down_on_an_empty_desk_and_reads_the_card_that_arrives():
+    gen = CardFrameGenerator(seed=8)
+    desk = gen.empty_frame(0).image
+    card = gen.frame(0, "clean")
+    state = {"card": False}
+
+    class Desk(GrabbingCapture):
+        def retrieve(self):
+            self.retrieves += 1
+            return True, card.image if state["card"] else desk
+
+    capture = Desk(desk)
+    source = CameraSource(0, capture_factory=lambda s: capture, fps=30, idle_fps=5.0, backoff=10)
+    source.frames.realtime = False
+    gate = source.gate
+    gate.idle_after_seconds = 0.2
+    deadline = time.monotonic() + 10
+    while not gate.idle and time.monotonic() < deadline:
+        source.read(timeout=0.05)
+    assert gate.idle
+    state["card"] = True
+    got = collect(source, limit=1)
+    source.close()
+    assert [p.data for p in got] == [card.payload.encode()]
+    assert source.grabber_stats["idle_skipped"] > 0

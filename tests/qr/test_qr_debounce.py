@@ -102,3 +102,52 @@ def test_a_card_known_by_its_id_number_is_the_same_key_as_its_qr_payload():
     d = Debouncer(window=5.0, clock=Clock())
     assert d.accept_key(id_number_key("034303012345"))
     assert not d.accept(CARD)  # the chip read it; the camera's next sighting is the same visit
+
+
+class Memory:
+    """A debounce memory kept in a dict, standing in for the outbox database's table."""
+
+    def __init__(self) -> None:
+        self.rows: dict[bytes, float] = {}
+        self.writes = 0
+
+    def seen(self, key: bytes, at: float) -> bool:
+        self.rows[key] = at
+        self.writes += 1
+        return True
+
+    def recent(self, since: float) -> list[tuple[bytes, float]]:
+        return sorted(((k, t) for k, t in self.rows.items() if t >= since), key=lambda r: r[1])
+
+    def forget(self, key: bytes) -> None:
+        self.rows.pop(key, None)
+
+
+def test_a_restart_does_not_forget_the_card_just_read_and_keeps_no_id_number():
+    import hashlib
+
+    def seal(key: bytes) -> bytes:
+        return hashlib.sha256(b"deployment-secret" + key).digest()
+
+    memory, wall = Memory(), [5000.0]
+    first = Debouncer(window=30.0, clock=Clock(), memory=memory, seal=seal, wall_clock=lambda: wall[0])
+    assert first.accept(CARD)
+    assert all(b"034303012345" not in k for k in memory.rows)  # sealed: no ID number kept
+    wall[0] += 10  # the agent restarts ten seconds later
+    second = Debouncer(window=30.0, clock=Clock(), memory=memory, seal=seal, wall_clock=lambda: wall[0])
+    assert not second.accept(CARD)  # still the same visit
+    assert second.accept(OTHER)
+    wall[0] += 60
+    third = Debouncer(window=30.0, clock=Clock(), memory=memory, seal=seal, wall_clock=lambda: wall[0])
+    assert third.accept(CARD)  # the window has passed: a new check-in
+
+
+def test_a_card_held_in_view_is_not_written_on_every_frame_and_a_rescan_is_forgotten_on_disk_too():
+    memory, clock = Memory(), Clock()
+    d = Debouncer(window=30.0, clock=clock, memory=memory)
+    for _ in range(300):  # ten seconds at 30 fps
+        d.accept(CARD)
+        clock.t += 1 / 30
+    assert memory.writes == 1
+    d.forget(debounce_key(CARD))
+    assert memory.rows == {} and d.accept(CARD)

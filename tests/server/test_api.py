@@ -132,3 +132,26 @@ def test_usage_by_week_and_month_with_method_trust_mix_and_distinct_citizens(app
         assert usage_csv.splitlines()[0].startswith("period,checkins,distinct_citizens")
         assert client.get("/api/v1/usage", params={"from": "2026-03-02", "to": "2026-03-01"},
                           headers=auth()).status_code == 422
+
+
+def test_weekly_and_monthly_distinct_citizens_agree_between_short_and_long_ranges(app):
+    # SQLite counts a few periods with one query each and many in one grouped pass: same answers.
+    store = app.state.store
+    codes = register_fleet(store, 2)
+    sunday = datetime(2026, 3, 8, 22, tzinfo=VN)  # the last day of the ISO week of Monday 2 March
+    store.store([_ev(codes[0], sunday, 1), _ev(codes[1], sunday + timedelta(hours=3), 2),  # Monday 9 March
+                 _ev(codes[0], sunday + timedelta(days=1), 1), _ev(codes[1], datetime(2026, 4, 30, 9, tzinfo=VN), 1)])
+    with TestClient(app) as client:
+        for group_by in ("week", "month"):
+            short = client.get("/api/v1/citizens", params={"from": "2026-03-01", "to": "2026-04-30",
+                                                           "group_by": group_by}, headers=auth()).json()
+            long = client.get("/api/v1/citizens", params={"from": "2024-01-01", "to": "2027-12-31",
+                                                          "group_by": group_by}, headers=auth()).json()
+            assert short["periods"] == long["periods"], group_by
+        weeks = {p["period"]: p["distinct_citizens"] for p in long_weeks(client)}
+        assert weeks == {"2026-03-02": 1, "2026-03-09": 2, "2026-04-27": 1}
+
+
+def long_weeks(client):  # type: ignore[no-untyped-def]
+    return client.get("/api/v1/citizens", params={"from": "2024-01-01", "to": "2027-12-31", "group_by": "week"},
+                      headers=auth()).json()["periods"]

@@ -74,8 +74,6 @@ def test_distinct_citizen_counts_a_person_once_per_period_across_facilities_and_
     assert _report(store, "2026-Q4").total.citizens == 1  # November and December: still one person
 
 
-@pytest.mark.xfail(strict=True, reason="the writer adds rejected reads' pseudonyms to daily_citizen "
-                   "(server/store.py _insert_events); docs/counting.md says they must not count")
 def test_distinct_citizen_excludes_people_seen_only_in_rejected_attempts(store):
     at = datetime(2026, 11, 5, 8, 0, tzinfo=VN)
     store.store([_event("34001", at, 1), _event("34001", at, 2, TrustLevel.INVALID)])

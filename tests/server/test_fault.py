@@ -60,6 +60,7 @@ def test_sigkilled_server_and_restarted_broker_lose_nothing_and_count_nothing_tw
             f'[api]\nport = {port}\nread_tokens = ["{READ_TOKEN}"]\n'
             "[ingest]\nbatch_size = 250\n"
         )
+        config.chmod(0o600)
         server = ServerProcess(config, port, tmp_path / "server.log")
         try:
             server.start()  # creates the persistent session

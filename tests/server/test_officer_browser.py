@@ -25,6 +25,7 @@ from edge.events import CheckInEvent, Method, new_event_id
 from edge.trust.levels import TrustLevel
 from server.db import init_db, make_engine
 from server.reports_web import mount_reports
+from server.security import SecurityHeaders
 from server.store import Activity, EventStore
 from simulators.services import free_port
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
@@ -83,6 +84,7 @@ def served(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
     store = EventStore(engine)
     codes, checkins, rejected = populate(store, random.Random(5))
     app = FastAPI()
+    app.add_middleware(SecurityHeaders)  # the server's CSP and headers: the page must work under them
     mount_reports(app, engine, timezone="Asia/Ho_Chi_Minh", coverage_days=7, offline_after=timedelta(minutes=15),
                   viewer=lambda _request: True, logout_url=None)
     port = free_port()
@@ -227,8 +229,11 @@ def test_the_page_refreshes_itself_without_losing_the_view(served):
     rng = random.Random(9)
     served["store"].store([_event(served["codes"][1], datetime.now(UTC), rng, TrustLevel.CHIP_VERIFIED, Method.CHIP)
                            for _ in range(3)])
-    shown = "document.querySelector('[data-testid=checkins]').innerText.replace(/\\./g, '')"
-    page.wait_for_function(f"{shown} == '{before + 3}'", timeout=20_000)
+    # polled from here: the page's CSP (no eval) refuses wait_for_function's string predicate
+    deadline = time.monotonic() + 20
+    while int(page.inner_text("[data-testid=checkins]").replace(".", "")) != before + 3:
+        assert time.monotonic() < deadline, "the page did not refresh its numbers"
+        page.wait_for_timeout(200)
     assert page.evaluate("window.__kept") == "same document"  # no reload
     assert page.url == page.evaluate("location.href") and "refresh=5" in page.url
     assert page.evaluate("window.scrollY") > 0

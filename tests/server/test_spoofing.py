@@ -58,6 +58,7 @@ def _write_config(tmp_path, port: int) -> str:
         "[broker_files]\n"
         f'password_file = "{tmp_path / "passwd"}"\nacl_file = "{tmp_path / "acl"}"\n'
     )
+    config.chmod(0o600)
     return str(config)
 
 

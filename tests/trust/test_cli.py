@@ -56,3 +56,21 @@ def test_usage_and_parse_errors_exit_2(tmp_path):
     (tmp_path / "x.bin").write_bytes(b"\x99\x00")
     assert run(["--trust", trust, sod, tmp_path / "x.bin"])[0] == 2
     assert run(["--trust", trust, sod, tmp_path / "missing.bin"])[0] == 2
+
+
+def test_sod_with_bytes_after_its_der_is_refused_exit_2(tmp_path, capsys):
+    sod = emrtd("gmrtd_pa/FR_EF_SOD.bin").read_bytes()
+    trust = emrtd("gmrtd_pa/FR_CSCA.cer")
+    for name, data in (("trailing.bin", sod + b"\x00\x00\x00"), ("junk.bin", sod + b"\x30\x00")):
+        (tmp_path / name).write_bytes(data)
+        assert run(["--trust", trust, "--at", "2018-01-01", tmp_path / name])[0] == 2
+        assert "bytes after the object" in capsys.readouterr().err
+
+
+def test_trust_path_that_loads_no_anchor_is_a_usage_error(tmp_path, capsys):
+    sod = emrtd("gmrtd_pa/FR_EF_SOD.bin")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "notacert.pem").write_text("hello")
+    for trust in (tmp_path / "empty", tmp_path / "notacert.pem"):
+        assert run(["--trust", trust, "--at", "2018-01-01", sod])[0] == 2
+        assert "no trust anchor" in capsys.readouterr().err

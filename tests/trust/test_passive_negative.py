@@ -183,3 +183,19 @@ def test_data_group_hashes_with_each_sha_algorithm(hash_name):
     assert r.check("data_group_hashes").codes == ["dg_hashes_match"]
     r = verify_passive(sod, {1: synth.DG1, 2: _flip(synth.DG2, 2)}, at=synth.T0 + timedelta(days=10))
     assert r.check("data_group_hashes").codes == ["dg_hash_mismatch"]
+
+
+def test_sod_parser_is_strict_der_apart_from_indefinite_lengths():
+    from edge.trust import SODParseError, parse_sod
+    from tests.trust.conftest import read
+
+    sod = read("gmrtd_pa/FR_EF_SOD.bin")
+    parse_sod(sod)
+    with pytest.raises(SODParseError, match="bytes after the object"):
+        parse_sod(sod + b"\x00")
+    # The same object with its outer length in a longer form than needed (82 -> 83 00 ..): not DER.
+    assert sod[1] == 0x82
+    longer = sod[:1] + b"\x83\x00" + sod[2:]
+    with pytest.raises(SODParseError, match="shortest form"):
+        parse_sod(longer)
+    parse_sod(read("gmrtd_pa/NZ_EF_SOD.bin"))  # BER indefinite lengths stay accepted (real NZ passports)

@@ -31,3 +31,39 @@ def test_trace_never_shows_data_fields():
     ext4 = bytes.fromhex("00860000000003AABBCC0000")
     assert describe_command(ext4) == "CLA=00 INS=86 P1=00 P2=00 Lc=3 Le=65536"
     assert describe_response(b"secret-name\x90\x00") == "SW=9000 len=11"
+
+
+DUAL = [
+    "ACS ACR1281 1S Dual Reader [ACR1281 1S Dual Reader ICC] 00 00",
+    "ACS ACR1281 1S Dual Reader [ACR1281 1S Dual Reader SAM] 00 01",
+    "ACS ACR1281 1S Dual Reader [ACR1281 1S Dual Reader PICC] 00 02",
+]
+
+
+def test_reader_kinds_from_the_names_real_drivers_give():
+    from reader_drivers.pcsc import reader_kind
+
+    assert [reader_kind(r) for r in DUAL] == ["contact", "sam", "contactless"]
+    assert reader_kind("ACS ACR122U PICC Interface 00 00") == "contactless"
+    assert reader_kind("HID Global OMNIKEY 5422CL Smartcard Reader 01 00") == "contactless"
+    assert reader_kind("HID Global OMNIKEY 5422 Smartcard Reader 00 00") == "contact"
+    assert reader_kind("Identiv uTrust 3700 F CL Reader 00 00") == "contactless"
+    assert reader_kind("Virtual PCD 00 00") == "contactless"
+    assert reader_kind("Gemalto PC Twin Reader 00 00") == "unknown"
+
+
+def test_select_reader_takes_the_contactless_slot_never_the_sam_or_contact_slot_listed_first():
+    import pytest
+
+    from reader_drivers.pcsc import ReaderNotFoundError, reader_matcher, select_reader
+
+    assert select_reader(DUAL) == DUAL[2]
+    assert select_reader(DUAL, "acr1281") == DUAL[2]  # plain text, any case; contactless first
+    assert select_reader(DUAL, r"\bICC\]") == DUAL[0]  # a pattern naming the contact slot gets it
+    with pytest.raises(ReaderNotFoundError, match="SAM"):
+        select_reader(DUAL, "SAM")  # a SAM slot is never read, even when named
+    with pytest.raises(ReaderNotFoundError, match="readers: none"):
+        select_reader([])
+    assert select_reader(["Gemalto PC Twin Reader 00 00"]) == "Gemalto PC Twin Reader 00 00"
+    accept = reader_matcher("Dual Reader [")  # not a valid regex: taken as text
+    assert [accept(r) for r in DUAL] == [True, False, True]

@@ -107,8 +107,90 @@ def econtent_bytes(signed_data: cms.SignedData) -> bytes:
     return bytes(content.__bytes__())
 
 
+_MAX_DEPTH = 32
+
+
+def _check_encoding(data: bytes, off: int, end: int, depth: int, *, until_eoc: bool = False) -> int:
+    """Walk TLVs in ``data[off:end]`` strictly; returns the offset after them.
+
+    Every constructed value is consumed exactly, definite lengths use the
+    fewest bytes (DER), nothing trails. The one BER form allowed is the
+    indefinite length (constructed only, closed by 00 00): real SODs use it
+    (New Zealand 2013) and their signatures cover those bytes.
+    """
+    if depth > _MAX_DEPTH:
+        raise SodError("EF.SOD nests deeper than any security object")
+    while off < end:
+        if until_eoc and data[off : off + 2] == b"\x00\x00":
+            return off + 2
+        first = data[off]
+        off += 1
+        if first & 0x1F == 0x1F:  # high tag number: base-128, b8 = more
+            for _ in range(4):
+                if off >= end:
+                    raise SodError("EF.SOD: truncated tag")
+                off += 1
+                if not data[off - 1] & 0x80:
+                    break
+            else:
+                raise SodError("EF.SOD: tag number too long")
+        if off >= end:
+            raise SodError("EF.SOD: truncated length")
+        lb = data[off]
+        off += 1
+        constructed = bool(first & 0x20)
+        if lb == 0x80:
+            if not constructed:
+                raise SodError("EF.SOD: indefinite length on a primitive value")
+            off = _check_encoding(data, off, end, depth + 1, until_eoc=True)
+            continue
+        if lb < 0x80:
+            length = lb
+        else:
+            n = lb & 0x7F
+            if n > 4 or off + n > end:
+                raise SodError("EF.SOD: bad length field")
+            raw = data[off : off + n]
+            off += n
+            length = int.from_bytes(raw, "big")
+            if raw[0] == 0 or length < 0x80:
+                raise SodError("EF.SOD: length not in its shortest form (not DER)")
+        if off + length > end:
+            raise SodError("EF.SOD: a value runs past its container")
+        if constructed:
+            _check_encoding(data, off, off + length, depth + 1)
+        off += length
+    if until_eoc:
+        raise SodError("EF.SOD: indefinite length without end-of-contents")
+    return off
+
+
+def check_single_object(data: bytes, what: str = "EF.SOD") -> None:
+    """Exactly one strictly encoded TLV, nothing after it (see :func:`_check_encoding`)."""
+    if not data:
+        raise SodError(f"{what} is empty")
+    end = _one_tlv_end(data)
+    if end != len(data):
+        raise SodError(f"{what}: {len(data) - end} bytes after the object")
+    _check_encoding(data, 0, end, 0)
+
+
+def _one_tlv_end(data: bytes) -> int:
+    """Offset after the first TLV of ``data`` (strictly walked)."""
+    try:
+        _cls, _method, _tag, header, contents, trailer = parser.parse(bytes(data))
+    except (ValueError, TypeError) as e:
+        raise SodError(f"not a BER TLV: {e}") from None
+    return len(header) + len(contents) + len(trailer)
+
+
 def parse_sod(data: bytes) -> Sod:
-    """Parse EF.SOD bytes; raises :class:`SodError` on anything malformed."""
+    """Parse EF.SOD bytes; raises :class:`SodError` on anything malformed.
+
+    Strict: one object with nothing after it, every nested value consumed
+    exactly, definite lengths in DER form (:func:`check_single_object`); the
+    LDS security object inside likewise.
+    """
     try:
         return _parse(data)
     except SodError:
@@ -118,6 +200,7 @@ def parse_sod(data: bytes) -> Sod:
 
 
 def _parse(data: bytes) -> Sod:
+    check_single_object(data)
     inner = unwrap_tag77(data)
     ci = cms.ContentInfo.load(inner)
     if ci["content_type"].native != "signed_data":
@@ -127,7 +210,8 @@ def _parse(data: bytes) -> Sod:
     if eci["content_type"].dotted != OID_LDS_SECURITY_OBJECT:
         raise SodError(f"eContentType {eci['content_type'].dotted} is not an LDS security object")
     econtent = econtent_bytes(sd)
-    lds = LDSSecurityObject.load(econtent)
+    check_single_object(econtent, "the LDS security object")
+    lds = LDSSecurityObject.load(econtent, strict=True)
     hash_alg = lds["hash_algorithm"]["algorithm"].native
     dg_hashes: dict[int, bytes] = {}
     for item in lds["data_group_hash_values"]:

@@ -1,0 +1,245 @@
+"""``cccd-edge doctor``: check an installed desk, one line per check, non-zero exit on a failure.
+
+What a technician would check by hand, in order: the settings load; the key files exist
+with mode 0600 and enough bytes; every trust path loads and how many anchors it gives;
+the PC/SC readers (and which slot each is in); each QR input opens (a camera gives a
+frame); the broker answers with TLS and this desk's credentials; the clock is
+synchronised; the outbox's disk has room. Each line is ``OK``, ``WARN`` (works, but look)
+``FAIL`` (the desk will not work as configured) or ``SKIP`` (not configured).
+
+Nothing is changed and nothing is published: the broker check connects under its own
+client id (so the running agent's session is not taken over) and disconnects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, TextIO
+
+from edge.config import CameraSource, EdgeSettings, HidSource, SerialSource
+from edge.settings_base import ConfigError
+
+Status = Literal["OK", "WARN", "FAIL", "SKIP"]
+DEFAULT_CONFIG = Path("/etc/cccd-edge/edge.toml")
+#: Below this the outbox may fill within a day of a long outage; below the warning, look soon.
+MIN_FREE_BYTES = 50 * 1024 * 1024
+WARN_FREE_BYTES = 500 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class CheckLine:
+    status: Status
+    name: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.status:<4} {self.name:<16} {self.detail}"
+
+
+def _check_key(name: str, read: Callable[[], object], path: Path | None) -> CheckLine:
+    if path is None:
+        return CheckLine("SKIP", name, "not configured")
+    try:
+        read()
+    except ConfigError as exc:
+        return CheckLine("FAIL", name, str(exc))
+    mode = path.stat().st_mode & 0o777
+    return CheckLine("OK", name, f"{path} (mode {mode:04o})")
+
+
+def check_trust(settings: EdgeSettings) -> Iterator[CheckLine]:
+    if not settings.chip.enabled:
+        yield CheckLine("SKIP", "trust", "the chip is not read at this desk")
+        return
+    if not settings.chip.trust_paths:
+        yield CheckLine("WARN", "trust", "no trust path: chips reach at most chip_data_unanchored")
+        return
+    missing = [p for p in settings.chip.trust_paths if not p.exists()]
+    for path in missing:
+        yield CheckLine("FAIL", "trust", f"{path} does not exist")
+    from edge.trust.store import TrustStore
+
+    store = TrustStore([str(p) for p in settings.chip.trust_paths if p.exists()])
+    rejected = [r for r in store.reports if not r.accepted]
+    for report in rejected:
+        yield CheckLine("WARN", "trust", f"{report.path} not loaded: {report.reason or 'unreadable'}")
+    counts = store.counts
+    anchors = counts["cscas"] + counts["document_signers"]
+    detail = (f"{counts['cscas']} CSCA, {counts['document_signers']} pinned document signers, "
+              f"{counts['crls']} CRLs from {len(store.reports)} files")
+    if not missing:
+        yield CheckLine("OK" if anchors else "WARN", "trust", detail if anchors else f"no anchor: {detail}")
+
+
+def check_readers(settings: EdgeSettings) -> CheckLine:
+    if not settings.chip.enabled:
+        return CheckLine("SKIP", "chip reader", "the chip is not read at this desk")
+    from reader_drivers.pcsc import TransportError, list_readers
+
+    try:
+        readers = list_readers()
+    except TransportError as exc:
+        return CheckLine("FAIL", "chip reader", f"pcscd is not reachable: {exc}")
+    wanted = settings.chip.reader
+    usable = [(i, r) for i, r in enumerate(readers) if not wanted or wanted in r]
+    if not usable:
+        which = f" matching {wanted!r}" if wanted else ""
+        return CheckLine("FAIL", "chip reader", f"no PC/SC reader{which} (found: {readers or 'none'})")
+    return CheckLine("OK", "chip reader", ", ".join(f"slot {i}: {r}" for i, r in usable))
+
+
+def check_qr_sources(settings: EdgeSettings, *, timeout: float = 5.0) -> Iterator[CheckLine]:
+    if not settings.qr_sources:
+        yield CheckLine("WARN", "qr input", "no [[qr_sources]]: QR codes are read from nowhere")
+        return
+    for spec in settings.qr_sources:
+        name = f"qr {spec.kind}"
+        if isinstance(spec, CameraSource):
+            yield _check_camera(spec, timeout)
+        elif isinstance(spec, SerialSource | HidSource):
+            ok = os.path.exists(spec.device)
+            yield CheckLine("OK" if ok else "FAIL", name, f"{spec.device}" + ("" if ok else " does not exist"))
+
+
+def _check_camera(spec: CameraSource, timeout: float) -> CheckLine:
+    from reader_drivers.qr.camera import CameraSource as Camera
+
+    try:
+        camera = Camera(spec.device, width=spec.width, height=spec.height, fps=spec.fps, still_gate=False)
+    except Exception as exc:  # a driver error of any kind is this check's finding
+        return CheckLine("FAIL", "qr camera", f"{spec.device}: cannot open ({exc.__class__.__name__}: {exc})")
+    try:
+        frame = camera.frames.next_frame(timeout)
+    except Exception as exc:  # the driver's end-of-frames or device error
+        return CheckLine("FAIL", "qr camera", f"{spec.device}: no frame ({exc.__class__.__name__})")
+    finally:
+        camera.close()
+    if frame is None:
+        return CheckLine("FAIL", "qr camera", f"{spec.device}: no frame within {timeout:g} s")
+    height, width = frame[1].shape[:2]
+    return CheckLine("OK", "qr camera", f"{spec.device}: frames of {width}x{height}")
+
+
+def check_broker(settings: EdgeSettings, *, timeout: float = 5.0) -> CheckLine:
+    from contract.mqtt import make_client
+
+    mqtt = settings.mqtt
+    where = f"{mqtt.url} as {mqtt.username or 'anonymous'}" + (" (TLS)" if mqtt.tls else "")
+    if mqtt.tls and mqtt.ca_file is not None and not mqtt.ca_file.exists():
+        return CheckLine("FAIL", "broker", f"{where}: ca_file {mqtt.ca_file} does not exist")
+    answered = threading.Event()
+    result: list[str] = []
+
+    def on_connect(_client: object, _userdata: object, _flags: object, reason: object, _props: object) -> None:
+        result.append(str(reason))
+        answered.set()
+
+    client = make_client(mqtt, f"doctor-{settings.facility_code}-{settings.reader_id}-{secrets.token_hex(3)}")
+    client.on_connect = on_connect
+    try:
+        client.connect(mqtt.host, mqtt.port, keepalive=10)
+        client.loop_start()
+        if not answered.wait(timeout):
+            return CheckLine("FAIL", "broker", f"{where}: no answer within {timeout:g} s")
+    except (OSError, ValueError) as exc:  # refused, unreachable, TLS handshake or certificate failure
+        return CheckLine("FAIL", "broker", f"{where}: {exc.__class__.__name__}: {exc}")
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    if result[0] != "Success":
+        return CheckLine("FAIL", "broker", f"{where}: refused ({result[0]})")
+    return CheckLine("OK", "broker", f"{where}: connected")
+
+
+def check_clock(run: Callable[[list[str]], str | None] | None = None) -> CheckLine:
+    """NTP synchronisation as systemd-timesyncd reports it (a Pi has no real-time clock)."""
+    run = run or _run
+    answer = run(["timedatectl", "show", "-p", "NTPSynchronized", "--value"])
+    if answer is not None:
+        if answer.strip() == "yes":
+            return CheckLine("OK", "clock", "synchronised (NTP)")
+        return CheckLine("FAIL", "clock", "not synchronised: check systemd-timesyncd and the network "
+                                          "(a wrong date counts check-ins on the wrong day)")
+    if Path("/run/systemd/timesync/synchronized").exists():
+        return CheckLine("OK", "clock", "synchronised (systemd-timesyncd)")
+    return CheckLine("WARN", "clock", "cannot tell whether the clock is synchronised (no timedatectl)")
+
+
+def _run(cmd: list[str]) -> str | None:
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def check_disk(settings: EdgeSettings) -> CheckLine:
+    state = settings.state_dir
+    probe = state if state.exists() else state.parent
+    if not probe.exists():
+        return CheckLine("FAIL", "outbox disk", f"{state} and its parent do not exist")
+    if not os.access(probe, os.W_OK):
+        return CheckLine("FAIL", "outbox disk", f"{probe} is not writable by this user")
+    free = shutil.disk_usage(probe).free
+    detail = f"{state}: {free / 1024 / 1024:.0f} MB free"
+    if free < MIN_FREE_BYTES:
+        return CheckLine("FAIL", "outbox disk", f"{detail} (below {MIN_FREE_BYTES // 1024 // 1024} MB)")
+    return CheckLine("WARN" if free < WARN_FREE_BYTES else "OK", "outbox disk", detail)
+
+
+def check_screen(settings: EdgeSettings) -> CheckLine:
+    screen = settings.screen
+    if not screen.enabled:
+        return CheckLine("SKIP", "screen", "turned off")
+    scheme = "https" if screen.tls_cert_file else "http"
+    host = "127.0.0.1" if screen.host in ("0.0.0.0", "::") else screen.host
+    where = f"{scheme}://{host}:{screen.port}/"
+    return CheckLine("OK", "screen", where + (" (LAN, with token)" if screen.allow_lan else " (loopback only)"))
+
+
+def run_checks(config: Path | None, *, timeout: float = 5.0) -> list[CheckLine]:
+    """Every check, in order; a settings file that does not load stops there."""
+    try:
+        settings = EdgeSettings.load(config)
+    except ConfigError as exc:
+        return [CheckLine("FAIL", "config", str(exc))]
+    lines = [CheckLine("OK", "config", f"{config or 'environment'}: {settings.facility_code}/{settings.reader_id}")]
+    lines.append(_check_key("pseudonym key", settings.pseudonym_key, settings.pseudonym_key_file))
+    lines.append(_check_key("his token", settings.his_token, settings.his.token_file))
+    lines.append(_check_key("screen token", settings.screen_token, settings.screen.token_file))
+    lines.append(check_screen(settings))
+    lines.extend(check_trust(settings))
+    lines.append(check_readers(settings))
+    lines.extend(check_qr_sources(settings, timeout=timeout))
+    lines.append(check_broker(settings, timeout=timeout))
+    lines.append(check_clock())
+    lines.append(check_disk(settings))
+    return lines
+
+
+def doctor_main(argv: list[str], out: TextIO | None = None) -> int:
+    """``cccd-edge doctor [--config FILE]``: check this desk; exit 1 if any check failed."""
+    parser = argparse.ArgumentParser(
+        prog="cccd-edge doctor",
+        description="Check an installed desk: config, key modes, trust paths, readers, camera, broker, clock, disk.")
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="the settings file (default %(default)s)")
+    parser.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the camera and the broker")
+    args = parser.parse_args(argv)
+    out = out or sys.stdout
+    lines = run_checks(args.config, timeout=args.timeout)
+    for line in lines:
+        out.write(f"{line}\n")
+    failed = [line for line in lines if line.status == "FAIL"]
+    out.write(f"{len(failed)} failed, {sum(line.status == 'WARN' for line in lines)} to look at, "
+              f"{sum(line.status == 'OK' for line in lines)} fine\n")
+    out.flush()
+    return 1 if failed else 0

@@ -1,0 +1,219 @@
+"""The API against a hostile browser, a guessing client and a spreadsheet: admin actions take the
+header only, the session cookie is opaque, every answer carries the security headers, wrong tokens
+are rate-limited, CSV cells cannot run as formulas, weak tokens and readable secrets are refused, and
+every endpoint answers its worst parameters with a 4xx, never a 500."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from srvhelpers import ADMIN_TOKEN, READ_TOKEN, auth, make_settings
+
+from contract.events import CheckInEvent, Method, new_event_id
+from contract.levels import TrustLevel
+from contract.settings import ConfigError
+from server.app import create_app
+from server.settings import ServerSettings
+
+CSV = {"Content-Type": "text/csv"}
+HOSTILE_NAMES = ["=HYPERLINK(\"http://evil\",\"x\")", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tTab"]
+
+
+@pytest.fixture
+def app(tmp_path):
+    return create_app(make_settings(f"sqlite:///{tmp_path / 's.sqlite'}"), ingest=False)
+
+
+def _login(client: TestClient, token: str = READ_TOKEN) -> str:
+    client.post("/dashboard/login", data={"token": token}, follow_redirects=False)
+    return client.cookies.get("cccd_session") or ""
+
+
+def test_admin_import_takes_the_header_only_never_the_browsers_session(app):
+    body = "code,name,type,province,district,commune\n34001,A,hospital,P,D,C\n"
+    with TestClient(app) as client:
+        sid = _login(client, ADMIN_TOKEN)
+        assert sid and sid not in (ADMIN_TOKEN, READ_TOKEN)
+        # a page in the admin's browser (the cookie rides along, any content type)
+        for headers in (CSV, {"Content-Type": "text/plain"}, {"Content-Type": "application/x-www-form-urlencoded"}):
+            r = client.post("/api/v1/facilities/import", content=body, headers=headers)
+            assert r.status_code == 401, r.text
+        assert app.state.store.facilities() == []
+        ok = client.post("/api/v1/facilities/import", content=body, headers=CSV | auth(ADMIN_TOKEN))
+        assert ok.json() == {"imported": 1}
+
+
+def test_the_session_cookie_is_opaque_expiring_httponly_strict_secure_over_tls_and_dies_on_logout(app):
+    with TestClient(app, base_url="https://testserver") as client:
+        r = client.post("/dashboard/login", data={"token": READ_TOKEN}, follow_redirects=False)
+        cookie = r.headers["set-cookie"]
+        sid = client.cookies.get("cccd_session")
+        assert READ_TOKEN not in cookie and sid and len(sid) >= 40
+        assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Secure" in cookie and "Max-Age=" in cookie
+        assert client.get("/api/v1/facilities").status_code == 200  # the session reads
+        assert "strict-transport-security" in client.get("/api/v1/health").headers
+        client.post("/dashboard/logout", follow_redirects=False)
+        client.cookies.set("cccd_session", sid)
+        assert client.get("/api/v1/facilities").status_code == 401
+        assert client.get("/dashboard", follow_redirects=False).status_code == 303
+    with TestClient(app) as plain:
+        r = plain.post("/dashboard/login", data={"token": READ_TOKEN}, follow_redirects=False)
+        assert "Secure" not in r.headers["set-cookie"]
+
+
+def test_a_sign_in_posted_from_another_origin_is_refused(app):
+    with TestClient(app) as client:
+        r = client.post("/dashboard/login", data={"token": READ_TOKEN}, follow_redirects=False,
+                        headers={"Origin": "http://127.0.0.1:9999"})
+        assert r.status_code == 403 and "cccd_session" not in r.headers.get("set-cookie", "")
+
+
+def test_every_answer_carries_the_security_headers_and_no_page_loads_a_cdn(app):
+    with TestClient(app) as client:
+        answers = [client.get("/api/v1/health"), client.get("/dashboard/login"), client.get("/nowhere"),
+                   client.get("/api/v1/facilities", headers=auth()),
+                   client.get("/api/v1/facilities", params={"format": "csv"}, headers=auth()),
+                   client.get("/api/v1/readers")]
+        for r in answers:
+            assert "default-src 'none'" in r.headers["content-security-policy"], r.url
+            assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+            assert r.headers["x-frame-options"] == "DENY"
+            assert r.headers["x-content-type-options"] == "nosniff"
+            assert r.headers["referrer-policy"] == "same-origin"
+            assert r.headers["cache-control"] == "no-store"
+        assert client.get("/api/v1/docs", headers=auth()).status_code == 404
+        for page in (client.get("/dashboard/login").text, client.get("/api/v1/openapi.json", headers=auth()).text):
+            assert "cdn" not in page.lower() and "<script" not in page.lower()
+
+
+def test_wrong_tokens_are_rate_limited_per_client_with_429_and_the_right_token_waits_too(tmp_path):
+    app = create_app(make_settings(f"sqlite:///{tmp_path / 's.sqlite'}", api={
+        "read_tokens": [READ_TOKEN], "admin_tokens": [ADMIN_TOKEN], "max_failed_auth": 5, "lockout_seconds": 2}),
+        ingest=False)
+    with TestClient(app) as client:
+        codes = [client.get("/api/v1/facilities", headers=auth(f"wrong-token-{i:010d}")).status_code
+                 for i in range(5)]
+        assert codes == [401] * 5
+        locked = client.get("/api/v1/facilities", headers=auth())
+        assert locked.status_code == 429 and int(locked.headers["retry-after"]) >= 1
+        assert client.post("/dashboard/login", data={"token": READ_TOKEN}).status_code == 429
+        assert client.get("/api/v1/health").status_code == 200  # no token: never limited
+        deadline = time.monotonic() + 10
+        while client.get("/api/v1/facilities", headers=auth()).status_code == 429 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert client.get("/api/v1/facilities", headers=auth()).status_code == 200
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised_in_every_export(app):
+    store = app.state.store
+    lines = ["code,name,type,province,district,commune"]
+    for i, name in enumerate(HOSTILE_NAMES):
+        lines.append(f'3400{i},"{name.replace(chr(34), chr(34) * 2)}",hospital,"{name.replace(chr(34), chr(34) * 2)}",'
+                     f'"-D{i}",C')
+    store.import_facilities("\n".join(lines) + "\n")
+    for i in range(len(HOSTILE_NAMES)):
+        store.add_reader(f"3400{i}", "desk-1")
+    now = datetime.now(UTC)
+    store.store([CheckInEvent(event_id=new_event_id(), facility_code="34000", reader_id="desk-1", occurred_at=now,
+                              method=Method.QR, trust_level=TrustLevel.QR_ONLY, citizen_pseudonym="ab" * 32)])
+    day = now.date()
+    q = {"from": (day - timedelta(days=1)).isoformat(), "to": (day + timedelta(days=1)).isoformat(), "format": "csv"}
+    exports = {
+        "facilities": ("/api/v1/facilities", {"format": "csv"}),
+        "readers": ("/api/v1/readers", {"format": "csv"}),
+        "coverage": ("/api/v1/coverage", {"format": "csv"}),
+        "uncovered": ("/api/v1/coverage/uncovered", {"format": "csv"}),
+        "usage-by-facility": ("/api/v1/usage", q | {"breakdown": "facility"}),
+        "usage-by-district": ("/api/v1/usage", q | {"breakdown": "district"}),
+    }
+    with TestClient(app) as client:
+        for name, (path, params) in exports.items():
+            text = client.get(path, params=params, headers=auth()).text
+            cells = [c for row in csv.reader(io.StringIO(text)) for c in row]
+            assert cells, name
+            assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")], (name, text[:300])
+        text = client.get("/api/v1/facilities", params={"format": "csv"}, headers=auth()).text
+        assert "'=HYPERLINK" in text and "'-2+3" in text
+
+
+@pytest.mark.parametrize("token, why", [
+    ("a" * 16, "predictable"), (" " * 16, "spaces"), ("read-token-01234\n56789", "spaces"),
+    ("short", "at least 16"), ("abababababababababab", "predictable"),
+])
+def test_weak_tokens_are_refused_by_name(token, why):
+    with pytest.raises(ConfigError, match=why):
+        ServerSettings.load(None, api={"read_tokens": [token]})
+
+
+def test_the_same_token_for_reading_and_administering_is_refused():
+    with pytest.raises(ConfigError, match="both a read token and an admin token"):
+        ServerSettings.load(None, api={"read_tokens": [READ_TOKEN], "admin_tokens": [READ_TOKEN]})
+
+
+def test_a_settings_file_with_secrets_readable_by_others_is_refused(tmp_path):
+    path = tmp_path / "server.toml"
+    path.write_text(f'[api]\nread_tokens = ["{READ_TOKEN}"]\n')
+    for mode in (0o644, 0o640, 0o604):
+        path.chmod(mode)
+        with pytest.raises(ConfigError, match="chmod 600"):
+            ServerSettings.load(path)
+    path.chmod(0o600)
+    assert ServerSettings.load(path).api.read_tokens[0].get_secret_value() == READ_TOKEN
+    public = tmp_path / "public.toml"
+    public.write_text('database_url = "sqlite://"\n')  # no secret in it: the tokens come from elsewhere
+    public.chmod(0o644)
+    assert ServerSettings.load(public, api={"read_tokens": [READ_TOKEN]}).database_url == "sqlite://"
+
+
+WORST = [
+    ("/api/v1/usage", {"from": "0001-01-01", "to": "9999-12-31", "group_by": "week"}),
+    ("/api/v1/usage", {"from": "9999-12-01", "to": "9999-12-31", "group_by": "month"}),
+    ("/api/v1/usage", {"from": "2020-01-01", "to": "2029-12-31", "group_by": "week"}),
+    ("/api/v1/usage", {"from": "2026-01-02", "to": "2026-01-01"}),
+    ("/api/v1/usage", {"from": "not-a-date", "to": "2026-01-01"}),
+    ("/api/v1/usage", {"from": "2026-01-01", "to": "2026-01-02", "facility": "x\n" * 50}),
+    ("/api/v1/usage", {"from": "2026-01-01", "to": "2026-01-02", "province": "P" * 5000}),
+    ("/api/v1/citizens", {"from": "0001-01-01", "to": "9999-12-31", "group_by": "week"}),
+    ("/api/v1/citizens", {"from": "2020-01-01", "to": "2029-12-31", "group_by": "week"}),
+    ("/api/v1/citizens", {"from": "2099-12-01", "to": "2099-12-31", "group_by": "month"}),
+    ("/api/v1/coverage", {"days": "100000"}),
+    ("/api/v1/coverage", {"level": "commune"}),
+    ("/api/v1/coverage/uncovered", {"days": "-1"}),
+    ("/api/v1/readers", {"facility": "'; DROP TABLE reader; --"}),
+    ("/api/v1/facilities", {"province": "\x00" * 10}),
+    ("/api/v1/quarantine", {"from": "0001-01-01", "to": "9999-12-31"}),
+    ("/api/v1/quarantine", {"from": "2026-01-01", "to": "2026-01-02", "limit": "100000000"}),
+    ("/dashboard", {"days": "100000000", "province": "P" * 5000}),
+]
+
+
+def test_every_endpoint_answers_its_worst_parameters_with_a_4xx_or_an_answer_never_a_500(database_url):
+    app = create_app(make_settings(database_url), ingest=False)
+    rows = []
+    with TestClient(app, raise_server_exceptions=False) as client:
+        _login(client, READ_TOKEN)
+        for path, params in WORST:
+            token = ADMIN_TOKEN if "quarantine" in path else READ_TOKEN
+            started = time.perf_counter()
+            r = client.get(path, params=params, headers=auth(token), follow_redirects=False)
+            rows.append((path, params, r.status_code, time.perf_counter() - started))
+    print(f"\n{app.state.store.engine.dialect.name}: endpoint | worst parameters | status | seconds")
+    for path, params, code, seconds in rows:
+        shown = {k: (v if len(v) < 30 else f"{v[:12]!r}...({len(v)})") for k, v in params.items()}
+        print(f"{path} | {shown} | {code} | {seconds:.3f}")
+    assert all(code < 500 for _p, _q, code, _s in rows), rows
+    assert [code for _p, _q, code, _s in rows][:2] == [422, 422]
+
+
+def test_the_quarantine_is_for_admins_only_and_through_the_header(app):
+    q = {"from": "2026-01-01", "to": "2026-01-02"}
+    with TestClient(app) as client:
+        assert client.get("/api/v1/quarantine", params=q, headers=auth()).status_code == 403
+        _login(client, ADMIN_TOKEN)
+        assert client.get("/api/v1/quarantine", params=q).status_code == 401  # an admin's session is not enough
+        assert client.get("/api/v1/quarantine", params=q, headers=auth(ADMIN_TOKEN)).json() == []
