@@ -32,6 +32,7 @@ def make_ingestor(settings: ServerSettings, store: EventStore, metrics: IngestMe
         store, settings.mqtt, batch_size=settings.batch_size,
         receive_maximum=settings.ingest.receive_maximum, linger=settings.ingest.linger_ms / 1000,
         auto_register=settings.registry.auto_register, metrics=metrics, receipts=settings.ingest.receipts,
+        quarantine_keep=timedelta(days=settings.ingest.quarantine_keep_days),
         bounds=Bounds.of(settings.ingest.earliest_event, timedelta(seconds=settings.ingest.max_future_skew_seconds),
                          settings.ingest.max_payload_bytes),
     )

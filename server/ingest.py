@@ -34,7 +34,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import paho.mqtt.client as mqtt
@@ -117,6 +117,7 @@ class Ingestor:
         metrics: IngestMetrics | None = None,
         bounds: Bounds | None = None,
         receipts: bool = True,
+        quarantine_keep: timedelta = timedelta(days=90),
     ) -> None:
         self.store = store
         self.settings = settings
@@ -127,6 +128,8 @@ class Ingestor:
         self.metrics = metrics or IngestMetrics()
         self.bounds = bounds or Bounds.default()
         self.receipts = receipts
+        self.quarantine_keep = quarantine_keep
+        self._next_prune = 0.0  # monotonic time of the next quarantine pruning
         self.health = HealthState()
         self.counters: Counter[str] = Counter()
         self._inflight_since: float | None = None  # receipt time of the batch being stored
@@ -211,6 +214,8 @@ class Ingestor:
     def _write_loop(self) -> None:
         pending = self._queue
         while not self._stop.is_set():
+            if time.monotonic() >= self._next_prune:
+                self._prune_quarantine()
             if not pending:
                 self._wake.wait(0.2)
                 self._wake.clear()
@@ -300,7 +305,9 @@ class Ingestor:
         self._inflight_since = None
         self.metrics.commit_lag.set(committed - batch[0].received)
         if self.receipts and kept:
-            self.counters["receipts"] += send_receipts(self._client, kept, stored_at)
+            sent = send_receipts(self._client, kept, stored_at)
+            self.counters["receipts"] += sent
+            self.metrics.receipts.inc(sent)
 
     def _commit(
         self,
@@ -350,6 +357,17 @@ class Ingestor:
         except _Unstorable:
             log.exception("cannot even quarantine a message on %s; acknowledging it", item.topic[:200])
             return []
+
+    def _prune_quarantine(self) -> None:
+        """Hourly, in the writer's thread (the one writer): forget quarantine records past their keep."""
+        self._next_prune = time.monotonic() + 3600
+        try:
+            removed = self._retrying(lambda: self.store.prune_quarantine(datetime.now(UTC) - self.quarantine_keep))
+        except _Unstorable:
+            log.exception("pruning the quarantine failed; trying again in an hour")
+            return
+        if removed:
+            log.info("pruned %d quarantine records older than %s", removed, self.quarantine_keep)
 
     def _store(self, attempt: Callable[[], StoreResult]) -> StoreResult:
         result = self._retrying(attempt)

@@ -21,6 +21,11 @@ class IngestMetrics:
             "cccd_ingest_commit_lag_seconds", "from receipt of a batch's first message to its commit", registry=r
         )
         self.backlog = Gauge("cccd_ingest_backlog", "messages received and not yet stored", registry=r)
+        self.oldest_unacknowledged = Gauge(
+            "cccd_ingest_oldest_unacknowledged_seconds",
+            "age of the oldest message received and not yet acknowledged (0: none)", registry=r,
+        )
+        self.receipts = Counter("cccd_ingest_receipts", "receipts published to readers", registry=r)
         self.batch_size = Histogram(
             "cccd_ingest_batch_messages", "messages per transaction",
             buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000), registry=r,

@@ -100,6 +100,9 @@ class IngestSettings(Section):
         DEFAULT_MAX_EVENT_BYTES, ge=1024, le=1024 * 1024, description="larger check-in payloads are quarantined"
     )
     receipts: bool = Field(True, description="publish receipts of committed events to each reader")
+    quarantine_keep_days: int = Field(
+        90, ge=1, le=3660, description="quarantine records older than this are deleted (their counts stay)"
+    )
     quarantine_alert_seconds: int = Field(
         900, ge=1, description="health says degraded for this long after a message was quarantined"
     )

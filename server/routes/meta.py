@@ -34,4 +34,5 @@ def prometheus(
 ) -> Response:
     if ingestor:
         metrics.backlog.set(ingestor.backlog)
+        metrics.oldest_unacknowledged.set(ingestor.oldest_unacknowledged_age() or 0.0)
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

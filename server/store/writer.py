@@ -141,6 +141,11 @@ class EventWriter(StoreBase):
                     [{"d": today, "r": reason, "n": n} for reason, n in refused.items()],
                 )
         return result
+    def prune_quarantine(self, before: datetime) -> int:
+        """Forget quarantine records received before ``before`` (their counts stay in refused_daily)."""
+        with self.engine.begin() as conn:
+            return int(conn.execute(QUARANTINE.delete().where(QUARANTINE.c.received_at < before)).rowcount)
+
     def _insert_events(self, conn: Connection, events: list[CheckInEvent], now: datetime) -> list[CheckInEvent]:
         """The batch's new events and their rollups: one statement per table, rows as a JSON array.
 

@@ -1,5 +1,7 @@
 """Crash safety: the server SIGKILLed and restarted during ingest, and the broker restarted:
-the final counts equal exactly what the readers sent, with no event counted twice."""
+the final counts equal exactly what the readers sent, with no event counted twice. The desks
+keep each check-in until the server's receipt names it, so while the server is down the
+backlog is in their outboxes (and in the broker's queue for the server's session)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,18 @@ from tests.processes import ProgramProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 FACILITIES = 5
+
+
+def _waiting(state_dir: Path) -> int:
+    """Check-ins the simulated desks still hold in their outboxes (not receipted yet)."""
+    total = 0
+    for outbox in state_dir.glob("*/*/outbox.sqlite"):
+        try:
+            with sqlite3.connect(f"file:{outbox}?mode=ro", uri=True, timeout=5) as conn:
+                total += int(conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
+        except sqlite3.Error:
+            pass  # not created yet
+    return total
 
 
 def _count(db: Path) -> int:
@@ -65,14 +79,18 @@ def test_sigkilled_server_and_restarted_broker_lose_nothing_and_count_nothing_tw
         try:
             server.start()  # creates the persistent session
             server.kill()
-            # Phase 1: the server is down; the broker queues the check-ins for its session.
-            first = run_checkins(broker.url, FACILITIES, 6000, seed=11, duplicates=200,
-                                 state_dir=tmp_path / "fleet1")
-            # Phase 2: the server drains the queue while readers keep sending.
-            reports = [first]
+            # Phase 1: the server is down. The desks keep their check-ins until receipted (issue 16),
+            # the broker queues for the server's session what the desks sent meanwhile.
+            reports: list = []
+            first = threading.Thread(target=lambda: reports.append(
+                run_checkins(broker.url, FACILITIES, 6000, seed=11, duplicates=200,
+                             state_dir=tmp_path / "fleet1", timeout=300)))
+            first.start()
+            wait_until(lambda: _waiting(tmp_path / "fleet1") >= 3000, 120, "the desks to hold a backlog")
+            # Phase 2: the server drains the backlog while readers keep sending.
             fleet = threading.Thread(target=lambda: reports.append(
                 run_checkins(broker.url, FACILITIES, 6000, seed=12, duplicates=200,
-                             state_dir=tmp_path / "fleet2", timeout=240)))
+                             state_dir=tmp_path / "fleet2", timeout=300)))
             server.start()
             fleet.start()
             wait_until(lambda: _count(db) >= 1500, 120, "ingest to be under way")
@@ -81,8 +99,10 @@ def test_sigkilled_server_and_restarted_broker_lose_nothing_and_count_nothing_tw
             server.start()
             wait_until(lambda: _count(db) >= at_kill + 1500, 120, "ingest to resume")
             broker.restart()  # readers and the server reconnect; their sessions survive
-            fleet.join(300)
-            assert not fleet.is_alive()
+            first.join(360)
+            fleet.join(360)
+            assert not first.is_alive() and not fleet.is_alive()
+            assert len(reports) == 2, "a fleet failed (see its traceback above)"
             sent = sum(r.total_checkins for r in reports)
             wait_until(lambda: _count(db) >= sent, 180, "every check-in to be stored")
             assert at_kill < sent, "the kill must land during ingest"

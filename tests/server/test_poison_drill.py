@@ -7,16 +7,22 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import httpx
 from fastapi.testclient import TestClient
-from srvhelpers import ADMIN_TOKEN, auth, facilities_csv, make_settings, wait_until
+from srvhelpers import ADMIN_TOKEN, READ_TOKEN, auth, facilities_csv, make_settings, wait_until
 from template_broker import SERVER_PASSWORD, SERVER_USER, TemplateBroker
 
 from contract.events import CheckInEvent, Method, Receipt, new_event_id
 from contract.levels import TrustLevel
 from contract.topics import checkin_topic, receipt_topic
 from server.app import create_app
+from server.db import init_db, make_engine
+from server.store import EventStore
+from simulators.services import free_port
+from tests.processes import ServerProcess
 
 GOOD = ("reader-34001-desk-a", "good-reader-password-0123", "34001", "desk-a")
 BAD = ("reader-34002-desk-b", "bad-reader-password-01234", "34002", "desk-b")
@@ -54,6 +60,44 @@ def _settings(db: str, broker: TemplateBroker):  # type: ignore[no-untyped-def]
                          ingest={"quarantine_alert_seconds": 3, "batch_size": 50})
 
 
+def publish_drill(broker: TemplateBroker, good, bad, degraded: Callable[[], bool]) -> tuple[list[str], bool]:  # type: ignore[no-untyped-def]
+    """The drill's traffic: 200 good check-ins from ``good`` with the poison from ``bad`` interleaved,
+    the 2 MB publish (refused by the broker) and a publish to another reader's topic (refused by the
+    ACL). Returns the good event ids and whether ``degraded()`` was seen true after a quarantine."""
+    poison = _poison("34002", "desk-b")
+    sent_ids = []
+    degraded_seen = False
+    for i in range(200):
+        ev = _event("34001", "desk-a")
+        sent_ids.append(ev.event_id)
+        assert good.publish(checkin_topic("34001", "desk-a"), ev.to_json_bytes()) in (0, 16)
+        if i % 25 == 10 and poison:
+            _reason, payload, retained = poison.pop(0)
+            assert bad.publish(checkin_topic("34002", "desk-b"), payload, retain=retained) in (0, 16)
+        if i == 150:
+            assert good.wait_for(lambda c: bool(c.messages), 30)  # receipts flow by now
+            assert not bad.messages, "another reader's receipts reached it"
+            # the broker refuses 2 MB at the door (max_packet_size) and drops the client
+            # (149 Packet too large, or 128 when mosquitto 2.0 just closes the connection)
+            big = broker.reader(BAD[0], BAD[1], "desk-b-big").connect()
+            assert big.publish_too_large(checkin_topic("34002", "desk-b"), b"x" * 2_000_000) >= 128
+            # and the ACL refuses another reader's topic (135 not authorised)
+            assert bad.publish(checkin_topic("34001", "desk-a"), ev.to_json_bytes()) == 135
+        if not degraded_seen and i > 20:
+            degraded_seen = degraded()
+    assert not poison
+    return sent_ids, degraded_seen
+
+
+EXPECTED_REASONS = sorted(["bad_json", "unknown_version", "oversize", "topic_mismatch", "retained", "out_of_window",
+                           "out_of_window"])
+
+
+def _window() -> dict[str, str]:
+    return {"from": (datetime.now(UTC) - timedelta(days=1)).date().isoformat(),
+            "to": (datetime.now(UTC) + timedelta(days=1)).date().isoformat()}
+
+
 def test_poison_is_quarantined_the_good_reader_is_stored_and_receipted_and_a_restart_changes_nothing(tmp_path):
     db = f"sqlite:///{tmp_path / 'server.sqlite'}"
     with TemplateBroker([GOOD, BAD]) as broker:
@@ -72,31 +116,16 @@ def test_poison_is_quarantined_the_good_reader_is_stored_and_receipted_and_a_res
                 # and then delivers nothing the ACL does not allow).
                 assert good.subscribe(receipt_topic("34001", "desk-a")) == 1
                 bad.subscribe(receipt_topic("34001", "desk-a"))
-                poison = _poison("34002", "desk-b")
-                sent_ids = []
                 started = time.monotonic()
-                degraded_seen = False
-                for i in range(200):
-                    ev = _event("34001", "desk-a")
-                    sent_ids.append(ev.event_id)
-                    assert good.publish(checkin_topic("34001", "desk-a"), ev.to_json_bytes()) in (0, 16)
-                    if i % 25 == 10 and poison:
-                        _reason, payload, retained = poison.pop(0)
-                        assert bad.publish(checkin_topic("34002", "desk-b"), payload, retain=retained) in (0, 16)
-                    if i == 150:
-                        assert good.wait_for(lambda c: bool(c.messages), 30)  # receipts flow by now
-                        assert not bad.messages, "another reader's receipts reached it"
-                        # the broker refuses 2 MB at the door (max_packet_size) and drops the client
-                        # (149 Packet too large, or 128 when mosquitto 2.0 just closes the connection)
-                        big = broker.reader(BAD[0], BAD[1], "desk-b-big").connect()
-                        assert big.publish_too_large(checkin_topic("34002", "desk-b"), b"x" * 2_000_000) >= 128
-                        # and the ACL refuses another reader's topic (135 not authorised)
-                        assert bad.publish(checkin_topic("34001", "desk-a"), ev.to_json_bytes()) == 135
-                    if not degraded_seen and ingestor.counters["quarantined"]:
-                        body = client.get("/api/v1/health").json()
-                        degraded_seen = body["status"] == "degraded"
-                        assert {r["code"] for r in body["reasons"]} >= {"quarantine_rising"}
-                assert not poison
+
+                def degraded() -> bool:
+                    body = client.get("/api/v1/health").json()
+                    if body["status"] != "degraded":
+                        return False
+                    assert {r["code"] for r in body["reasons"]} >= {"quarantine_rising"}
+                    return True
+
+                sent_ids, degraded_seen = publish_drill(broker, good, bad, degraded)
                 wait_until(lambda: ingestor.counters["stored"] >= 200 and ingestor.counters["quarantined"] >= 7,
                            30, "ingest")
                 stored_in = time.monotonic() - started
@@ -104,16 +133,12 @@ def test_poison_is_quarantined_the_good_reader_is_stored_and_receipted_and_a_res
                 assert ingestor.counters["stored"] == 200
                 assert ingestor.counters["quarantined"] == 7
                 assert good.wait_for(lambda c: len(c.messages) >= 1 and _receipted(c) >= set(sent_ids), 30)
-                quarantined = client.get("/api/v1/quarantine", headers=auth(ADMIN_TOKEN), params={
-                    "from": (datetime.now(UTC) - timedelta(days=1)).date().isoformat(),
-                    "to": (datetime.now(UTC) + timedelta(days=1)).date().isoformat()}).json()
+                quarantined = client.get("/api/v1/quarantine", headers=auth(ADMIN_TOKEN), params=_window()).json()
                 wait_until(lambda: client.get("/api/v1/health").json()["status"] == "ok", 15, "health ok again")
             print(f"\npoison drill: 200 good stored and receipted in {stored_in:.1f}s, 7 quarantined "
                   f"({sorted(r['reason'] for r in quarantined)}), 2 MB refused by the broker, "
                   f"another reader's topic refused by the ACL")
-            assert sorted(r["reason"] for r in quarantined) == sorted(
-                ["bad_json", "unknown_version", "oversize", "topic_mismatch", "retained", "out_of_window",
-                 "out_of_window"])
+            assert sorted(r["reason"] for r in quarantined) == EXPECTED_REASONS
             assert all(r["facility_code"] == "34002" and r["reader_id"] == "desk-b" for r in quarantined)
             assert all(len(r["payload_sha256"]) == 64 and r["size"] > 0 for r in quarantined)
             assert "payload" not in quarantined[0]
@@ -134,6 +159,53 @@ def test_poison_is_quarantined_the_good_reader_is_stored_and_receipted_and_a_res
             assert len(again.state.store.quarantine(datetime.now(UTC).date() - timedelta(days=1),
                                                     datetime.now(UTC).date() + timedelta(days=1))) == 7
         finally:
+            good.close()
+            bad.close()
+
+
+def test_the_drill_against_the_real_server_process_killed_and_restarted(tmp_path):
+    """The same traffic into ``cccd-server serve`` (a subprocess), then SIGKILL and a restart."""
+    db_path = tmp_path / "server.sqlite"
+    store = EventStore(make_engine(f"sqlite:///{db_path}"))
+    init_db(store.engine)
+    store.import_facilities(facilities_csv(["34001", "34002"]))
+    store.add_reader("34001", "desk-a")
+    store.add_reader("34002", "desk-b")
+    store.engine.dispose()
+    with TemplateBroker([GOOD, BAD]) as broker:
+        port = free_port()
+        config = (f'database_url = "sqlite:///{db_path}"\n'
+                  f'[mqtt]\nurl = "{broker.server_url}"\nusername = "{SERVER_USER}"\n'
+                  f'password = "{SERVER_PASSWORD}"\nclient_id = "cccd-server-drill-process"\n'
+                  f'[api]\nport = {port}\nread_tokens = ["{READ_TOKEN}"]\nadmin_tokens = ["{ADMIN_TOKEN}"]\n'
+                  "[ingest]\nquarantine_alert_seconds = 3\nbatch_size = 50\n")
+        server = ServerProcess(tmp_path, broker.server_url, auto_register=False, config_text=config, port=port)
+        good = broker.reader(GOOD[0], GOOD[1], "desk-a").connect()
+        bad = broker.reader(BAD[0], BAD[1], "desk-b").connect()
+        try:
+            server.start()
+            good.subscribe(receipt_topic("34001", "desk-a"))
+            sent_ids, degraded_seen = publish_drill(broker, good, bad,
+                                                    lambda: server.health()["status"] == "degraded")
+            wait_until(lambda: server.health()["ingest"].get("stored", 0) >= 200
+                       and server.health()["ingest"].get("quarantined", 0) >= 7, 60, "ingest")
+            assert degraded_seen
+            assert good.wait_for(lambda c: _receipted(c) >= set(sent_ids), 30)
+            health = server.health()
+            assert health["ingest"]["stored"] == 200 and health["ingest"]["quarantined"] == 7
+            wait_until(lambda: server.health()["status"] == "ok", 20, "health ok again")
+            server.kill()
+            server.start()
+            time.sleep(1)  # let anything the broker would replay arrive
+            health = server.health()
+            assert health["status"] == "ok" and health["ingest"].get("quarantined", 0) == 0
+            usage = server.get("/api/v1/usage", **_window())
+            assert usage["total_checkins"] == 200
+            quarantined = httpx.get(f"{server.base}/api/v1/quarantine", params=_window(),
+                                    headers=auth(ADMIN_TOKEN), timeout=10).json()
+            assert sorted(r["reason"] for r in quarantined) == EXPECTED_REASONS
+        finally:
+            server.stop()
             good.close()
             bad.close()
 
