@@ -218,8 +218,12 @@ class Mosquitto:
             given[key] = str(dst)
         if self.require_certificate is not None:
             given["require_certificate"] = "true" if self.require_certificate else "false"
+        # The client id is the username, as shipped, once clients have usernames; an anonymous
+        # test broker's clients have none (mosquitto would refuse them all).
+        anonymous = self.password_file is None
         return [f"listener {self.tls_port} 127.0.0.1",
-                *(f"{key} {given.get(key, value)}" for key, value in shipped_tls_listener())]
+                *(f"{key} {given.get(key, value)}" for key, value in shipped_tls_listener()
+                  if not (anonymous and key == "use_username_as_clientid"))]
 
     def render_config(self) -> str:
         """The configuration this broker runs: the shipped broker-wide settings, then its listeners."""
