@@ -1,7 +1,8 @@
 """``cccd-edge doctor``: check an installed desk, one line per check, non-zero exit on a failure.
 
 What a technician would check by hand, in order: the settings load; the key files exist
-with mode 0600 and enough bytes; every trust path loads and how many anchors it gives;
+with mode 0600 and enough bytes; the trust paths load as the agent loads them
+(:func:`edge.trust.store.load_trust_store`) and how many anchors they give;
 the PC/SC readers (and which slot each is in); each QR input opens (a camera gives a
 frame); the broker answers with TLS and this desk's credentials; the clock is
 synchronised; the outbox's disk has room. Each line is ``OK``, ``WARN`` (works, but look)
@@ -63,36 +64,36 @@ def check_trust(settings: EdgeSettings) -> Iterator[CheckLine]:
     if not settings.chip.trust_paths:
         yield CheckLine("WARN", "trust", "no trust path: chips reach at most chip_data_unanchored")
         return
-    missing = [p for p in settings.chip.trust_paths if not p.exists()]
-    for path in missing:
-        yield CheckLine("FAIL", "trust", f"{path} does not exist")
-    from edge.trust.store import TrustStore
+    from edge.trust.store import TrustStoreError, load_trust_store
 
-    store = TrustStore([str(p) for p in settings.chip.trust_paths if p.exists()])
-    rejected = [r for r in store.reports if not r.accepted]
-    for report in rejected:
-        yield CheckLine("WARN", "trust", f"{report.path} not loaded: {report.reason or 'unreadable'}")
+    # The loader the agent starts with: what it refuses (a missing path, no anchor) fails here too.
+    try:
+        store = load_trust_store([str(p) for p in settings.chip.trust_paths])
+    except TrustStoreError as exc:
+        yield CheckLine("FAIL", "trust", str(exc))
+        return
+    for report in store.reports:
+        if not report.accepted:
+            yield CheckLine("WARN", "trust", f"{report.path} not loaded: {report.reason or 'unreadable'}")
     counts = store.counts
-    anchors = counts["cscas"] + counts["document_signers"]
-    detail = (f"{counts['cscas']} CSCA, {counts['document_signers']} pinned document signers, "
-              f"{counts['crls']} CRLs from {len(store.reports)} files")
-    if not missing:
-        yield CheckLine("OK" if anchors else "WARN", "trust", detail if anchors else f"no anchor: {detail}")
+    yield CheckLine("OK", "trust", f"{counts['cscas']} CSCA, {counts['document_signers']} pinned document signers, "
+                                   f"{counts['crls']} CRLs from {len(store.reports)} files")
 
 
 def check_readers(settings: EdgeSettings) -> CheckLine:
     if not settings.chip.enabled:
         return CheckLine("SKIP", "chip reader", "the chip is not read at this desk")
-    from reader_drivers.pcsc import TransportError, list_readers
+    from reader_drivers.pcsc import TransportError, list_readers, reader_matcher
 
     try:
         readers = list_readers()
     except TransportError as exc:
         return CheckLine("FAIL", "chip reader", f"pcscd is not reachable: {exc}")
     wanted = settings.chip.reader
-    usable = [(i, r) for i, r in enumerate(readers) if not wanted or wanted in r]
+    accept = reader_matcher(wanted)  # the agent's rule: the pattern (regex or text), never a SAM slot
+    usable = [(i, r) for i, r in enumerate(readers) if accept(r)]
     if not usable:
-        which = f" matching {wanted!r}" if wanted else ""
+        which = f" matching {wanted!r}" if wanted else " with a contactless slot"
         return CheckLine("FAIL", "chip reader", f"no PC/SC reader{which} (found: {readers or 'none'})")
     return CheckLine("OK", "chip reader", ", ".join(f"slot {i}: {r}" for i, r in usable))
 

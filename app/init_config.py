@@ -84,7 +84,10 @@ still_gate = true                    # skip decoding while the desk is empty and
 
 [chip]
 enabled = true                       # read the chip on a PC/SC reader (pcscd)
-# reader = "ACS"                     # use only readers whose name contains this text
+# reader = "ACR1252.*PICC"           # reader slot name pattern (regex or plain text, any case);
+#                                    # default: the contactless slot; never a SAM slot
+# max_response = 1024                # largest card answer in bytes the reader carries (64-65536);
+#                                    # default: learned from the reader (shrinks when refused)
 trust_paths = ["{config_dir}/trust"] # CSCA / document-signer certificates and master lists
 read_face = true
 clone_check = true                   # Chip / Active Authentication

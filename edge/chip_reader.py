@@ -5,7 +5,9 @@ reader, the in-process virtual card...) and never imports pyscard. It
 
 1. reads EF.CardAccess, opens the chip with PACE (or BAC) trying the keys in
    order, and reads EF.COM, DG1, DG2 (if ``read_face``), DG13, DG14, DG15 and
-   EF.SOD (:mod:`edge.icao.session`);
+   EF.SOD (:mod:`edge.icao.session`) at the response size the reader really
+   carries (``max_response`` / ``sizer``: :mod:`edge.icao.sizing`), recovering
+   a session the card drops and resuming each file where it stopped;
 2. when ``clone_check``: runs Chip Authentication (:mod:`edge.icao.chipauth`,
    DG14's key, proved by re-reading EF.COM under the new keys) and then Active
    Authentication (:mod:`edge.icao.activeauth`, DG15's key) under CA's keys. A
@@ -29,10 +31,11 @@ Errors (all from :mod:`edge.icao.errors`, base ``IcaoError``):
   no key opened the chip; ``.attempts`` says what was tried;
 * ``CardRemovedError`` (a ``TransportError``): the card left the field;
   every transport raises it for a removed card (the PC/SC driver's own kind
-  subclasses it), so callers catch it by type;
+  subclasses it), so callers catch it by type; :class:`ChipReading` keeps
+  what was read, and its ``run`` with the new connection resumes the read;
 * ``TransportError``: the reader failed mid-read (timeout, service lost);
-* ``SecureMessagingError``: a bad MAC or a malformed protected answer during
-  access or file reading (a hostile or broken card);
+* ``SecureMessagingError``: bad MACs or malformed protected answers that
+  persist after the bounded recoveries (a hostile or broken card);
 * any other ``IcaoError`` (e.g. ``StatusError`` while selecting the
   application). Answers the chip gives during CA/AA never raise: they become
   outcomes. Nothing waits forever: the transport's own timeout bounds

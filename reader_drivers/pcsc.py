@@ -429,6 +429,8 @@ class PcscTransport:
         raise TransportError(f"transmit failed: {what or _err(hr)}")
 
     def _detect_extended_length(self, probe: bool) -> bool:
+        """A hint for the reading session, which corrects it (an ATR may claim what the
+        reader cannot carry: the session's response sizer shrinks on the refusal)."""
         from_atr = atr_extended_length(self.atr)
         if from_atr is not None:
             return from_atr

@@ -77,6 +77,7 @@ def max_read_length(ch: Channel, max_response: int | None = None) -> int:
 class _Chunk:
     data: bytes
     eof: bool  # 6282: the card says the file ended before Le bytes
+    asked: int  # the data length asked for (B1 answers lose their DO'53' header to the budget)
 
 
 def b1_payload(ne: int) -> int:
@@ -135,7 +136,7 @@ def _read_binary(ch: Channel, offset: int, length: int, sizer: ResponseSizer) ->
             data = obj.value
         if len(data) > want:
             raise FileReadError(f"card returned {len(data)} bytes for {want} asked")
-        return _Chunk(data, resp.sw == 0x6282)
+        return _Chunk(data, resp.sw == 0x6282, want)
 
 
 @dataclass
@@ -188,7 +189,7 @@ def read_progress(ch: Channel, progress: FileProgress, sizer: ResponseSizer) -> 
             progress.data = progress.data[: progress.total]  # bytes after the object are not part of it
         if progress.done():
             break
-        short = len(part.data) < min(want, sizer.plain_length(ch.sm))
+        short = len(part.data) < part.asked
         if part.eof or short:
             if progress.total is None:
                 break  # no header: the card's end of file is the end

@@ -14,25 +14,19 @@ trust layer turns it into a check. The distinction that matters for trust:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class AuthProtocol(str, Enum):
+class AuthProtocol(StrEnum):
     CHIP_AUTHENTICATION = "chip_authentication"
     ACTIVE_AUTHENTICATION = "active_authentication"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class AuthStatus(str, Enum):
+class AuthStatus(StrEnum):
     VERIFIED = "verified"
     FAILED = "failed"
     NOT_PERFORMED = "not_performed"
     NOT_APPLICABLE = "not_applicable"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True)

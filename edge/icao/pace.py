@@ -362,16 +362,10 @@ class PaceCard:
         if last != (state == 3):
             self._state = -1
             raise PaceCardError("wrong command chaining", 0x6883)
+        g, proto = self._group, self._proto
+        # Any error, in the TLV or in a step, ends the run: the card answers it and waits for MSE:Set AT.
         try:
             objs = _dyn(cmd.data, "GA")
-        except PaceCardError:
-            self._state = -1
-            raise
-        except PaceError as e:
-            self._state = -1
-            raise PaceCardError(str(e), 0x6A80) from e
-        g, proto = self._group, self._proto
-        try:
             if state == 0:
                 if objs:
                     raise PaceCardError("first GA must be empty", 0x6A80)

@@ -31,24 +31,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from contract.catalogue import TRUST_REASONS
 from edge.trust.levels import TrustLevel
 
 
-class CheckStatus(str, Enum):
+class CheckStatus(StrEnum):
     PASSED = "passed"
     FAILED = "failed"
     NOT_CHECKED = "not_checked"
     NOT_APPLICABLE = "not_applicable"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class CheckName(str, Enum):
+class CheckName(StrEnum):
     DATA_GROUP_HASHES = "data_group_hashes"
     SIGNATURE = "signature"
     CHAIN = "chain"
@@ -57,9 +54,6 @@ class CheckName(str, Enum):
     CHIP_AUTHENTICATION = "chip_authentication"
     ACTIVE_AUTHENTICATION = "active_authentication"
     CROSSCHECK = "crosscheck"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 # code -> (English, Vietnamese). Codes are stable: tests and the server key on them.

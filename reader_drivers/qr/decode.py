@@ -430,22 +430,22 @@ class QrDecoder:
             crop_scale = self.DEBLUR_TARGET / (max(rect[1][0], rect[1][1], 1.0) * 1.35)
             spectrum: list[np.ndarray] = []  # computed once, by the first restoration that runs
 
-            def restore(kernel_for: Callable[[], np.ndarray]) -> list[DecodedSymbol]:
+            def restore(kernel_for: Callable[[], np.ndarray], noise: float) -> list[DecodedSymbol]:
                 if not spectrum:
                     spectrum.append(_spectrum(crop))
-                restored = _wiener(spectrum[0], kernel_for(), self.DEBLUR_NOISE)
+                restored = _wiener(spectrum[0], kernel_for(), noise)
                 found = self._zx(restored, "roi", zxingcpp.Binarizer.LocalAverage, fast=True)
                 return [_transform(s, inverse) for s in found]
 
             # a QR's gradients go every way; a smeared one's do not
             if anisotropy >= 0.25:  # motion blur: unsharp masks rarely help, deconvolution often does
-                for length in self.DEBLUR_LENGTHS:
+                for length, noise in self.DEBLUR_STEPS:
                     steps.append((f"deblur-{length:g}", functools.partial(
-                        restore, functools.partial(_line_psf, max(2.0, length * crop_scale), direction))))
+                        restore, functools.partial(_line_psf, max(2.0, length * crop_scale), direction), noise)))
             else:  # an out-of-focus lens spreads each point over a disc: undo that disc
                 for radius in self.DEFOCUS_RADII:
                     steps.append((f"defocus-{radius:g}", functools.partial(
-                        restore, functools.partial(_disc_psf, radius * crop_scale))))
+                        restore, functools.partial(_disc_psf, radius * crop_scale), self.DEBLUR_NOISE)))
 
         crops: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         variants: dict[tuple[int, str], np.ndarray] = {}
@@ -470,11 +470,13 @@ class QrDecoder:
             steps.append((f"{target}-{variant}-{decoder}", functools.partial(attempt, target, variant, decoder)))
         return steps
 
-    # Motion-blur lengths tried, in frame pixels (a card moving during a 1/30-1/60 s
-    # exposure smears by a few modules' worth).
-    DEBLUR_LENGTHS = (6.0, 3.0, 9.0)
-    # Wiener's noise-to-signal ratio: webcam frames carry sensor noise and JPEG blocks, so
-    # a restoration that trusts the high frequencies less survives more of them.
+    # Motion-blur restorations tried: (smear length in frame pixels, Wiener noise-to-signal).
+    # A card moving during a 1/30-1/60 s exposure smears by a few modules' worth. A clean,
+    # well-lit frame bears an aggressive restoration (0.005); a noisy webcam frame with JPEG
+    # blocks needs a cautious one (0.02), which trusts its high frequencies less.
+    DEBLUR_STEPS: tuple[tuple[float, float], ...] = ((8.0, 0.005), (6.0, 0.02), (3.0, 0.02), (10.0, 0.005))
+    # defocus restorations use the cautious level: a defocused frame has little signal left
+    # at the frequencies where the noise is
     DEBLUR_NOISE = 0.02
     DEBLUR_TARGET = 320
     # Defocus disc radii tried, in frame pixels: a webcam focused at arm's length and a

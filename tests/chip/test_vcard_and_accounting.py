@@ -147,3 +147,13 @@ def test_pace_mse_with_an_unknown_protocol_is_refused() -> None:
     assert ResponseApdu.from_bytes(card.transmit(bytes.fromhex("10860000027C0000"))).sw == 0x6985
     ch = Channel(InProcessTransport(card))
     select_application(ch)
+
+
+def test_odd_ins_reads_above_32k_keep_the_response_size_on_a_short_reader() -> None:
+    files = citizen.card_files(40 * 1024).files
+    card = VirtualCard(files, citizen.CAN, citizen.MRZ_INFORMATION)
+    session = ChipSession(InProcessTransport(card, extended_length=False))
+    session.authenticate([access.key_from_can(citizen.CAN)])
+    session.read_files([dg_fid(2)])
+    assert session.result.files[dg_fid(2)] == files[dg_fid(2)]
+    assert session.sizer.limit == 256 and not session.sizer.history  # the DO'53' wrapper is not a short answer

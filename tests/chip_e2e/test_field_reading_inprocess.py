@@ -259,3 +259,26 @@ def test_sizer_unit_rules():
     while s.shrink("6700", False):
         pass
     assert s.limit == 64 and not s.shrink("6700", False)
+
+
+def test_a_reader_dropping_answers_above_its_frame_under_sm_shrinks_without_losing_the_session(genuine, trust_store):
+    # Tighter than a PN532: the card answers, the reader cannot carry 244 + 2 bytes and says 6700
+    # in plain. Both sides counted the exchange, so the session goes on at a smaller size.
+    from simulators.vcard.readers import ReaderProfile
+
+    tight = ReaderProfile("tight", extended=False, max_response_total=200)
+    card = ProfiledCard(make_card(genuine), tight)
+    check = read_and_verify(InProcessTransport(card, extended_length=False), _can(genuine), trust_store=trust_store)
+    _same_files(check, genuine)
+    assert check.level is TrustLevel.CHIP_VERIFIED_CLONE_CHECKED
+    assert not check.read.recoveries
+    assert check.read.response_budget < 200 and check.read.size_history
+
+
+def test_pn532_with_a_configured_size_above_what_it_carries_drops_to_short_apdus(genuine, trust_store):
+    card = ProfiledCard(make_card(genuine), PROFILES["pn532"])
+    check = read_and_verify(InProcessTransport(card, extended_length=False), _can(genuine), trust_store=trust_store,
+                            max_response=4096)
+    _same_files(check, genuine)
+    assert check.read.response_budget == 256 and len(check.read.size_history) == 1
+    assert check.level is TrustLevel.CHIP_VERIFIED_CLONE_CHECKED
