@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, assert_never
 from app.availability import Availability
 from app.chip_input import ChipInput, ChipReader
 from app.components import HEALTHY, Component, ComponentState, Worker
+from app.debounce import persistent_debouncer
 from app.desk_web import DeskWeb
 from app.events import AgentEvent, CanEntered, CardInserted, CardRemoved, NextPatient, QrScanned, Rescan, Stop
 from app.qr_input import QrInput
@@ -39,7 +40,7 @@ from edge.desk.app import DeskActions
 from edge.desk.flow import DeskFlow
 from edge.desk.hub import DeskHub
 from edge.heartbeat import HealthSnapshot
-from edge.outbox import Outbox
+from edge.outbox import DebounceStore, Outbox
 from edge.publisher import OutboxPublisher, ReceiptLink, RetainedMessage
 from edge.sdnotify import notify
 from reader_drivers.keyboard_wedge import KeyboardWedge
@@ -130,12 +131,8 @@ class DeskAgent:
     ) -> None:
         self.settings = settings
         self.outbox = Outbox(settings.outbox_path)
-        self.service = CheckInService(
-            settings.facility_code,
-            settings.reader_id,
-            pseudonym_key if pseudonym_key is not None else settings.pseudonym_key(),
-            self.outbox,
-        )
+        secret = pseudonym_key if pseudonym_key is not None else settings.pseudonym_key()
+        self.service = CheckInService(settings.facility_code, settings.reader_id, secret, self.outbox)
         status = status_topic(settings.facility_code, settings.reader_id)
         self.publisher = OutboxPublisher(
             self.outbox,
@@ -167,6 +164,8 @@ class DeskAgent:
             debounce_seconds=settings.debounce_seconds,
             on_checkin=self._after_checkin,
         )
+        # The debounce memory lives in the outbox database: a rescan right after a restart is the same visit.
+        self.flow.debouncer = persistent_debouncer(settings.debounce_seconds, DebounceStore(self.outbox), secret)
         self._explicit_sources = qr_sources
         self.qr_inputs: list[QrInput] = []
         self.web: DeskWeb | None = None

@@ -100,6 +100,11 @@ class Outbox:
             ).fetchall()
         return [OutboxItem(seq, event_id, topic, bytes(payload)) for seq, event_id, topic, payload in rows]
 
+    def ids(self) -> set[str]:
+        """The ids of every waiting event."""
+        with self._lock:
+            return {row[0] for row in self._db.execute("SELECT event_id FROM outbox")}
+
     def remove(self, seq: int) -> None:
         with self._lock:
             self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))

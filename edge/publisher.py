@@ -177,6 +177,8 @@ class OutboxPublisher:
         self._thread: threading.Thread | None = None
         self._client: mqtt.Client | None = None
         self.last_beat = time.monotonic()
+        self._broker_took: set[str] = set()  # PUBACKed with 0 and still in the outbox
+        self._took_lock = threading.Lock()
 
     # -- public API
     def start(self) -> None:
@@ -211,6 +213,20 @@ class OutboxPublisher:
                 return True
             time.sleep(0.05)
         return self.outbox.depth() == 0
+
+    def wait_acknowledged(self, timeout: float) -> bool:
+        """Block until the broker has taken (PUBACK 0) every event still in the outbox (True), or the
+        timeout passes (False). Weaker than :meth:`wait_drained`: a broker crash can still lose
+        them, and they stay in the outbox until their receipt (simulated fleets use it)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            waiting = self.outbox.ids()
+            with self._took_lock:
+                if waiting <= self._broker_took:
+                    return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
 
     def publish_now(self, topic: str, payload: bytes, *, retain: bool = False, qos: int = 0) -> bool:
         """Send a side message (heartbeat, status) if connected; it is not queued."""
@@ -415,6 +431,8 @@ class OutboxPublisher:
                             unconfirmed[sent.seq] = _Unconfirmed(sent, time.monotonic())
                             continue
                         self.state.acknowledged += 1
+                        with self._took_lock:
+                            self._broker_took.add(sent.event_id)
                         if self.receipts is None:
                             done.append(sent.event_id)
                         else:
@@ -432,6 +450,8 @@ class OutboxPublisher:
                  unconfirmed: OrderedDict[int, _Unconfirmed]) -> int:
         """Remove confirmed events from the outbox (and from what waits); how many were ours."""
         removed = self.outbox.remove_ids(event_ids)
+        with self._took_lock:
+            self._broker_took.difference_update(event_ids)
         for event_id in event_ids:
             seq = seq_of.pop(event_id, None)
             if seq is not None:

@@ -1,10 +1,10 @@
 """Simulated readers: the real desk agent, fed by a seeded synthetic population.
 
 ``run_checkins`` starts one agent per facility, sends M check-ins spread over N
-facilities, waits until the server receipted every one (it left every outbox),
-optionally re-publishes some already-delivered events verbatim (a duplicate delivery
-the server must absorb), and returns what it sent per facility — counts only, no
-personal data.
+facilities, waits until the broker took every one (or, on request, until the server
+receipted every one and it left every outbox), optionally re-publishes some
+already-delivered events verbatim (a duplicate delivery the server must absorb), and
+returns what it sent per facility — counts only, no personal data.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -54,7 +55,8 @@ class FleetReport:
 
 
 def make_agent(
-    facility: str, reader: str, broker_url: str, state_dir: Path, key: bytes, key_file: Path
+    facility: str, reader: str, broker_url: str, state_dir: Path, key: bytes, key_file: Path,
+    *, outbox: dict[str, object] | None = None,
 ) -> DeskAgent:
     settings = EdgeSettings.load(
         None,
@@ -66,6 +68,7 @@ def make_agent(
         # a fleet has no screens and no chip readers: QR payloads go straight in
         screen={"enabled": False},
         chip={"enabled": False},
+        outbox=outbox or {},
     )
     return DeskAgent(settings, pseudonym_key=key)
 
@@ -80,8 +83,11 @@ def run_checkins(
     state_dir: Path | None = None,
     pseudonym_key: bytes | None = None,
     timeout: float = 120.0,
+    wait_for: Literal["broker", "receipt"] = "broker",
 ) -> FleetReport:
-    """Send ``count`` check-ins over ``facilities`` simulated readers and wait until each is receipted."""
+    """Send ``count`` check-ins over ``facilities`` simulated readers and wait until the broker took each
+    (``wait_for="broker"``: what a fleet sending to a server that is down needs) or the server
+    receipted each (``"receipt"``: every outbox empty)."""
     started = time.monotonic()
     rng = random.Random(seed)
     population = Population(seed)
@@ -89,7 +95,10 @@ def run_checkins(
     work = state_dir or Path(tempfile.mkdtemp(prefix="cccd-fleet-"))
     key_file = work / "pseudonym.key"  # only a name for the settings; the key is passed in memory
     codes = facility_codes(facilities)
-    agents = {code: make_agent(code, "desk-1", broker_url, work, key, key_file) for code in codes}
+    # Handing everything to the broker (a server that is down) needs a window as large as the run.
+    window = max(1000, min(count, 100_000))
+    outbox: dict[str, object] | None = {"resend_window": window} if wait_for == "broker" else None
+    agents = {code: make_agent(code, "desk-1", broker_url, work, key, key_file, outbox=outbox) for code in codes}
     for agent in agents.values():
         agent.start()
 
@@ -106,8 +115,11 @@ def run_checkins(
             sent[code].append(outcome.event)
         deadline = time.monotonic() + timeout
         for agent in agents.values():
-            if not agent.publisher.wait_drained(max(0.1, deadline - time.monotonic())):
+            left = max(0.1, deadline - time.monotonic())
+            if wait_for == "receipt" and not agent.publisher.wait_drained(left):
                 raise TimeoutError("the server did not receipt every check-in in time")
+            if wait_for == "broker" and not agent.publisher.wait_acknowledged(left):
+                raise TimeoutError("the broker did not take every check-in in time")
         dup_count = _send_duplicates(broker_url, [e for evs in sent.values() for e in evs], duplicates, rng)
     finally:
         for agent in agents.values():

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import tempfile
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -25,9 +26,14 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from app.agent import DeskAgent
 from contract.events import Receipt
 from contract.topics import receipt_topic
+from edge.config import EdgeSettings
+from edge.events import CheckInEvent
+from edge.settings_base import write_secret_file
 from server.brokerfiles import acl_text, mosquitto_hash, password_text, reader_username
+from simulators.population import Population
 from simulators.services import MOSQUITTO_CANDIDATES, find_program, free_port, wait_for_port
 from simulators.tls import make_device_pki
 
@@ -123,6 +129,53 @@ class ShippedBroker:
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def drill_desk(tmp_path: Path, broker: ShippedBroker, facility: str, reader: str, *, retry_after: float,
+               **settings: object) -> DeskAgent:
+    """The real desk agent on the shipped broker (TLS, its issued password), no screen or chip,
+    with a short receipt wait so that a drill sees the re-sends."""
+    key = tmp_path / f"{facility}-{reader}.key"
+    write_secret_file(key, os.urandom(32))
+    return DeskAgent(EdgeSettings.load(
+        None, facility_code=facility, reader_id=reader, pseudonym_key_file=key,
+        state_dir=tmp_path / facility / reader, mqtt=broker.reader_mqtt(facility, reader),
+        chip={"enabled": False}, screen={"enabled": False},
+        outbox={"retry_after_seconds": retry_after, "max_retry_after_seconds": 2 * retry_after},
+        **settings,
+    ))
+
+
+def traffic_with_kills(agents: list[DeskAgent], broker: ShippedBroker, population: Population, per_desk: int,
+                       kills: int, *, gap: float = 0.005) -> tuple[list[CheckInEvent], float]:
+    """Scan ``per_desk`` cards at each desk while the broker is SIGKILLed ``kills`` times (down 1 s
+    each), then wait until every outbox is empty. The events created, and the seconds from the
+    last scan to the last empty outbox."""
+    created: list[CheckInEvent] = []
+    lock = threading.Lock()
+
+    def scan(agent: DeskAgent, offset: int) -> None:
+        for i in range(per_desk):
+            event = agent.submit_qr(population.citizen(offset + i).qr_payload()).event
+            assert event is not None
+            with lock:
+                created.append(event)
+            time.sleep(gap)  # a busy province, spread over the kills
+
+    scanners = [threading.Thread(target=scan, args=(a, n * per_desk)) for n, a in enumerate(agents)]
+    for t in scanners:
+        t.start()
+    for _ in range(kills):
+        time.sleep(1.5)
+        broker.kill()
+        time.sleep(1.0)
+        broker.start()
+    for t in scanners:
+        t.join(120)
+    last_scan = time.monotonic()
+    for agent in agents:
+        assert agent.publisher.wait_drained(240), "an outbox did not drain"
+    return created, time.monotonic() - last_scan
 
 
 class Witness:

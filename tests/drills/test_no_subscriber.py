@@ -8,37 +8,22 @@ again until someone who stores it is there.
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
-from app.agent import DeskAgent
-from edge.config import EdgeSettings
-from edge.settings_base import write_secret_file
 from simulators.population import Population
 from tests.processes import wait_until
-from tests.shipped_broker import ReceiptResponder, ShippedBroker
+from tests.shipped_broker import ReceiptResponder, ShippedBroker, drill_desk
 
 pytestmark = pytest.mark.services
 FACILITY, READER = "34001", "desk-1"
 EVENTS = 200
 
 
-def drill_agent(tmp_path, broker: ShippedBroker, **outbox) -> DeskAgent:
-    key = tmp_path / "pseudonym.key"
-    write_secret_file(key, os.urandom(32))
-    settings = EdgeSettings.load(
-        None, facility_code=FACILITY, reader_id=READER, pseudonym_key_file=key, state_dir=tmp_path / "state",
-        mqtt=broker.reader_mqtt(FACILITY, READER), chip={"enabled": False}, screen={"enabled": False},
-        outbox={"retry_after_seconds": 1, "max_retry_after_seconds": 2, **outbox},
-    )
-    return DeskAgent(settings)
-
-
 def test_events_refused_for_want_of_a_subscriber_are_kept_and_go_once_one_subscribes(tmp_path):
     population = Population(8)
     with ShippedBroker([(FACILITY, READER)]) as broker:
-        agent = drill_agent(tmp_path, broker)
+        agent = drill_desk(tmp_path, broker, FACILITY, READER, retry_after=1)
         agent.start()
         witness = None
         try:
