@@ -27,6 +27,7 @@ from typing import TextIO
 
 from pydantic import TypeAdapter, ValidationError
 
+from contract.topics import reader_username as contract_reader_username
 from edge.events import FacilityCode, ReaderId
 from edge.settings_base import ConfigError, read_secret_file, write_secret_file
 
@@ -115,8 +116,8 @@ wedge_suffix = "enter"
 
 
 def reader_username(facility: str, reader: str) -> str:
-    """The MQTT username `cccd-server reader add` issues (a test keeps it equal to the server's rule)."""
-    return f"reader-{facility}-{reader}"
+    """The MQTT username `cccd-server reader add` issues: the contract's one rule."""
+    return contract_reader_username(facility, reader)
 
 
 @dataclass(frozen=True)

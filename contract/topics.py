@@ -23,8 +23,12 @@ TOPIC_ROOT = "cccd/v1"
 FACILITY_CODE_PATTERN = r"[A-Za-z0-9_-]{1,32}"
 #: A reader (desk agent) id, unique within its facility: the same characters, 1 to 64.
 READER_ID_PATTERN = r"[A-Za-z0-9_-]{1,64}"
-#: A broker username: the same characters and ``.``, 1 to 128 (``reader-<facility>-<reader>`` fits).
-USERNAME_PATTERN = r"[A-Za-z0-9_.-]{1,128}"
+#: A reader's own broker username, ``<facility>/<reader>``: the broker's pattern ACL
+#: (``cccd/v1/%u/...``) then names exactly that reader's topics.
+READER_USERNAME_PATTERN = rf"{FACILITY_CODE_PATTERN}/{READER_ID_PATTERN}"
+#: A broker username: a reader's own ``<facility>/<reader>``, or letters, digits, ``_``, ``-``
+#: and ``.``, 1 to 128 (the server's account; readers registered before the pattern ACL).
+USERNAME_PATTERN = rf"(?:[A-Za-z0-9_.-]{{1,128}}|{READER_USERNAME_PATTERN})"
 
 FACILITY_CODE_RE = re.compile(FACILITY_CODE_PATTERN)
 READER_ID_RE = re.compile(READER_ID_PATTERN)
@@ -46,6 +50,18 @@ def is_reader_id(value: str) -> bool:
 
 def is_username(value: str) -> bool:
     return USERNAME_RE.fullmatch(value) is not None
+
+
+def reader_username(facility_code: str, reader_id: str) -> str:
+    """The broker username a reader is issued: its own topics are ``cccd/v1/<username>/...``."""
+    return f"{facility_code}/{reader_id}"
+
+
+def may_hold_username(username: str, facility_code: str, reader_id: str) -> bool:
+    """Whether this reader may be registered under this username: a name with a slash is
+    some reader's ``<facility>/<reader>`` and the pattern ACL would let it write that
+    reader's topics, so it must be this reader's own."""
+    return is_username(username) and ("/" not in username or username == reader_username(facility_code, reader_id))
 
 
 class Topic(NamedTuple):

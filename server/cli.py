@@ -5,6 +5,7 @@
     cccd-server facility import facilities.csv --config server.toml
     cccd-server facility list --config server.toml
     cccd-server reader add --facility 34001 --reader desk-1 --config server.toml
+    cccd-server reader import readers.csv --out credentials.csv --config server.toml
     cccd-server reader list --config server.toml
     cccd-server broker-files --config server.toml
 """
@@ -79,8 +80,13 @@ def main(argv: list[str] | None = None) -> int:
                      type=_checked(is_facility_code, "facility code (ASCII letters, digits, _ -; up to 32)"))
     add.add_argument("--reader", required=True,
                      type=_checked(is_reader_id, "reader id (ASCII letters, digits, _ -; up to 64)"))
-    add.add_argument("--username", type=_checked(is_username, "username (ASCII letters, digits, . _ -; up to 128)"),
-                     help="MQTT username (default reader-<facility>-<reader>)")
+    add.add_argument("--username", type=_checked(is_username, "username (ASCII letters, digits, . _ -; up to 128, "
+                                                              "or <facility>/<reader>)"),
+                     help="MQTT username (default <facility>/<reader>)")
+    bulk = rd.add_parser("import", parents=[common], help="register readers in bulk from a CSV file")
+    bulk.add_argument("csv", type=Path, help="columns: facility,reader (optional: username)")
+    bulk.add_argument("--out", type=Path, required=True,
+                      help="where to write the issued credentials (CSV, mode 0600; shown nowhere else)")
     rd.add_parser("list", parents=[common], help="list the readers as JSON lines")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -119,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         for facility in store.facilities():
             print(facility.model_dump_json())
     elif args.command == "reader" and args.action == "add":
-        from server.brokerfiles import mosquitto_hash, new_password, reader_username
+        from contract.topics import reader_username
+        from server.brokerfiles import mosquitto_hash, new_password
 
         username = args.username or reader_username(args.facility, args.reader)
         password = new_password()
@@ -135,6 +142,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {path}", file=sys.stderr)
         print("The password is shown once. Put it in the reader's [mqtt] settings; reload mosquitto (SIGHUP).",
               file=sys.stderr)
+    elif args.command == "reader" and args.action == "import":
+        from server.reader_import import ReaderCsvError, import_readers
+
+        try:
+            count = import_readers(store, args.csv, args.out)
+        except (ReaderCsvError, RegistryError, OSError, UnicodeDecodeError) as exc:
+            print(f"cccd-server: {exc}", file=sys.stderr)
+            return 1
+        for path in _write_broker_files(settings, store):
+            print(f"wrote {path}", file=sys.stderr)
+        print(f"imported {count} readers; their credentials are in {args.out} (shown once). Reload mosquitto "
+              "(SIGHUP).")
     elif args.command == "reader":
         offline_after = timedelta(seconds=settings.registry.offline_after_seconds)
         for reader in store.readers(offline_after):

@@ -15,9 +15,14 @@ def main(argv: list[str] | None = None) -> int:
         from simulators.vcard.cli import chip_main
 
         return chip_main(argv[1:])
+    if argv and argv[0] == "national":  # the national fleet has its own argument parser
+        from simulators.national_fleet import main as national_main
+
+        return national_main(argv[1:])
     parser = argparse.ArgumentParser(prog="cccd-sim", description="CCCD simulators")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("chip", help="serve a virtual CCCD chip through vpcd (see: cccd-sim chip --help)")
+    sub.add_parser("national", help="tens of thousands of light MQTT v5 readers (see: cccd-sim national --help)")
 
     chk = sub.add_parser("checkins", help="run simulated readers that send check-ins to a broker")
     chk.add_argument("--broker", required=True, help="mqtt://HOST:PORT")

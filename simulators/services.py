@@ -82,8 +82,11 @@ def find_program(candidates: tuple[str, ...], name: str) -> str:
 
 SHIPPED_BROKER_CONFIG = Path(__file__).resolve().parents[1] / "systemd" / "mosquitto-cccd.conf"
 # Directives that belong to a listener in the template; the test's listeners replace them.
+# (Written above every listener, a listener option configures mosquitto's default listener,
+# which then also opens port 1883 on every interface.)
 _LISTENER_KEYS = frozenset({"listener", "protocol", "cafile", "capath", "certfile", "keyfile", "tls_version",
-                            "require_certificate", "use_identity_as_username", "use_subject_as_username"})
+                            "require_certificate", "use_identity_as_username", "use_subject_as_username",
+                            "use_username_as_clientid"})
 # Who may connect: set by the test's mode (anonymous, or the issued credentials and ACL).
 _AUTH_KEYS = frozenset({"per_listener_settings", "allow_anonymous", "password_file", "acl_file"})
 
@@ -215,8 +218,12 @@ class Mosquitto:
             given[key] = str(dst)
         if self.require_certificate is not None:
             given["require_certificate"] = "true" if self.require_certificate else "false"
+        # The client id is the username, as shipped, once clients have usernames; an anonymous
+        # test broker's clients have none (mosquitto would refuse them all).
+        anonymous = self.password_file is None
         return [f"listener {self.tls_port} 127.0.0.1",
-                *(f"{key} {given.get(key, value)}" for key, value in shipped_tls_listener())]
+                *(f"{key} {given.get(key, value)}" for key, value in shipped_tls_listener()
+                  if not (anonymous and key == "use_username_as_clientid"))]
 
     def render_config(self) -> str:
         """The configuration this broker runs: the shipped broker-wide settings, then its listeners."""

@@ -51,6 +51,9 @@ def parse_receipt(payload: bytes) -> list[str]:
 
 TEMPLATE = ROOT / "systemd" / "mosquitto-cccd.conf"
 SERVER_USER, SERVER_PASSWORD = "cccd-server", "server-password-for-drills"
+# A second, read-only account for a witness beside the server's: the template binds the
+# client id to the username, so two clients of one account would take each other's session.
+OBSERVER_USER, OBSERVER_PASSWORD = "cccd-observer", "observer-password-for-drills"
 
 
 class ShippedBroker:
@@ -64,8 +67,9 @@ class ShippedBroker:
         os.chmod(self.workdir / "pki", 0o755)
         self.passwords = {r: f"pw-{r[0]}-{r[1]}-for-drills" for r in readers}
         accounts = [(reader_username(f, r), mosquitto_hash(pw), f, r) for (f, r), pw in self.passwords.items()]
-        (self.workdir / "passwd").write_text(password_text(accounts, (SERVER_USER, SERVER_PASSWORD)))
-        acl = acl_text(accounts, SERVER_USER)
+        (self.workdir / "passwd").write_text(password_text(accounts, (SERVER_USER, SERVER_PASSWORD))
+                                             + f"{OBSERVER_USER}:{mosquitto_hash(OBSERVER_PASSWORD)}\n")
+        acl = acl_text(accounts, SERVER_USER) + f"\nuser {OBSERVER_USER}\ntopic read cccd/v1/#\n"
         if "/receipt" not in acl:  # until the server's receipt ACL lines are merged
             acl += f"\nuser {SERVER_USER}\ntopic write cccd/v1/+/+/receipt\n" + "".join(
                 f"\nuser {reader_username(f, r)}\ntopic read {receipt_topic(f, r)}\n" for f, r in readers)

@@ -14,6 +14,7 @@ from server.schemas import Format, ReaderOut
 
 router = APIRouter(prefix="/readers", tags=["readers"])
 CODE = rf"^{FACILITY_CODE_PATTERN}$"
+DEFAULT_PAGE, MAX_PAGE = 1000, 10_000
 
 
 @router.get("", dependencies=READ, response_model=list[ReaderOut], responses=CSV_ANSWER)
@@ -22,9 +23,12 @@ def readers(
     offline_after: OfflineAfter,
     facility: Annotated[str | None, Query(pattern=CODE)] = None,
     offline: bool | None = None,
+    province: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
+    offset: Annotated[int, Query(ge=0)] = 0,
     format: Format = Format.json,
 ) -> list[ReaderOut] | Response:
-    rows = store.readers(offline_after, facility)
-    if offline is not None:
-        rows = [r for r in rows if r.online != offline]
+    """One page of readers in (facility, reader) order, filtered in the database; the next
+    page is ``offset + limit`` (a national fleet is 40,000 readers: page through it)."""
+    rows = store.readers(offline_after, facility, offline=offline, province=province, limit=limit, offset=offset)
     return csv_response(rows, "readers") if format == Format.csv else rows

@@ -94,7 +94,13 @@ class Queries(StoreBase):
         with self.engine.connect() as conn:
             return [FacilityOut.model_validate(dict(r._mapping)) for r in conn.execute(query)]
 
-    def readers(self, offline_after: timedelta, facility: str | None = None) -> list[ReaderOut]:
+    def readers(
+        self, offline_after: timedelta, facility: str | None = None, *, offline: bool | None = None,
+        province: str | None = None, limit: int | None = None, offset: int = 0,
+    ) -> list[ReaderOut]:
+        """Readers in (facility, reader) order, filtered (``offline``, ``facility``,
+        ``province``) and paged (``limit``, ``offset``) in the database: at 40,000 readers
+        the whole fleet is never built in Python (3-16 s per call before)."""
         now = utcnow()
         query = (
             select(READER.c.facility_code, READER.c.reader_id, READER.c.mqtt_username, READER.c.registered_at,
@@ -105,6 +111,17 @@ class Queries(StoreBase):
         )
         if facility:
             query = query.where(READER.c.facility_code == facility)
+        if province:
+            query = query.where(FACILITY.c.province == province)
+        if offline is not None:
+            # the same rule as offline_reason below: its last will, never heard, or silent too long
+            silent = or_(func.coalesce(READER.c.status, "") == "offline", READER.c.last_seen_at.is_(None),
+                         READER.c.last_seen_at < now - offline_after)
+            query = query.where(silent if offline else ~silent)
+        if limit is not None:
+            query = query.limit(limit)
+        if offset:
+            query = query.offset(offset)
         out = []
         with self.engine.connect() as conn:
             for r in conn.execute(query):

@@ -8,6 +8,7 @@ already stored and returns the ids it inserted, and only those count in the roll
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -15,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
-from sqlalchemy import Connection, bindparam, case, or_, update
+from sqlalchemy import Connection, Update, bindparam, case, or_, update
 
 from contract.events import CheckInEvent
 from contract.levels import TrustLevel
@@ -33,8 +34,63 @@ class Activity:
     kind: Literal["status", "heartbeat"]
     at: datetime
     status: str | None = None
-    retained: bool = False  # a retained status replayed by the broker on subscribe: not a sign of life
+    retained: bool = False  # a retained message replayed by the broker on subscribe: not a sign of life
     health: HeartbeatReport | None = None  # a heartbeat's figures, when it parsed
+
+
+@dataclass
+class _Touch:
+    """What one batch says about one reader."""
+
+    checkin_at: datetime | None = None
+    heartbeat: bool = False
+    status: str | None = None
+    live_status: bool = False
+    health: HeartbeatReport | None = None  # the newest live heartbeat's figures
+
+
+_HEALTH_COLUMNS = ("software_version", "outbox_depth", "outbox_oldest_age_s", "readers_attached", "last_error")
+
+
+def _health_values(health: HeartbeatReport | None) -> dict[str, object]:
+    """The reader-table columns a heartbeat's figures fill."""
+    if health is None:
+        return {}
+    return {"software_version": health.software_version or None, "outbox_depth": health.outbox_depth,
+            "outbox_oldest_age_s": health.outbox_oldest_age_s, "readers_attached": len(health.readers),
+            "last_error": health.last_error}
+
+
+@functools.cache
+def _reader_update(checkin: bool, heartbeat: bool, status: str, health: bool = False) -> Update | None:
+    """The UPDATE for readers with this combination of news (parameters f, r, at, s, now, and
+    the heartbeat's figures when ``health``)."""
+    at = bindparam("at", type_=READER.c.last_checkin_at.type)
+    now = bindparam("now", type_=READER.c.last_seen_at.type)
+    values: dict[str, object] = {}
+    if checkin:
+        values["last_checkin_at"] = case(
+            (or_(READER.c.last_checkin_at.is_(None), READER.c.last_checkin_at < at), at),
+            else_=READER.c.last_checkin_at,
+        )
+    if heartbeat:
+        values["last_heartbeat_at"] = now
+    if health:
+        for column in _HEALTH_COLUMNS:
+            values[column] = bindparam(column, type_=READER.c[column].type)
+    if status != "none":
+        values["status"] = bindparam("s", type_=READER.c.status.type)
+    if status == "live":
+        values["status_at"] = now
+    if checkin or heartbeat or status == "live":
+        values["last_seen_at"] = now
+    if not values:
+        return None  # only retained heartbeats: nothing to write
+    return (
+        update(READER)
+        .where(READER.c.facility_code == bindparam("f"), READER.c.reader_id == bindparam("r"))
+        .values(**values)
+    )
 
 
 @dataclass(frozen=True)
@@ -195,43 +251,34 @@ class EventWriter(StoreBase):
     def _touch_readers(
         self, conn: Connection, new: list[CheckInEvent], activity: list[Activity], now: datetime
     ) -> None:
-        last_checkin: dict[tuple[str, str], datetime] = {}
+        """The batch's news about each reader, coalesced: one row per reader (its newest
+        check-in time, whether it sent a live heartbeat, its newest status), written with
+        one executemany per combination, not one UPDATE per message (a heartbeat cost more
+        than a check-in before). A retained status or heartbeat is the broker replaying an
+        old message on subscribe: the status counts, it is no sign of life."""
+        touched: dict[tuple[str, str], _Touch] = {}
         for ev in new:
-            key = (ev.facility_code, ev.reader_id)
+            touch = touched.setdefault((ev.facility_code, ev.reader_id), _Touch())
             at = min(ev.occurred_at.astimezone(UTC), now)
-            if key not in last_checkin or at > last_checkin[key]:
-                last_checkin[key] = at
-        for key, at in last_checkin.items():
-            conn.execute(
-                update(READER)
-                .where(READER.c.facility_code == key[0], READER.c.reader_id == key[1])
-                .values(
-                    last_checkin_at=case(
-                        (or_(READER.c.last_checkin_at.is_(None), READER.c.last_checkin_at < at), at),
-                        else_=READER.c.last_checkin_at,
-                    ),
-                    last_seen_at=now,
-                )
-            )
-        for act in activity:
-            values: dict[str, object] = {}
+            touch.checkin_at = at if touch.checkin_at is None else max(touch.checkin_at, at)
+        for act in activity:  # in arrival order: the newest status wins
+            touch = touched.setdefault((act.facility_code, act.reader_id), _Touch())
             if act.kind == "heartbeat":
-                values["last_heartbeat_at"] = now
-                values["last_seen_at"] = now
-                if act.health is not None:
-                    values.update(software_version=act.health.software_version or None,
-                                  outbox_depth=act.health.outbox_depth,
-                                  outbox_oldest_age_s=act.health.outbox_oldest_age_s,
-                                  readers_attached=len(act.health.readers), last_error=act.health.last_error)
-            elif act.retained:
-                values["status"] = act.status
+                live = not act.retained
+                touch.heartbeat = touch.heartbeat or live
+                if live and act.health is not None:
+                    touch.health = act.health  # in arrival order: the newest figures win
             else:
-                values["status"] = act.status
-                values["status_at"] = now
-                values["last_seen_at"] = now
-            conn.execute(
-                update(READER)
-                .where(READER.c.facility_code == act.facility_code, READER.c.reader_id == act.reader_id)
-                .values(**values)
-            )
+                touch.status, touch.live_status = act.status, not act.retained
+        shapes: dict[tuple[bool, bool, str, bool], list[dict[str, object]]] = {}
+        for (facility, reader), touch in touched.items():
+            status = "none" if touch.status is None else "live" if touch.live_status else "retained"
+            shape = (touch.checkin_at is not None, touch.heartbeat, status, touch.health is not None)
+            shapes.setdefault(shape, []).append(
+                {"f": facility, "r": reader, "at": touch.checkin_at, "s": touch.status, "now": now,
+                 **_health_values(touch.health)})
+        for shape, rows in shapes.items():
+            statement = _reader_update(*shape)
+            if statement is not None:
+                conn.execute(statement, rows)
 

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_shipped_example_is_the_init_template_and_loads():
     assert (ROOT / "systemd" / "edge.toml.example").read_text(encoding="utf-8") == render_config(EXAMPLE)
     settings = EdgeSettings.load(ROOT / "systemd" / "edge.toml.example")
-    assert settings.mqtt.username == server_reader_username("34001", "desk-1") == "reader-34001-desk-1"
+    assert settings.mqtt.username == server_reader_username("34001", "desk-1") == "34001/desk-1"
     for section in ("[mqtt]", "[outbox]", "[[qr_sources]]", "[chip]", "[screen]", "[his]"):
         assert section in render_config(EXAMPLE)
 
@@ -44,7 +44,7 @@ def test_init_writes_a_loadable_config_and_0600_secrets_and_never_overwrites_a_k
     for name in ("pseudonym.key", "his.token"):
         assert stat.S_IMODE((cfg / name).stat().st_mode) == 0o600
     settings = EdgeSettings.load(cfg / "edge.toml")
-    assert settings.reader_id == "desk-7" and settings.mqtt.username == "reader-34001-desk-7"
+    assert settings.reader_id == "desk-7" and settings.mqtt.username == "34001/desk-7"
     assert len(settings.pseudonym_key()) == 32 and settings.his_token()
     key_before = (cfg / "pseudonym.key").read_bytes()
     lines = init_desk(DeskIdentity("34001", "desk-7", config_dir=cfg), force=True)
@@ -85,7 +85,7 @@ def healthy_desk(tmp_path: Path, broker_url: str) -> Path:
     cv2.imwrite(str(frames / "empty-desk.png"), np.full((720, 1280, 3), 200, np.uint8))
     text = (cfg / "edge.toml").read_text()
     text = text.replace('device = "0"', f'device = "{frames}"').replace('ca_file = ', '# ca_file = ')
-    text = text.replace('username = "reader-34001-desk-1"', '# username = "reader-34001-desk-1"')
+    text = text.replace('username = "34001/desk-1"', '# username = "34001/desk-1"')
     text = text.replace("[chip]\nenabled = true", "[chip]\nenabled = false")
     (cfg / "edge.toml").write_text(text)
     return cfg / "edge.toml"
@@ -139,7 +139,7 @@ def test_wrong_broker_credentials_are_a_failure_not_a_hang(tmp_path):
     from server.brokerfiles import mosquitto_hash
 
     pw = tmp_path / "passwd"
-    pw.write_text(f"reader-34001-desk-9:{mosquitto_hash('not-this-desk')}\n")
+    pw.write_text(f"34001/desk-9:{mosquitto_hash('not-this-desk')}\n")
     with Mosquitto(password_file=pw) as mosq:
         config = healthy_desk(tmp_path, mosq.url)
         statuses = lines_of(config)

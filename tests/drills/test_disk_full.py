@@ -22,7 +22,7 @@ from edge.config import EdgeSettings
 from edge.settings_base import write_secret_file
 from simulators.population import Population
 from tests.processes import wait_until
-from tests.shipped_broker import ReceiptResponder, ShippedBroker, Witness
+from tests.shipped_broker import OBSERVER_PASSWORD, OBSERVER_USER, ReceiptResponder, ShippedBroker, Witness
 
 pytestmark = pytest.mark.services
 
@@ -64,7 +64,8 @@ def test_a_full_disk_is_loud_loses_no_recorded_event_and_recovers(tmp_path):
             outbox={"alarm_free_bytes": 256 * 1024},
         )
         sniffer = ReceiptResponder(broker.local_url, client_id="disk-server")
-        beats = Witness(broker.local_url, "cccd/v1/+/+/heartbeat", client_id="disk-beats")
+        beats = Witness(broker.local_url, "cccd/v1/+/+/heartbeat", client_id="disk-beats",
+                        username=OBSERVER_USER, password=OBSERVER_PASSWORD)
         agent = DeskAgent(settings)
         agent.start()
         recorded, refused = [], 0

@@ -83,7 +83,8 @@ def test_reader_cannot_publish_to_another_facility_broker_acl_then_server_regist
     cred_a = _add_reader(config, "34001", "desk-a")
     _add_reader(config, "34002", "desk-b")
     acl = (tmp_path / "acl").read_text()
-    assert "user reader-34001-desk-a\ntopic write cccd/v1/34001/desk-a/checkin" in acl
+    assert cred_a["mqtt_username"] == "34001/desk-a"  # the pattern ACL's %u names its own topics
+    assert "pattern write cccd/v1/%u/checkin" in acl and "user 34001/desk-a" not in acl
     assert cred_a["mqtt_password"] not in (tmp_path / "passwd").read_text()  # only its hash is kept
 
     with Mosquitto(port=port, password_file=tmp_path / "passwd", acl_file=tmp_path / "acl",
