@@ -19,6 +19,8 @@ APT_PACKAGES=(
   systemd                                # systemd-analyze verify checks the units
   git                                    # the test run checks it left the checkout unchanged
   curl                                   # the demo prints a curl command to try the API
+  prometheus                             # promtool checks and unit-tests the shipped alert rules
+  poppler-utils                          # pdftoppm/pdfinfo render the printed province report in its test
 )
 # Held by apt-get update (lists), apt-get install / dpkg (the others).
 APT_LOCKS=(/var/lib/dpkg/lock-frontend /var/lib/dpkg/lock /var/lib/apt/lists/lock /var/cache/apt/archives/lock)
