@@ -91,6 +91,23 @@ _LISTENER_KEYS = frozenset({"listener", "protocol", "cafile", "capath", "certfil
 _AUTH_KEYS = frozenset({"per_listener_settings", "allow_anonymous", "password_file", "acl_file"})
 
 
+def render_shipped_config(
+    workdir: Path, *, ca_cert: Path, server_cert: Path, server_key: Path, tls_port: int, local_port: int,
+    template: Path = SHIPPED_BROKER_CONFIG,
+) -> str:
+    """The whole shipped file for a test host: only its paths (certificates, password and ACL
+    files, persistence) move into ``workdir`` and its listeners onto loopback test ports;
+    everything else (persistence, limits, identity, ACL mode) stays as shipped."""
+    return (template.read_text()
+            .replace("/etc/mosquitto/cccd/ca.crt", str(ca_cert))
+            .replace("/etc/mosquitto/cccd/server.crt", str(server_cert))
+            .replace("/etc/mosquitto/cccd/server.key", str(server_key))
+            .replace("/etc/mosquitto/cccd/", f"{workdir}/")
+            .replace("/var/lib/mosquitto/", f"{workdir}/")
+            .replace("listener 8883", f"listener {tls_port} 127.0.0.1")
+            .replace("listener 1883 127.0.0.1", f"listener {local_port} 127.0.0.1"))
+
+
 def shipped_tls_listener(template: Path = SHIPPED_BROKER_CONFIG) -> list[tuple[str, str]]:
     """The directives of the template's TLS listener (the readers' one), after its ``listener`` line."""
     block: list[tuple[str, str]] = []

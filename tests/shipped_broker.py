@@ -34,10 +34,8 @@ from edge.events import CheckInEvent
 from edge.settings_base import write_secret_file
 from server.brokerfiles import acl_text, mosquitto_hash, password_text, reader_username
 from simulators.population import Population
-from simulators.services import MOSQUITTO_CANDIDATES, find_program, free_port, wait_for_port
+from simulators.services import MOSQUITTO_CANDIDATES, find_program, free_port, render_shipped_config, wait_for_port
 from simulators.tls import make_device_pki
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def receipt_bytes(event_ids: list[str]) -> bytes:
@@ -49,7 +47,6 @@ def parse_receipt(payload: bytes) -> list[str]:
     return list(Receipt.from_json_bytes(payload).event_ids)
 
 
-TEMPLATE = ROOT / "systemd" / "mosquitto-cccd.conf"
 SERVER_USER, SERVER_PASSWORD = "cccd-server", "server-password-for-drills"
 # A second, read-only account for a witness beside the server's: the template binds the
 # client id to the username, so two clients of one account would take each other's session.
@@ -70,21 +67,13 @@ class ShippedBroker:
         (self.workdir / "passwd").write_text(password_text(accounts, (SERVER_USER, SERVER_PASSWORD))
                                              + f"{OBSERVER_USER}:{mosquitto_hash(OBSERVER_PASSWORD)}\n")
         acl = acl_text(accounts, SERVER_USER) + f"\nuser {OBSERVER_USER}\ntopic read cccd/v1/#\n"
-        if "/receipt" not in acl:  # until the server's receipt ACL lines are merged
-            acl += f"\nuser {SERVER_USER}\ntopic write cccd/v1/+/+/receipt\n" + "".join(
-                f"\nuser {reader_username(f, r)}\ntopic read {receipt_topic(f, r)}\n" for f, r in readers)
         (self.workdir / "acl").write_text(acl)
         for name in ("passwd", "acl"):
             os.chmod(self.workdir / name, 0o644)
         self.tls_port, self.local_port = free_port(), free_port()
-        conf = TEMPLATE.read_text()
-        conf = (conf.replace("/etc/mosquitto/cccd/ca.crt", str(self.pki.ca_cert))
-                    .replace("/etc/mosquitto/cccd/server.crt", str(self.pki.server_cert))
-                    .replace("/etc/mosquitto/cccd/server.key", str(self.pki.server_key))
-                    .replace("/etc/mosquitto/cccd/", f"{self.workdir}/")
-                    .replace("/var/lib/mosquitto/", f"{self.workdir}/")
-                    .replace("listener 8883", f"listener {self.tls_port} 127.0.0.1")
-                    .replace("listener 1883 127.0.0.1", f"listener {self.local_port} 127.0.0.1"))
+        conf = render_shipped_config(self.workdir, ca_cert=self.pki.ca_cert, server_cert=self.pki.server_cert,
+                                     server_key=self.pki.server_key, tls_port=self.tls_port,
+                                     local_port=self.local_port)
         assert "autosave_interval 60" in conf  # the drill runs on the shipped persistence setting
         self.config = self.workdir / "mosquitto.conf"
         self.config.write_text(conf + "log_dest stderr\nlog_type error\nlog_type warning\n")

@@ -18,10 +18,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from server.brokerfiles import acl_text, mosquitto_hash, password_text
 from server.store import BrokerAccount
-from simulators.services import MOSQUITTO_CANDIDATES, find_program, free_port, wait_for_port
+from simulators.services import MOSQUITTO_CANDIDATES, find_program, free_port, render_shipped_config, wait_for_port
 from simulators.tls import TlsFiles, make_device_pki
 
-ROOT = Path(__file__).resolve().parents[2]
 SERVER_USER, SERVER_PASSWORD = "cccd-server", "server-password-0123456789"
 
 
@@ -44,14 +43,9 @@ class TemplateBroker:
         for name in ("passwd", "acl"):
             os.chmod(self.work / name, 0o644)
         self.tls_port, self.local_port = free_port(), free_port()
-        conf = (ROOT / "systemd" / "mosquitto-cccd.conf").read_text()
-        conf = (conf.replace("/etc/mosquitto/cccd/ca.crt", str(self.pki.ca_cert))
-                .replace("/etc/mosquitto/cccd/server.crt", str(self.pki.server_cert))
-                .replace("/etc/mosquitto/cccd/server.key", str(self.pki.server_key))
-                .replace("/etc/mosquitto/cccd/", f"{self.work}/")
-                .replace("/var/lib/mosquitto/", f"{self.work}/")
-                .replace("listener 8883", f"listener {self.tls_port} 127.0.0.1")
-                .replace("listener 1883 127.0.0.1", f"listener {self.local_port} 127.0.0.1"))
+        conf = render_shipped_config(self.work, ca_cert=self.pki.ca_cert, server_cert=self.pki.server_cert,
+                                     server_key=self.pki.server_key, tls_port=self.tls_port,
+                                     local_port=self.local_port)
         self.conf_text = conf
         (self.work / "mosquitto.conf").write_text(conf + "log_dest stderr\n")
         self.proc: subprocess.Popen[bytes] | None = None
