@@ -50,6 +50,11 @@ def run_main(argv: list[str]) -> int:
 
     try:
         settings = EdgeSettings.load(args.config)
+        # Every secret file is read once here, so a missing or group-readable key or token is a
+        # clean error before the agent connects and announces itself "online".
+        settings.pseudonym_key()
+        settings.his_token()
+        settings.screen_token()
         agent = DeskAgent(settings)
     except (ConfigError, TrustStoreError) as exc:  # a bad trust path would lower every card's level
         print(f"cccd-edge: {exc}", file=sys.stderr)

@@ -8,5 +8,8 @@ export CCCD_REFRESH_SCREENSHOTS=1 CI=1
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@" \
   tests/agent/test_agent_qr_path.py \
   tests/agent/test_agent_chip_path.py \
-  tests/server/test_dashboard_browser.py
+  tests/server/test_dashboard_browser.py \
+  tests/server/test_officer_browser.py \
+  tests/server/test_report.py \
+  tests/desk/test_screen_browser.py
 git status --short docs/screenshots

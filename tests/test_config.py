@@ -131,3 +131,21 @@ def test_one_in_many_random_binary_keys_is_not_shortened(tmp_path):
         path.write_bytes(key)
         assert read_secret_file(path) == key
     assert whitespace_edged > 0  # the case the old strip() broke did occur
+
+
+def test_run_with_a_world_readable_his_token_exits_2_cleanly_before_connecting(edge_toml, tmp_path):
+    """A bad secret file is a one-line error (exit 2), not a traceback after "online" went out:
+    the broker named in the config is never contacted (nothing listens there anyway)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    token = tmp_path / "his.token"
+    write_secret_file(token, os.urandom(32))
+    token.chmod(0o644)
+    edge_toml.write_text(edge_toml.read_text() + f'\n[his]\ntoken_file = "{token}"\n')
+    repo = Path(__file__).resolve().parents[1]
+    r = subprocess.run([sys.executable, "-m", "app.cli", "run", "--config", str(edge_toml)], cwd=repo,
+                       capture_output=True, text=True, timeout=60, check=False)
+    assert r.returncode == 2, r.stderr
+    assert "readable by others" in r.stderr and "Traceback" not in r.stderr

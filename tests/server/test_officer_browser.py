@@ -23,7 +23,7 @@ from contract.events import CheckInEvent, Method, new_event_id
 from contract.levels import TrustLevel
 from server.app import create_app
 from server.store import Activity, EventStore
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, publish_screenshot
 
 VN = timezone(timedelta(hours=7))
 DISTRICTS = ["TP Thái Bình", "Đông Hưng", "Hưng Hà", "Kiến Xương", "Quỳnh Phụ", "Thái Thụy", "Tiền Hải", "Vũ Thư"]
@@ -95,6 +95,8 @@ def served(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
                    "rejected": rejected, "context": context, "shots": shots}
         finally:
             browser.close()
+    for shot in sorted(shots.glob("*.png")):  # into docs/ only under scripts/refresh-screenshots.sh
+        publish_screenshot(shot, f"officer-{shot.name}", palette_colors=64)
 
 
 def _page(served, width: int, height: int = 1000):  # type: ignore[no-untyped-def]

@@ -21,7 +21,7 @@ from server.localformat import LocalFormat
 from server.report import Period, PeriodError, build_report, render_report_html, report_xlsx
 from server.store import EventStore
 from server.store.areas import Area
-from tests.browser import CHROMIUM, chromium_page
+from tests.browser import CHROMIUM, chromium_page, publish_screenshot
 
 VN = timezone(timedelta(hours=7))
 PROVINCE = "Thái Bình"
@@ -185,4 +185,5 @@ def test_printable_report_prints_to_a4_pdf_in_chromium_and_renders_to_png(tmp_pa
     with Image.open(png) as im:
         assert abs(im.width / im.height - 210 / 297) < 0.01  # an A4 page
         assert len(im.convert("L").resize((64, 90)).getcolors(256) or []) > 8  # not a blank page
+    publish_screenshot(png, "report-first-page.png", palette_colors=64)  # docs/ only when refreshing
     print(f"\nreport PDF: {pdf}\nfirst page: {png}")
