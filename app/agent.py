@@ -30,7 +30,7 @@ from app.components import HEALTHY, Component, ComponentState, Worker
 from app.debounce import persistent_debouncer
 from app.desk_web import DeskWeb
 from app.events import AgentEvent, CanEntered, CardInserted, CardRemoved, NextPatient, QrScanned, Rescan, Stop
-from app.qr_input import QrInput
+from app.qr_input import QrInput, aim_view
 from app.supervisor import Supervisor
 from contract.events import Receipt
 from contract.topics import receipt_topic, status_topic
@@ -190,7 +190,8 @@ class DeskAgent:
             self.components.append(self.chip)
         if self.settings.screen.enabled:
             self.web = DeskWeb(self.hub, self.settings.screen, his_token=self.settings.his_token(),
-                               actions=self.desk_actions(), screen_token=self.settings.screen_token())
+                               actions=self.desk_actions(), screen_token=self.settings.screen_token(),
+                               aim_jpeg=aim_view(sources) if self.settings.screen.technician_mode else None)
             self.components.append(self.web)
         self.components += [self.availability, self.desk]
         for component in self.components:

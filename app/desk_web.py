@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 import uvicorn
 
@@ -20,14 +21,17 @@ class DeskWeb(Worker):
     """Serves the screen; started() returns once the port is bound (or after 10 s)."""
 
     def __init__(self, hub: DeskHub, settings: ScreenSettings, *, his_token: str | None,
-                 actions: DeskActions, screen_token: str | None = None) -> None:
+                 actions: DeskActions, screen_token: str | None = None,
+                 aim_jpeg: Callable[[], bytes | None] | None = None) -> None:
         super().__init__("desk-web", stall_seconds=float("inf"))  # uvicorn's loop reports no beats
         tls = settings.tls_cert_file is not None and settings.tls_key_file is not None
         # The screen answers its own names only: loopback, the listen address, the configured LAN names.
         wildcard = settings.host in ("0.0.0.0", "::")
         access = ScreenAccess.for_names([*([] if wildcard else [settings.host]), *settings.names],
                                         token=screen_token, secure=tls)
-        app = create_desk_app(hub, his_token=his_token, actions=actions, access=access)
+        # The aiming view only in technician mode: off, the desk web serves no camera frames.
+        app = create_desk_app(hub, his_token=his_token, actions=actions, access=access,
+                              aim_jpeg=aim_jpeg if settings.technician_mode else None)
         self._config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
                                       access_log=False,
                                       ssl_certfile=str(settings.tls_cert_file) if tls else None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from app.components import Worker
 from app.events import AgentEvent, QrScanned
@@ -41,3 +41,15 @@ class QrInput(Worker):
             self.source.close()
         except Exception:  # a device already gone
             log.debug("closing a source failed", exc_info=True)
+
+
+def aim_view(sources: Sequence[QrSource]) -> Callable[[], bytes | None] | None:
+    """The technician's aiming view of the first camera source (None without a camera)."""
+    # Imported here: a desk without technician mode never loads the camera driver for it.
+    from reader_drivers.qr.aim import aim_jpeg
+    from reader_drivers.qr.camera import FrameDecodingSource
+
+    camera = next((s for s in sources if isinstance(s, FrameDecodingSource)), None)
+    if camera is None:
+        return None
+    return lambda: aim_jpeg(camera)

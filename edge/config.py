@@ -82,6 +82,8 @@ class ScreenSettings(Section):
     token_file: Path | None = Field(None, description="the screen token LAN clients must show (0600)")
     tls_cert_file: Path | None = Field(None, description="serve the screen over TLS with this certificate")
     tls_key_file: Path | None = Field(None, description="the TLS certificate's private key (0600)")
+    technician_mode: bool = Field(False, description="serve the camera aiming view (/screen/aim): the live "
+                                  "frame with the detected QR outlined, for setting up the camera")
 
     @model_validator(mode="after")
     def _listen_only_where_safe(self) -> ScreenSettings:

@@ -74,10 +74,13 @@ def create_desk_app(
     actions: DeskActions | None = None,
     access: ScreenAccess | None = None,
     action_limiter: RateLimiter | None = None,
+    aim_jpeg: Callable[[], bytes | None] | None = None,
 ) -> FastAPI:
     """The screen and HIS app over one hub. Without a HIS token the HIS API answers 503.
 
     ``on_can`` is the older one-callback form of ``actions.can`` (no replace).
+    ``aim_jpeg`` (technician mode only) gives the camera's newest frame with the QR outlined;
+    without it the aiming view is 404.
     """
     access = access or ScreenAccess()
     if actions is None:
@@ -86,6 +89,7 @@ def create_desk_app(
     login_limiter = RateLimiter(burst=5, per_second=0.2)
     app = FastAPI(title="CCCD desk", version="1", docs_url="/his/docs", openapi_url="/his/openapi.json")
     page = _page(access)
+    aim_html = resources.files("edge.desk").joinpath("static/aim.html").read_text(encoding="utf-8")
 
     def require_his(request: Request) -> None:
         if his_token is None:
@@ -171,6 +175,23 @@ def create_desk_app(
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no photo for this visit")
         data, mime = found
         return Response(data, media_type=mime, headers=_NO_STORE)
+
+    @app.get("/screen/aim", response_class=HTMLResponse, include_in_schema=False, dependencies=[Depends(own_page)])
+    def aim_page() -> HTMLResponse:
+        if aim_jpeg is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "technician mode is off")
+        return HTMLResponse(aim_html, headers={**_NO_STORE, "X-Frame-Options": "DENY",
+                                               "Content-Security-Policy": "frame-ancestors 'none'"})
+
+    @app.get("/screen/api/aim.jpg", include_in_schema=False, dependencies=screen_guard)
+    def aim_frame() -> Response:
+        """The camera frame shows the patient's card: personal data, guarded and never cached."""
+        if aim_jpeg is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "technician mode is off")
+        jpeg = aim_jpeg()
+        if jpeg is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no camera frame yet")
+        return Response(jpeg, media_type="image/jpeg", headers=_NO_STORE)
 
     @app.post("/screen/api/can", include_in_schema=False, status_code=status.HTTP_202_ACCEPTED,
               dependencies=action_guard)

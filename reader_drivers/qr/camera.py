@@ -46,6 +46,7 @@ from reader_drivers.qr.source import ScannedPayload, SourceBase, SourceClosed, u
 log = logging.getLogger(__name__)
 
 Frame = tuple[int, np.ndarray, datetime]  # (sequence number, BGR image, capture time)
+Outline = tuple[tuple[float, float], ...]  # a detected symbol's corner points, in frame coordinates
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
 
@@ -84,6 +85,9 @@ class FrameDecodingSource(SourceBase):
         self.gate = gate
         self._pending: collections.deque[ScannedPayload] = collections.deque()
         self.stats: dict[str, int] = collections.Counter()
+        # For the technician's aiming view: a reference to the newest frame (no copy per frame)
+        # and the outlines of what its last decode found, swapped in as one tuple (thread-safe read).
+        self._aim: tuple[np.ndarray, tuple[Outline, ...]] | None = None
 
     def read(self, timeout: float | None = None) -> ScannedPayload | None:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -95,6 +99,7 @@ class FrameDecodingSource(SourceBase):
             if frame is None:
                 return None
             _, image, stamp = frame
+            self._aim = (image, self._aim[1] if self._aim is not None else ())
             if self.gate is not None and not self.gate.should_decode(image):
                 self.stats["skipped_still"] += 1
                 if isinstance(self.frames, RateControlled):
@@ -102,6 +107,7 @@ class FrameDecodingSource(SourceBase):
                 continue
             self.stats["decoded"] += 1
             symbols = self.decoder.decode(image)
+            self._aim = (image, tuple(s.points for s in symbols if len(s.points) >= 3))
             if self.gate is not None:
                 self.gate.record(found=bool(symbols), candidate=self.decoder.saw_candidate)
                 if isinstance(self.frames, RateControlled):
@@ -116,6 +122,13 @@ class FrameDecodingSource(SourceBase):
             if deadline is not None and time.monotonic() >= deadline and not self._pending:
                 return None
         return self._pending.popleft()
+
+    def aim_frame(self) -> tuple[np.ndarray, tuple[Outline, ...]] | None:
+        """The newest frame (a copy, made only now) and the QR outlines of its last decode."""
+        aim = self._aim
+        if aim is None:
+            return None
+        return aim[0].copy(), aim[1]
 
     def close(self) -> None:
         if not self.closed:
