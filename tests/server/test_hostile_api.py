@@ -6,19 +6,29 @@ every endpoint answers its worst parameters with a 4xx, never a 500."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from srvhelpers import ADMIN_TOKEN, READ_TOKEN, auth, make_settings
+from template_broker import SERVER_PASSWORD, SERVER_USER, TemplateBroker
 
 from contract.events import CheckInEvent, Method, new_event_id
 from contract.levels import TrustLevel
 from contract.settings import ConfigError
 from server.app import create_app
+from server.db import init_db, make_engine
+from server.security import FailedAuthLimiter, SessionStore
 from server.settings import ServerSettings
+from server.store.base import FAILURES, SESSIONS
+from simulators.services import free_port
+from tests.processes import ServerProcess
 
 CSV = {"Content-Type": "text/csv"}
 HOSTILE_NAMES = ["=HYPERLINK(\"http://evil\",\"x\")", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tTab"]
@@ -217,3 +227,123 @@ def test_the_quarantine_is_for_admins_only_and_through_the_header(app):
         _login(client, ADMIN_TOKEN)
         assert client.get("/api/v1/quarantine", params=q).status_code == 401  # an admin's session is not enough
         assert client.get("/api/v1/quarantine", params=q, headers=auth(ADMIN_TOKEN)).json() == []
+
+
+# ---------------------------------------------------------------- sessions and the limiter in the database
+
+def _session_rows(engine) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return [(r.id_sha256, r.role) for r in conn.execute(select(SESSIONS))]
+
+
+def test_an_expired_session_is_refused_and_deleted_and_expired_ones_are_pruned_at_sign_in(app):
+    clock = [time.time()]
+    app.state.sessions = SessionStore(app.state.store.engine, lifetime=3600, clock=lambda: clock[0])
+    with TestClient(app) as client:
+        sid = _login(client)
+        assert client.get("/api/v1/facilities").status_code == 200
+        assert _session_rows(app.state.store.engine) == [(hashlib.sha256(sid.encode()).hexdigest(), "read")]
+        clock[0] += 3599
+        assert client.get("/api/v1/facilities").status_code == 200  # still within its life
+        clock[0] += 2
+        assert client.get("/api/v1/facilities").status_code == 401  # expired: refused...
+        assert _session_rows(app.state.store.engine) == []  # ...and deleted
+        assert client.get("/dashboard", follow_redirects=False).status_code == 303
+    other = SessionStore(app.state.store.engine, lifetime=10, clock=lambda: clock[0])
+    other.create("read")
+    clock[0] += 11
+    fresh = other.create("admin")  # signing in prunes the expired one
+    assert _session_rows(app.state.store.engine) == [(hashlib.sha256(fresh.encode()).hexdigest(), "admin")]
+    assert other.get(fresh + "x") is None and other.get("") is None and other.get("x" * 10_000) is None
+
+
+def test_the_failed_token_limit_is_shared_by_two_server_processes_on_one_database(database_url):
+    """Two apps on one database share no memory, as two API workers would not: the failures counted by
+    one lock the client out of the other, so N workers still allow ``max_failed_auth``, not N times it
+    (SQLite and PostgreSQL)."""
+    db = database_url
+    api = {"read_tokens": [READ_TOKEN], "admin_tokens": [ADMIN_TOKEN], "max_failed_auth": 6, "lockout_seconds": 60}
+    first = create_app(make_settings(db, api=api), ingest=False)
+    second = create_app(make_settings(db, api=api), ingest=False)
+    with TestClient(first) as a, TestClient(second) as b:
+        codes = []
+        for i in range(6):  # alternate between the workers, as a load balancer would
+            client = a if i % 2 == 0 else b
+            codes.append(client.get("/api/v1/facilities", headers=auth(f"wrong-token-{i:010d}")).status_code)
+        assert codes == [401] * 6
+        for client in (a, b):
+            locked = client.get("/api/v1/facilities", headers=auth())
+            assert locked.status_code == 429 and 1 <= int(locked.headers["retry-after"]) <= 60
+            assert client.post("/dashboard/login", data={"token": READ_TOKEN}).status_code == 429
+
+
+def test_failures_in_a_window_count_and_an_old_window_starts_over(database_url):
+    engine = make_engine(database_url)
+    init_db(engine)
+    clock = [1_000_000.0]
+    limiter = FailedAuthLimiter(engine, max_failures=3, window=60, lockout=30, clock=lambda: clock[0])
+    limiter.failed("10.0.0.1")
+    limiter.failed("10.0.0.1")
+    clock[0] += 61  # the two failures fall out of the window
+    limiter.failed("10.0.0.1")
+    limiter.failed("10.0.0.1")
+    assert limiter.retry_after("10.0.0.1") is None
+    limiter.failed("10.0.0.2")  # another client counts on its own
+    limiter.failed("10.0.0.1")
+    assert limiter.retry_after("10.0.0.1") == 30 and limiter.retry_after("10.0.0.2") is None
+    clock[0] += 30
+    assert limiter.retry_after("10.0.0.1") is None
+    clock[0] += 61
+    limiter.failed("10.0.0.3")  # prunes the clients neither counting nor locked
+    with engine.connect() as conn:
+        assert [r.client for r in conn.execute(select(FAILURES))] == ["10.0.0.3"]
+    engine.dispose()
+
+
+def test_a_session_survives_a_restart_of_the_real_server_and_the_lockout_does_too(tmp_path):
+    """``cccd-server serve`` (a subprocess): signed in, SIGTERM, started again: the same cookie still
+    reads; the cookie never holds the token and the database only the id's hash; wrong tokens counted
+    before the restart still count after it; signing out deletes the session."""
+    db_path = tmp_path / "server.sqlite"
+    with TemplateBroker([]) as broker:
+        port = free_port()
+        config = (f'database_url = "sqlite:///{db_path}"\n'
+                  f'[mqtt]\nurl = "{broker.server_url}"\nusername = "{SERVER_USER}"\n'
+                  f'password = "{SERVER_PASSWORD}"\nclient_id = "cccd-server-sessions"\n'
+                  f'[api]\nport = {port}\nread_tokens = ["{READ_TOKEN}"]\nadmin_tokens = ["{ADMIN_TOKEN}"]\n'
+                  "max_failed_auth = 4\nlockout_seconds = 600\n")
+        server = ServerProcess(tmp_path, broker.server_url, auto_register=False, config_text=config, port=port)
+        try:
+            server.start()
+            signin = httpx.post(f"{server.base}/dashboard/login", data={"token": READ_TOKEN}, timeout=10)
+            assert signin.status_code == 303
+            set_cookie = signin.headers["set-cookie"]
+            sid = signin.cookies["cccd_session"]
+            assert READ_TOKEN not in set_cookie and ADMIN_TOKEN not in set_cookie and len(sid) >= 40
+            cookies = {"cccd_session": sid}
+            assert httpx.get(f"{server.base}/dashboard", cookies=cookies, timeout=10).status_code == 200
+            for i in range(2):
+                wrong = httpx.get(f"{server.base}/api/v1/facilities", headers=auth(f"wrong-token-{i:010d}"))
+                assert wrong.status_code == 401
+
+            server.stop()  # SIGTERM: the process and its memory are gone
+            stored = sqlite3.connect(db_path).execute("SELECT id_sha256, role FROM dashboard_session").fetchall()
+            assert stored == [(hashlib.sha256(sid.encode()).hexdigest(), "read")]
+            assert sid.encode() not in db_path.read_bytes() and READ_TOKEN.encode() not in db_path.read_bytes()
+            server.start()
+
+            page = httpx.get(f"{server.base}/dashboard", cookies=cookies, timeout=10, follow_redirects=False)
+            assert page.status_code == 200  # still signed in
+            assert httpx.get(f"{server.base}/api/v1/facilities", cookies=cookies, timeout=10).status_code == 200
+            for i in range(2, 4):  # two more wrong tokens: four in the window, across the restart
+                wrong = httpx.get(f"{server.base}/api/v1/facilities", headers=auth(f"wrong-token-{i:010d}"))
+                assert wrong.status_code == 401
+            locked = httpx.get(f"{server.base}/api/v1/facilities", headers=auth(), timeout=10)
+            assert locked.status_code == 429 and int(locked.headers["retry-after"]) >= 1
+
+            out = httpx.post(f"{server.base}/dashboard/logout", cookies=cookies, timeout=10)
+            assert out.status_code == 303
+            assert httpx.get(f"{server.base}/api/v1/facilities", cookies=cookies, timeout=10).status_code == 401
+            assert sqlite3.connect(db_path).execute("SELECT count(*) FROM dashboard_session").fetchone() == (0,)
+        finally:
+            server.stop()
