@@ -6,7 +6,6 @@ configuration. SIGTERM: the agent says ``stopped`` itself (contract.status) and 
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -14,28 +13,18 @@ import httpx
 import pytest
 from srvhelpers import facilities_csv
 
-from edge.settings_base import write_secret_file
 from server.db import init_db, make_engine
 from server.labels import READER_STATES
 from server.store import EventStore
 from simulators.services import Mosquitto
-from tests.processes import READ_TOKEN, ProgramProcess, ServerProcess, wait_until
+from tests.processes import READ_TOKEN, ProgramProcess, ServerProcess, wait_until, write_agent_config
 
 pytestmark = pytest.mark.services
 
 
 def _agent(tmp_path: Path, broker_url: str, n: int) -> ProgramProcess:
-    key = tmp_path / "pseudonym.key"
-    if not key.exists():
-        write_secret_file(key, os.urandom(32))
-    config = tmp_path / "edge.toml"
-    config.write_text(
-        f'facility_code = "34001"\nreader_id = "desk-1"\npseudonym_key_file = "{key}"\n'
-        f'state_dir = "{tmp_path / "state"}"\n'
-        # the smallest keepalive the settings allow: the broker sends the will 1.5 keepalives after a loss
-        f'[mqtt]\nurl = "{broker_url}"\nkeepalive = 5\n'
-        '[chip]\nenabled = false\n[screen]\nenabled = false\n'
-    )
+    # the smallest keepalive the settings allow: the broker sends the will 1.5 keepalives after a loss
+    config = write_agent_config(tmp_path, broker_url, mqtt="keepalive = 5")
     return ProgramProcess("app.cli", ["run", "--config", str(config)], tmp_path / f"agent{n}.log").start()
 
 
