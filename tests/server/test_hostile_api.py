@@ -455,11 +455,8 @@ def test_a_session_survives_a_restart_of_the_real_server_and_the_lockout_does_to
     db_path = tmp_path / "server.sqlite"
     with TemplateBroker([]) as broker:
         port = free_port()
-        config = (f'database_url = "sqlite:///{db_path}"\n'
-                  f'[mqtt]\nurl = "{broker.server_url}"\nusername = "{SERVER_USER}"\n'
-                  f'password = "{SERVER_PASSWORD}"\nclient_id = "cccd-server-sessions"\n'
-                  f'[api]\nport = {port}\nread_tokens = ["{READ_TOKEN}"]\nadmin_tokens = ["{ADMIN_TOKEN}"]\n'
-                  "max_failed_auth = 4\nlockout_seconds = 600\n")
+        config = broker.server_config(db_path, port, "cccd-server-sessions", READ_TOKEN, ADMIN_TOKEN,
+                                      "max_failed_auth = 4\nlockout_seconds = 600\n")
         server = ServerProcess(tmp_path, broker.server_url, auto_register=False, config_text=config, port=port)
         try:
             server.start()
