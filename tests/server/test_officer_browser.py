@@ -130,6 +130,7 @@ def test_drill_down_province_district_facility_reader_with_breadcrumb_and_sharea
     assert READER_STATES["last_will"][0] in page.inner_text("[data-testid=reader-table]")
     page.screenshot(path=str(served["shots"] / "dashboard-facility-1280.png"), full_page=True)
     page.click("[data-testid=reader-row] a")
+    page.wait_for_selector("[data-testid=reader-detail]")  # the click navigates: wait for the new page
     assert page.locator("[data-testid=reader-detail]").count() == 1
     shared = page.url
     crumbs = page.inner_text("[data-testid=breadcrumb]")
