@@ -100,6 +100,7 @@ host = "127.0.0.1"                   # loopback: the kiosk browser on this machi
 port = 8081
 history_enabled = false              # today's check-ins on the screen (kept until midnight)
 clear_after_seconds = 120.0
+technician_mode = false              # true while setting up the camera: the aiming view at /screen/aim
 # A desk PC on the LAN: allow it explicitly, with a token and TLS (refused otherwise).
 # allow_lan = true
 # host = "0.0.0.0"
