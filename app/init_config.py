@@ -181,7 +181,19 @@ def init_desk(desk: DeskIdentity, *, pseudonym_key: Path | None = None, force: b
         lines.append(f"wrote {token_path} (0600): give its text to the HIS as its Bearer token")
     (desk.config_dir / "trust").mkdir(parents=True, exist_ok=True)
     lines.append(f"trust certificates go in {desk.config_dir / 'trust'}")
+    _sync_to_disk([config, key_path, token_path], desk.config_dir)
     return lines
+
+
+def _sync_to_disk(files: list[Path], directory: Path) -> None:
+    """fsync the desk's files and their folder: a Pi unplugged right after ``init`` otherwise
+    comes back with empty key files (the power-cut drill found it), which ``init`` then keeps."""
+    for path in [*files, directory]:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def init_main(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) -> int:

@@ -136,6 +136,30 @@ def test_lazyfs_mounted_loses_an_unsynced_file_and_keeps_a_synced_one(lazy_root)
         mount.unmount()
 
 
+def test_power_cut_right_after_cccd_edge_init_keeps_the_desks_files(lazy_root):
+    """A technician runs ``cccd-edge init`` and unplugs the Pi: the settings and the keys must
+    be whole after the power returns (an empty key file would stop the desk, and ``init``
+    never overwrites a key file)."""
+    from app.init_config import DeskIdentity, init_desk
+    from edge.config import EdgeSettings
+    from edge.settings_base import read_secret_file
+    from simulators.lazyfs import LazyMount
+
+    mount = LazyMount(lazy_root / "disk", lazy_root / "mnt").mount()
+    config_dir = mount.mountpoint / "etc"
+    try:
+        init_desk(DeskIdentity(FACILITY, READER, config_dir=config_dir, state_dir=mount.mountpoint / "state"))
+        before = {p.name: p.read_bytes() for p in config_dir.iterdir() if p.is_file()}
+        mount.cut()
+    finally:
+        mount.unmount()
+    after = {p.name: p.read_bytes() for p in (lazy_root / "disk" / "etc").iterdir() if p.is_file()}
+    assert after == before
+    settings = EdgeSettings.load(lazy_root / "disk" / "etc" / "edge.toml")
+    assert settings.facility_code == FACILITY
+    assert len(read_secret_file(lazy_root / "disk" / "etc" / "pseudonym.key")) == 32
+
+
 # -- the desk process --------------------------------------------------------------------------------
 
 class _BrokerSettings:
