@@ -28,6 +28,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -42,6 +43,17 @@ from typing import TypeVar
 
 PAGE = 4096
 _T = TypeVar("_T")
+
+
+@dataclass
+class _Trigger:
+    """Cut the power just before the ``nth`` fsync of ``path`` (counted from when it was armed)."""
+
+    path: str
+    nth: int
+    keep: float
+    seed: int
+    seen: int = 0
 
 
 @dataclass
@@ -65,7 +77,10 @@ class LazyCore:
         self._nodes: dict[str, _Node] = {}
         self._next_fh = 1
         self.cut_done = False
-        self.stats = {"writes": 0, "fsyncs": 0, "pages_synced": 0, "pages_dropped": 0, "files_dropped": 0}
+        self.stats = {"writes": 0, "fsyncs": 0, "pages_synced": 0, "pages_dropped": 0, "pages_kept": 0,
+                      "files_dropped": 0}
+        self.fsyncs_by_file: dict[str, int] = {}
+        self._armed: _Trigger | None = None
 
     # -- plumbing
     def real(self, path: str) -> str:
@@ -176,6 +191,12 @@ class LazyCore:
     def fsync(self, path: str) -> None:
         """This file's dirty pages and size to the backing file, then its fsync."""
         def run() -> None:
+            trigger = self._armed
+            if trigger is not None and trigger.path == path:
+                trigger.seen += 1
+                if trigger.seen >= trigger.nth:
+                    self._cut(trigger.keep, trigger.seed)  # this fsync never happens
+                    raise OSError(errno.EIO, "the power went during this fsync")
             node = self._node(path)
             fd = node.fd
             if node.valid < os.fstat(fd).st_size:
@@ -190,6 +211,7 @@ class LazyCore:
             node.valid = node.size
             os.fsync(fd)
             self.stats["fsyncs"] += 1
+            self.fsyncs_by_file[path] = self.fsyncs_by_file.get(path, 0) + 1
         self.locked(run)
 
     # -- the tree (applied to the backing directory at once)
@@ -217,15 +239,36 @@ class LazyCore:
             return {p: len(n.dirty) for p, n in self._nodes.items() if n.dirty or n.size != n.valid}
 
     # -- the power cut
-    def cut(self) -> dict[str, int]:
-        """Drop every unsynced page and size change, at once; every later operation fails."""
+    def cut(self, keep: float = 0.0, seed: int = 0) -> dict[str, int]:
+        """The power cut, at once: every later operation fails. ``keep`` is the chance that an
+        unsynced page had already been written back by the kernel when the power went (a
+        seeded random subset, in no order: a disk may persist any of them); the rest is lost."""
         with self._lock:
-            self.stats["files_dropped"] = sum(1 for n in self._nodes.values() if n.dirty or n.size != n.valid)
-            self.stats["pages_dropped"] = sum(len(n.dirty) for n in self._nodes.values())
-            for path in list(self._nodes):
-                self._drop(path)
-            self.cut_done = True
+            return self._cut(keep, seed)
+
+    def arm(self, path: str, nth: int, keep: float = 0.0, seed: int = 0) -> None:
+        """Cut the power just before the ``nth`` fsync of ``path`` from now (mid-commit, mid-checkpoint)."""
+        with self._lock:
+            self._armed = _Trigger(path, nth, keep, seed)
+
+    def _cut(self, keep: float, seed: int) -> dict[str, int]:
+        if self.cut_done:
             return dict(self.stats)
+        rng = random.Random(seed)
+        for node in self._nodes.values():
+            for index in sorted(node.dirty):
+                start = index * PAGE
+                if start < node.size and rng.random() < keep:
+                    os.pwrite(node.fd, bytes(node.dirty[index][: node.size - start]), start)
+                    self.stats["pages_kept"] += 1
+                else:
+                    self.stats["pages_dropped"] += 1
+        self.stats["files_dropped"] = sum(1 for n in self._nodes.values() if n.dirty or n.size != n.valid)
+        for path in list(self._nodes):
+            self._drop(path)
+        self.cut_done = True
+        self._armed = None
+        return dict(self.stats)
 
 
 def _operations(core: LazyCore) -> object:
@@ -354,16 +397,23 @@ def _operations(core: LazyCore) -> object:
 
 
 def _serve_control(core: LazyCore, sock: socket.socket) -> None:
-    """One JSON line per request: {"cmd": "cut"} | {"cmd": "stats"}."""
+    """One JSON line per request: {"cmd": "cut", "keep": 0.5, "seed": 1} | {"cmd": "arm", "path":
+    "/a.db-wal", "nth": 3, "keep": 0.0, "seed": 1} | {"cmd": "stats"}."""
     while True:
         conn, _ = sock.accept()
         with conn, conn.makefile("rwb") as stream:
             for line in stream:
-                cmd = json.loads(line).get("cmd")
+                request = json.loads(line)
+                cmd = request.get("cmd")
+                keep, seed = float(request.get("keep", 0.0)), int(request.get("seed", 0))
                 if cmd == "cut":
-                    reply: dict[str, object] = {"ok": True, **core.cut()}
+                    reply: dict[str, object] = {"ok": True, **core.cut(keep, seed)}
+                elif cmd == "arm":
+                    core.arm(str(request["path"]), int(request["nth"]), keep, seed)
+                    reply = {"ok": True}
                 elif cmd == "stats":
-                    reply = {"ok": True, **core.stats, "unsynced": core.unsynced(), "cut": core.cut_done}
+                    reply = {"ok": True, **core.stats, "fsyncs_by_file": dict(core.fsyncs_by_file),
+                             "unsynced": core.unsynced(), "cut": core.cut_done}
                 else:
                     reply = {"ok": False, "error": f"unknown command {cmd!r}"}
                 stream.write(json.dumps(reply).encode() + b"\n")
@@ -418,17 +468,25 @@ class LazyMount:
             time.sleep(0.05)
         return self
 
-    def request(self, cmd: str) -> dict[str, object]:
+    def request(self, cmd: str, **args: object) -> dict[str, object]:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.connect(str(self.control))
-            sock.sendall(json.dumps({"cmd": cmd}).encode() + b"\n")
+            sock.sendall(json.dumps({"cmd": cmd, **args}).encode() + b"\n")
             with sock.makefile("rb") as stream:
                 reply: dict[str, object] = json.loads(stream.readline())
         return reply
 
-    def cut(self) -> dict[str, object]:
-        """The power cut: unsynced data gone at this instant, the disk dead until unmounted."""
-        return self.request("cut")
+    def cut(self, keep: float = 0.0, seed: int = 0) -> dict[str, object]:
+        """The power cut: unsynced data gone at this instant (but a ``keep`` share of its pages,
+        chosen by ``seed``), the disk dead until unmounted."""
+        return self.request("cut", keep=keep, seed=seed)
+
+    def arm(self, path: str, nth: int, keep: float = 0.0, seed: int = 0) -> None:
+        """Cut the power just before the ``nth`` fsync of ``path`` (a path inside the mount)."""
+        self.request("arm", path="/" + str(Path(path).relative_to(self.mountpoint)), nth=nth, keep=keep, seed=seed)
+
+    def stats(self) -> dict[str, object]:
+        return self.request("stats")
 
     def unmount(self) -> None:
         if self.proc is None:

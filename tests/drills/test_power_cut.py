@@ -39,7 +39,11 @@ import pytest
 pytestmark = pytest.mark.services
 ROOT = Path(__file__).resolve().parents[2]
 FACILITY, READER = "34001", "desk-1"
-CUTS = 6
+CUTS = 8
+# How each cut is chosen: at a random moment (all unsynced pages lost, or a random share of them
+# written back first), or by the filesystem itself just before a chosen fsync of the WAL (a
+# commit) or of the database file (a checkpoint).
+MODES = ("time", "time+writeback", "commit", "checkpoint")
 SEED = 16_07
 
 
@@ -304,21 +308,37 @@ def test_power_cut_at_random_points_loses_no_recorded_checkin(lazy_root):
         mqtt = broker.reader_mqtt(FACILITY, READER)
         try:
             for cut in range(1, CUTS + 1):
+                mode = MODES[(cut - 1) % len(MODES)]
+                keep = 0.0 if mode == "time" else round(rng.uniform(0.2, 0.8), 2)
                 mount = LazyMount(disk, mnt).mount()
-                count = rng.randint(80, 160)
-                desk = _Desk(mnt, mqtt, count=count, offset=offset, gap=0.01)
+                count = rng.randint(80, 160) if mode in ("time", "time+writeback", "commit") else 400
+                outbox = mnt / FACILITY / READER / "outbox.sqlite"
+                if mode == "commit":  # mid-commit: the WAL's fsync for one insert or delete never happens
+                    mount.arm(Path(f"{outbox}-wal"), rng.randint(5, 120), keep, seed=cut)
+                elif mode == "checkpoint":  # mid-checkpoint: pages copied into the database, not yet synced
+                    mount.arm(outbox, 1, keep, seed=cut)
+                desk = _Desk(mnt, mqtt, count=count, offset=offset, gap=0.01 if count < 200 else 0.004)
                 offset += count
+                fired = "-"
                 try:
                     desk.wait_for("ready")
-                    time.sleep(rng.uniform(0.1, 2.5))  # mid-scanning, mid-publishing, or mid-drain
-                    dropped = mount.cut()
+                    if mode.startswith("time"):
+                        time.sleep(rng.uniform(0.1, 2.5))  # mid-scanning, mid-publishing, or mid-drain
+                        dropped = mount.cut(keep, seed=cut)
+                    else:
+                        deadline = time.monotonic() + 60
+                        while not mount.stats()["cut"] and desk.proc.poll() is None and time.monotonic() < deadline:
+                            time.sleep(0.05)
+                        fired = "yes" if mount.stats()["cut"] else "no"
+                        dropped = mount.cut(keep, seed=cut)  # the trigger's cut, or one now if it never fired
                 finally:
                     desk.kill()
                     mount.unmount()
                 recorded += desk.recorded
                 integrity, depth, _ids = _outbox_on_disk(disk)
-                rows.append((cut, len(desk.recorded), dropped["pages_dropped"], depth, integrity))
-                assert integrity == "ok", f"cut {cut}: {integrity}"
+                rows.append((cut, mode, fired, keep, count, len(desk.recorded), dropped["pages_dropped"],
+                             dropped["pages_kept"], depth, integrity))
+                assert integrity == "ok", f"cut {cut} ({mode}): {integrity}"
             mount = LazyMount(disk, mnt).mount()
             started = time.monotonic()
             desk = _Desk(mnt, mqtt, count=0, offset=offset, drain=True)
@@ -342,13 +362,15 @@ def test_power_cut_at_random_points_loses_no_recorded_checkin(lazy_root):
         event = json.loads(payload)
         pseudonyms.setdefault(event["citizen_pseudonym"], set()).add(event["event_id"])
     doubled = sum(len(ids) - 1 for ids in pseudonyms.values())  # one patient counted under two event ids
-    print(f"\npower-cut drill (lazyfs, seed {SEED}): cut | recorded | pages dropped | outbox after | integrity")
+    print(f"\npower-cut drill (lazyfs, seed {SEED}): cut | mode | trigger fired | share of unsynced pages kept | "
+          "scans | recorded | pages dropped | pages kept | outbox after | integrity")
     for row in rows:
         print("  " + " | ".join(str(v) for v in row))
     print(f"  total: {len(recorded)} recorded, {len(stored)} stored, {len(lost)} lost, {doubled} doubled, "
           f"{len(unconfirmed)} stored but never shown recorded, {server.duplicates()} duplicate deliveries "
           f"absorbed; after the drain: outbox {final_depth}, integrity {final_integrity}, {recovery:.1f} s")
-    assert len(recorded) > 0 and sum(r[2] for r in rows) > 0  # scans happened and the cuts dropped data
+    assert len(recorded) > 0 and sum(r[6] for r in rows) > 0  # scans happened and the cuts dropped data
+    assert all(r[2] != "no" for r in rows), "an armed cut never fired: that point was not tested"
     assert lost == set()
     assert doubled == 0
     assert len(recorded) == len(set(recorded))
