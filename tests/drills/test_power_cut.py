@@ -68,6 +68,8 @@ def lazy_root():
     # Not under pytest's tmp dir: that path is long, and the control socket's path must stay short.
     root = Path(tempfile.mkdtemp(prefix="cccd-lazyfs-"))
     yield root
+    if os.path.ismount(root / "mnt"):  # a test that failed half-way: never delete through the mount
+        subprocess.run([shutil.which("fusermount3") or "fusermount", "-u", "-z", str(root / "mnt")], check=False)
     shutil.rmtree(root, ignore_errors=True)
 
 
@@ -227,8 +229,12 @@ class _Desk:
         self.recorded: list[str] = []
         self.lines: list[str] = []
         self._seen = threading.Condition()
-        self.proc = subprocess.Popen([sys.executable, "-m", "tests.drills.test_power_cut", json.dumps(config)],
-                                     cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True)
+        # Its log (every write refused after the cut) beside the mount, not on it.
+        self.log = state.parent / f"desk-{offset}.log"
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "tests.drills.test_power_cut", json.dumps(config)],
+                                         cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True,
+                                         start_new_session=True)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -247,7 +253,8 @@ class _Desk:
         with self._seen:
             if not self._seen.wait_for(lambda: word in self.lines or self.proc.poll() is not None, timeout):
                 raise TimeoutError(f"the desk never said {word!r}")
-        assert word in self.lines, f"the desk exited ({self.proc.returncode}) before {word!r}"
+        assert word in self.lines, (f"the desk exited ({self.proc.returncode}) before {word!r}: "
+                                    + self.log.read_text(errors="replace")[-2000:])
 
     def wait_recorded(self, count: int, timeout: float = 60) -> None:
         with self._seen:
