@@ -369,9 +369,15 @@ def test_power_cut_at_random_points_loses_no_recorded_checkin(lazy_root, tmp_pat
                     mount.unmount()
                 recorded += desk.recorded
                 occurred.update(desk.occurred)
-                integrity, depth, _ids = _outbox_on_disk(disk)
+                try:
+                    integrity, depth, _ids = _outbox_on_disk(disk)
+                except sqlite3.DatabaseError as exc:
+                    integrity, depth = f"{exc.__class__.__name__}: {exc}", -1
+                if integrity != "ok":  # keep the evidence: the disk as the cut left it
+                    shutil.copytree(disk, tmp_path / f"disk-after-cut-{cut}")
                 rows.append((cut, mode, fired, keep, count, len(desk.recorded), dropped["pages_dropped"],
                              dropped["pages_kept"], depth, integrity))
+                print("  cut " + " | ".join(str(v) for v in rows[-1]), flush=True)
                 assert integrity == "ok", f"cut {cut} ({mode}): {integrity}"
             mount = LazyMount(disk, mnt).mount()
             started = time.monotonic()
