@@ -17,6 +17,8 @@ in WAL mode syncs only at checkpoints) loses events the screen called recorded, 
 shipped ``FULL`` loses none.
 
 The desk process: ``python -m tests.drills.test_power_cut CONFIG_JSON`` (see :func:`_desk_main`).
+A longer run: ``CCCD_POWER_CUTS=40 .venv/bin/python -m pytest -s --timeout 1400 -k random_points
+tests/drills/test_power_cut.py`` (about 10 s per cut).
 """
 
 from __future__ import annotations
