@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, Connection, Table, case, exists, func, lit
 
 from server.localformat import Lang
 from server.store.base import AREA, CITIZEN, FACILITY, READER, USAGE, as_utc
+from server.store.distinct import area_scope, as_date, bounded, calendar_kind, counters, keyed_scope, scope
 
 #: The trust level of a read that failed verification: a rejected attempt, not a check-in.
 REJECTED = "invalid"
@@ -57,7 +58,7 @@ class Figures:
     with_reader: int = 0
     checkins: int = 0
     rejected: int = 0
-    citizens: int = 0
+    citizens: int | None = 0  # None: not countable exactly within the budget (server/store/distinct.py)
 
     @property
     def share(self) -> float:
@@ -67,7 +68,7 @@ class Figures:
     def missing(self) -> int:
         return self.facilities - self.with_reader
 
-    def as_row(self) -> dict[str, str | int | float]:
+    def as_row(self) -> dict[str, str | int | float | None]:
         return {"label": self.label, "facilities": self.facilities, "with_reader": self.with_reader,
                 "share": self.share, "target": TARGET_RATIO, "missing": self.missing, "checkins": self.checkins,
                 "rejected": self.rejected, "citizens": self.citizens}
@@ -116,9 +117,24 @@ def usage_counts(conn: Connection, area: Area, key: ColumnElement[str] | None, s
 
 
 def citizen_counts(conn: Connection, area: Area, key: ColumnElement[str] | None, start: date,
-                   end: date) -> dict[str, int]:
-    """Distinct citizens (pseudonyms) per key: a citizen seen in two districts counts once in the total."""
-    cols = [key.label("k")] if key is not None else []
+                   end: date) -> dict[str, int] | None:
+    """Distinct citizens (pseudonyms) per key: a citizen seen in two districts counts once in the total.
+
+    A calendar period reads the counters (one row per key); another range is counted
+    exactly within the budget: None when it cannot be afforded (server/store/distinct.py).
+    """
+    kind = calendar_kind(start, end)
+    if kind is not None:
+        if key is None:
+            scopes = {"": area_scope(area.province, area.district, area.facility)}
+        else:
+            values = select(key).where(*area.conditions()).distinct()
+            scopes = {str(v): keyed_scope(area.province, area.district, area.facility, str(key.key), str(v))
+                      for (v,) in conn.execute(values)}
+        if all(s is not None for s in scopes.values()):
+            found = counters(conn, [s for s in scopes.values() if s is not None], kind, start)
+            return {k: found[s] for k, s in scopes.items() if s is not None}
+    cols = [key.label("k")] if key is not None else [literal("").label("k")]
     query = (
         select(*cols, func.count(func.distinct(CITIZEN.c.citizen_pseudonym)))
         .select_from(CITIZEN.join(FACILITY, FACILITY.c.code == CITIZEN.c.facility_code))
@@ -126,7 +142,8 @@ def citizen_counts(conn: Connection, area: Area, key: ColumnElement[str] | None,
     )
     if key is not None:
         query = query.group_by(key)
-    return {str(r[0]) if key is not None else "": int(r[-1] or 0) for r in conn.execute(query)}
+    rows = bounded(conn, query)
+    return None if rows is None else {str(k): n for k, n in rows}
 
 
 def figures_by(conn: Connection, area: Area, key: ColumnElement[str] | None, start: date, end: date,
@@ -139,7 +156,7 @@ def figures_by(conn: Connection, area: Area, key: ColumnElement[str] | None, sta
         n, used = facilities.get(k, (0, 0))
         checkins, rejected = usage.get(k, (0, 0))
         label = (labels or {}).get(k, k) or "—"
-        out.append(Figures(label, n, used, checkins, rejected, citizens.get(k, 0)))
+        out.append(Figures(label, n, used, checkins, rejected, None if citizens is None else citizens.get(k, 0)))
     return out
 
 
@@ -192,7 +209,7 @@ class FacilityRow:
     last_heard: datetime | None
     checkins: int
     rejected: int
-    citizens: int
+    citizens: int | None  # None: not countable exactly within the budget
 
 
 @dataclass(frozen=True)
@@ -230,7 +247,7 @@ def usage_series(conn: Connection, area: Area, start: date, end: date) -> list[D
         .group_by(table.c.day)
         .order_by(table.c.day)
     )
-    return [DayUsage(_as_date(d), int(c or 0), int(r or 0)) for d, c, r in conn.execute(query)]
+    return [DayUsage(as_date(d), int(c or 0), int(r or 0)) for d, c, r in conn.execute(query)]
 
 
 def mix(conn: Connection, area: Area, start: date, end: date) -> tuple[dict[str, int], dict[str, int]]:
@@ -296,14 +313,19 @@ def facility_rows(conn: Connection, area: Area, start: date, end: date, live_cut
     )
     rows = list(conn.execute(query))
     codes = [r.code for r in rows]
-    citizens: dict[str, int] = {}
-    if codes:
+    citizens: dict[str, int | None] = {}
+    kind = calendar_kind(start, end)
+    if codes and kind is not None:
+        found = counters(conn, [scope("F", c) for c in codes], kind, start)
+        citizens = {c: found[scope("F", c)] for c in codes}
+    elif codes:
         cq = (
             select(CITIZEN.c.facility_code, func.count(func.distinct(CITIZEN.c.citizen_pseudonym)))
             .where(CITIZEN.c.facility_code.in_(codes), CITIZEN.c.day.between(start, end))
             .group_by(CITIZEN.c.facility_code)
         )
-        citizens = {code: int(n) for code, n in conn.execute(cq)}
+        counted = bounded(conn, cq)
+        citizens = {str(c): n for c, n in counted} if counted is not None else dict.fromkeys(codes)
     return [
         FacilityRow(r.code, r.name, r.type, r.district, int(r.readers or 0), bool(r.covered), as_utc(r.heard),
                     int(r.checkins or 0), int(r.rejected or 0), citizens.get(r.code, 0))
@@ -335,10 +357,6 @@ def reader_rows(conn: Connection, facility: str, offline_cutoff: datetime) -> li
                   as_utc(r.last_checkin_at), as_utc(r.status_at), as_utc(r.registered_at))
         for r in conn.execute(query)
     ]
-
-
-def _as_date(value: object) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 def area_names(conn: Connection, province: str | None) -> list[str]:
