@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Connection, Table, case, exists, func, lit
 
 from server.localformat import Lang
 from server.store.base import AREA, CITIZEN, FACILITY, READER, USAGE, as_utc
-from server.store.distinct import area_scope, as_date, bounded, calendar_kind, counters, keyed_scope, scope
+from server.store.distinct import area_scope, as_date, bounded, calendar_kind, counters, keyed_scope
 
 #: The trust level of a read that failed verification: a rejected attempt, not a check-in.
 REJECTED = "invalid"
@@ -314,11 +314,7 @@ def facility_rows(conn: Connection, area: Area, start: date, end: date, live_cut
     rows = list(conn.execute(query))
     codes = [r.code for r in rows]
     citizens: dict[str, int | None] = {}
-    kind = calendar_kind(start, end)
-    if codes and kind is not None:
-        found = counters(conn, [scope("F", c) for c in codes], kind, start)
-        citizens = {c: found[scope("F", c)] for c in codes}
-    elif codes:
+    if codes:  # per facility: its own rows (primary-key order), exact within the budget
         cq = (
             select(CITIZEN.c.facility_code, func.count(func.distinct(CITIZEN.c.citizen_pseudonym)))
             .where(CITIZEN.c.facility_code.in_(codes), CITIZEN.c.day.between(start, end))

@@ -5,11 +5,12 @@ the month), so no sum of daily rows gives it. The writer therefore keeps ``area_
 one row per (scope, kind, period start) with the number of distinct pseudonyms seen in
 that scope during that day, ISO week, month, quarter or year. A scope is an area a
 facility belongs to (:func:`facility_scopes`): the country, its province, its district,
-itself, and its facility type country-wide, in its province and in its district (the
-report's "by facility type"). When a ``daily_citizen`` row (facility, day, pseudonym) is
-new, each counter of its scopes and periods goes up by one unless the pseudonym already
-has another row in a facility of that scope within that period, checked against the
-stored rows in the same transaction (:func:`count_new_rows`): duplicates, late
+and its facility type country-wide, in its province and in its district (the report's
+"by facility type"). One facility needs no counter: its own rows lead ``daily_citizen``'s
+primary key, and a year of them is a few thousand rows at most. When a ``daily_citizen``
+row (facility, day, pseudonym) is new, each counter of its scopes and periods goes up by
+one unless the pseudonym already has another row in a facility of that scope within that
+period, checked against the stored rows in the same transaction (:func:`count_new_rows`): duplicates, late
 (out-of-order) events and two facilities of one district stay exact.
 
 Reads: a range that is exactly a calendar period reads one counter row per area
@@ -20,6 +21,8 @@ budget (:func:`bounded`): over it, the figure is ``None`` and the caller says wh
 
 from __future__ import annotations
 
+import functools
+import json
 import sqlite3
 import time
 from collections.abc import Collection, Iterable, Iterator, Sequence
@@ -27,10 +30,10 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Literal, get_args
 
-from sqlalchemy import Connection, Executable, bindparam, select
+from sqlalchemy import Connection, Executable, select
 from sqlalchemy.exc import OperationalError
 
-from server.store.base import AREA_DISTINCT, CITIZEN, FACILITY, upsert
+from server.store.base import AREA_DISTINCT, CITIZEN, FACILITY
 
 Kind = Literal["day", "week", "month", "quarter", "year"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
@@ -52,15 +55,16 @@ def scope(level: str, *parts: str) -> str:
 
 def facility_scopes(code: str, province: str, district: str, facility_type: str) -> tuple[str, ...]:
     """Every area whose distinct citizens a check-in at this facility may add to."""
-    return (COUNTRY, scope("P", province), scope("D", province, district), scope("F", code),
-            scope("T", facility_type), scope("PT", province, facility_type),
-            scope("DT", province, district, facility_type))
+    del code  # one facility's citizens are counted from its own rows: cheap (server/store/distinct.py)
+    return (COUNTRY, scope("P", province), scope("D", province, district), scope("T", facility_type),
+            scope("PT", province, facility_type), scope("DT", province, district, facility_type))
 
 
 def area_scope(province: str | None, district: str | None, facility: str | None) -> str | None:
-    """The scope of an area filter; None when it has no counter (a district named without its province)."""
+    """The scope of an area filter; None when it has no counter (one facility, or a district
+    named without its province): those are counted exactly from ``daily_citizen``."""
     if facility:
-        return scope("F", facility)
+        return None
     if district:
         return scope("D", province, district) if province else None
     return scope("P", province) if province else COUNTRY
@@ -70,7 +74,7 @@ def keyed_scope(province: str | None, district: str | None, facility: str | None
                 value: str) -> str | None:
     """The scope of one row of a table grouped by ``key`` (province, district or type) within an area."""
     if facility:
-        return scope("F", facility)
+        return None
     if key == "province":
         return scope("P", value) if province in (None, value) and not district else None
     if key == "district":
@@ -83,6 +87,7 @@ def keyed_scope(province: str | None, district: str | None, facility: str | None
 
 
 # ---------------------------------------------------------------------- calendar periods
+@functools.lru_cache(maxsize=8192)  # the writer asks it for every new citizen-day and kind
 def calendar_period(kind: str, day: date) -> tuple[date, date]:
     """The day, ISO week (Monday first), month, quarter or year that holds ``day``: (first, last)."""
     if kind == "day":
@@ -158,11 +163,16 @@ def count_new_rows(conn: Connection, new: Sequence[tuple[str, object, str]]) -> 
         stored += [(f, as_date(d), p) for f, d, p in conn.execute(query) if (f, as_date(d), p) not in new_set]
     scopes_of |= _attributes(conn, sorted({f for f, _d, _p in stored} - scopes_of.keys()))
 
-    def scopes(code: str) -> tuple[str, ...]:  # a facility missing from the registry: its own and the country's
-        return scopes_of.get(code) or (COUNTRY, scope("F", code))
+    def scopes(code: str) -> tuple[str, ...]:  # a facility missing from the registry: the country only
+        return scopes_of.get(code) or (COUNTRY,)
 
+    # only stored rows that share a year or an ISO week with a new row of the citizen can matter
+    near: dict[str, set[tuple[str, date]]] = {}
+    for _f, d, p in rows:
+        near.setdefault(p, set()).update((k, calendar_period(k, d)[0]) for k in ("week", "year"))
     for f, d, p in stored:
-        seen[p].update(_keys(scopes(f), d))
+        if any((k, calendar_period(k, d)[0]) in near[p] for k in ("week", "year")):
+            seen[p].update(_keys(scopes(f), d))
     increments: dict[tuple[str, str, date], int] = {}
     for f, d, p in rows:
         for key in _keys(scopes(f), d):
@@ -173,14 +183,17 @@ def count_new_rows(conn: Connection, new: Sequence[tuple[str, object, str]]) -> 
 
 
 def add_to_counters(conn: Connection, increments: dict[tuple[str, str, date], int]) -> None:
+    """One upsert statement for all of them, rows as a JSON array (as the writer's rollups)."""
     if not increments:
         return
-    conn.execute(
-        upsert(conn, AREA_DISTINCT)
-        .values(scope=bindparam("s"), kind=bindparam("k"), period_start=bindparam("p"), citizens=bindparam("n"))
-        .on_conflict_do_update(index_elements=["scope", "kind", "period_start"],
-                               set_={"citizens": AREA_DISTINCT.c.citizens + bindparam("n")}),
-        [{"s": s, "k": k, "p": p, "n": n} for (s, k, p), n in increments.items()],
+    if conn.dialect.name == "postgresql":
+        src, c = "FROM json_array_elements(%s::json) AS e", ("e->>0", "e->>1", "(e->>2)::date", "(e->>3)::int")
+    else:
+        src, c = "FROM json_each(?) AS j", ("j.value->>0", "j.value->>1", "j.value->>2", "j.value->>3")
+    conn.exec_driver_sql(
+        f"INSERT INTO area_distinct (scope, kind, period_start, citizens) SELECT {', '.join(c)} {src} WHERE true "
+        "ON CONFLICT (scope, kind, period_start) DO UPDATE SET citizens = area_distinct.citizens + excluded.citizens",
+        (json.dumps([[s, k, p.isoformat(), n] for (s, k, p), n in increments.items()]),),
     )
 
 
@@ -194,7 +207,7 @@ def rebuild_counters(conn: Connection) -> None:
     sep = "chr(31)" if pg else "char(31)"
     levels = {
         "*": "'*'", "P": f"'P' || {sep} || f.province", "D": f"'D' || {sep} || f.province || {sep} || f.district",
-        "F": f"'F' || {sep} || c.facility_code", "T": f"'T' || {sep} || f.type",
+"T": f"'T' || {sep} || f.type",
         "PT": f"'PT' || {sep} || f.province || {sep} || f.type",
         "DT": f"'DT' || {sep} || f.province || {sep} || f.district || {sep} || f.type",
     }
@@ -208,8 +221,8 @@ def rebuild_counters(conn: Connection) -> None:
     conn.exec_driver_sql("DELETE FROM area_distinct")
     for level, expr in levels.items():
         for kind in KINDS:
-            # F and * need no facility; the rest take the registry's areas (as the writer does)
-            join = "" if level in ("*", "F") else " JOIN facility f ON f.code = c.facility_code"
+            # the country needs no facility; the rest take the registry's areas (as the writer does)
+            join = "" if level == "*" else " JOIN facility f ON f.code = c.facility_code"
             conn.exec_driver_sql(
                 "INSERT INTO area_distinct (scope, kind, period_start, citizens) "
                 f"SELECT {expr}, '{kind}', {first[kind]}, count(DISTINCT c.citizen_pseudonym) "

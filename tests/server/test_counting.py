@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, date, datetime, time, timedelta, timezone
 
 import pytest
@@ -9,18 +10,17 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text, update
+from srvhelpers import auth, make_settings
 
 from contract.events import CheckInEvent, Method, new_event_id
 from contract.levels import TrustLevel
+from server.app import create_app
 from server.db import Reader, init_db, make_engine
 from server.report import Period, build_report
-from server.store import Activity, EventStore
-from server.app import create_app
-from server.store import distinct
+from server.store import Activity, EventStore, distinct
 from server.store.areas import Area, figures_by
 from server.store.base import FACILITY
 from server.store.distinct import KINDS, calendar_period, facility_scopes, rebuild_counters
-from tests.server.srvhelpers import auth, make_settings
 
 VN = timezone(timedelta(hours=7))
 READER = Reader.__table__
@@ -177,7 +177,7 @@ def test_distinct_citizens_are_exact_against_a_brute_force_count_whatever_the_or
     arrival = events + [e for e in events if order.random() < 0.3]  # the outbox delivers some again
     order.shuffle(arrival)  # late and out of order
     bounds = sorted({0, len(arrival), *(c for c in cuts if c < len(arrival))})
-    for a, b in zip(bounds, bounds[1:], strict=False):
+    for a, b in itertools.pairwise(bounds):
         fleet.store(arrival[a:b])
     counted = _counters(fleet)
     expected: dict[tuple[str, str, date], int] = {}
@@ -226,7 +226,8 @@ def test_a_range_too_costly_to_count_exactly_answers_null_with_the_reason_never_
     monkeypatch.setattr(distinct, "EXACT_BUDGET_S", 0.0)
     custom = fleet.usage(None, date(2026, 9, 3), date(2026, 9, 22), group_by="month", province="Thái Bình")
     assert custom.distinct_citizens is None and custom.distinct_citizens_note == distinct.OVER_BUDGET
-    assert fleet.usage("34002", date(2026, 9, 10), date(2026, 9, 10)).distinct_citizens == 1  # a day: its counter
+    one_day = fleet.usage(None, date(2026, 9, 10), date(2026, 9, 10), province="Thái Bình", district="Kiến Xương")
+    assert one_day.distinct_citizens == 1  # a calendar day: its counter, which only the writer raised
     with fleet.engine.connect() as conn:
         figures = figures_by(conn, Area("Thái Bình"), FACILITY.c.district, date(2026, 9, 3), date(2026, 9, 22))
         assert {f.label: f.citizens for f in figures} == {"Kiến Xương": None, "Vũ Thư": None}

@@ -46,7 +46,7 @@ def test_0005_backfills_the_distinct_counters_from_the_citizen_days_stored_befor
     rows = []
     first = date(2026, 12, 27)  # a Sunday: the ISO week of 2026-12-28 runs into 2027
     for i in range(120):
-        rows.append({"f": "A1 A2 B1 C1".split()[i % 4], "d": first + timedelta(days=(i * 7) % 11),
+        rows.append({"f": ["A1", "A2", "B1", "C1"][i % 4], "d": first + timedelta(days=(i * 7) % 11),
                      "p": f"{(i * 13) % 17:064x}"})
     unique = {(r["f"], r["d"], r["p"]) for r in rows}
     with engine.begin() as conn:
