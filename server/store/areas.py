@@ -9,6 +9,7 @@ The counting rules are in docs/counting.md.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -117,23 +118,33 @@ def usage_counts(conn: Connection, area: Area, key: ColumnElement[str] | None, s
 
 
 def citizen_counts(conn: Connection, area: Area, key: ColumnElement[str] | None, start: date,
-                   end: date) -> dict[str, int] | None:
-    """Distinct citizens (pseudonyms) per key: a citizen seen in two districts counts once in the total.
+                   end: date) -> defaultdict[str, int | None]:
+    """Distinct citizens (pseudonyms) per key (0 for a key absent): a citizen seen in two
+    districts counts once in the total.
 
-    A calendar period reads the counters (one row per key); another range is counted
-    exactly within the budget: None when it cannot be afforded (server/store/distinct.py).
+    A calendar period reads the counters (one row per key; a district named across
+    provinces by the one province that has it); any other range, or a key without a
+    counter, is counted exactly within the budget: None when it cannot be afforded
+    (server/store/distinct.py).
     """
     kind = calendar_kind(start, end)
+    scopes: dict[str, str | None] = {}
+    if kind is not None and key is None:
+        scopes[""] = area_scope(area.province, area.district, area.facility)
+    elif kind is not None and key is not None:
+        provinces: dict[str, set[str]] = {}
+        for value, prov in conn.execute(select(key, FACILITY.c.province).where(*area.conditions()).distinct()):
+            provinces.setdefault(str(value), set()).add(str(prov))
+        for value, provs in provinces.items():
+            prov = area.province or (next(iter(provs)) if len(provs) == 1 else None)
+            scopes[value] = keyed_scope(prov, area.district, area.facility, str(key.key), value)
+    out: defaultdict[str, int | None] = defaultdict(int)
     if kind is not None:
-        if key is None:
-            scopes = {"": area_scope(area.province, area.district, area.facility)}
-        else:
-            values = select(key).where(*area.conditions()).distinct()
-            scopes = {str(v): keyed_scope(area.province, area.district, area.facility, str(key.key), str(v))
-                      for (v,) in conn.execute(values)}
-        if all(s is not None for s in scopes.values()):
-            found = counters(conn, [s for s in scopes.values() if s is not None], kind, start)
-            return {k: found[s] for k, s in scopes.items() if s is not None}
+        found = counters(conn, [s for s in scopes.values() if s is not None], kind, start)
+        out.update({k: found[s] for k, s in scopes.items() if s is not None})
+        if len(out) == len(scopes):
+            return out
+    missing = [k for k, s in scopes.items() if s is None]
     cols = [key.label("k")] if key is not None else [literal("").label("k")]
     query = (
         select(*cols, func.count(func.distinct(CITIZEN.c.citizen_pseudonym)))
@@ -141,9 +152,17 @@ def citizen_counts(conn: Connection, area: Area, key: ColumnElement[str] | None,
         .where(CITIZEN.c.day.between(start, end), *area.conditions())
     )
     if key is not None:
+        if kind is not None:
+            query = query.where(key.in_(missing))
         query = query.group_by(key)
     rows = bounded(conn, query)
-    return None if rows is None else {str(k): n for k, n in rows}
+    if rows is None:  # the keys without a counter: not counted
+        if kind is None:
+            return defaultdict(lambda: None)
+        out.update(dict.fromkeys(missing))
+        return out
+    out.update({str(k): n for k, n in rows})
+    return out
 
 
 def figures_by(conn: Connection, area: Area, key: ColumnElement[str] | None, start: date, end: date,
@@ -156,7 +175,7 @@ def figures_by(conn: Connection, area: Area, key: ColumnElement[str] | None, sta
         n, used = facilities.get(k, (0, 0))
         checkins, rejected = usage.get(k, (0, 0))
         label = (labels or {}).get(k, k) or "—"
-        out.append(Figures(label, n, used, checkins, rejected, None if citizens is None else citizens.get(k, 0)))
+        out.append(Figures(label, n, used, checkins, rejected, citizens[k]))
     return out
 
 

@@ -238,3 +238,19 @@ def test_a_range_too_costly_to_count_exactly_answers_null_with_the_reason_never_
                                                         "Thái Bình", "group_by": "week"}, headers=auth())
     assert answer.status_code == 200
     assert answer.json()["distinct_citizens"] is None and "calendar" in answer.json()["distinct_citizens_note"]
+
+
+def test_country_report_by_district_counts_a_district_name_shared_by_two_provinces_once_per_citizen(fleet):
+    """At country level the report groups by district name: a name only one province has reads
+    that district's counter; a name two provinces share is counted exactly across both."""
+    fleet.import_facilities("code,name,type,province,district,commune\n"
+                            "36001,Cơ sở X,hospital,Nam Định,Vũ Thư,\n")  # Vũ Thư: now in two provinces
+    fleet.add_reader("36001", "desk-1")
+    at = datetime(2026, 10, 7, 9, tzinfo=VN)
+    fleet.store([_event("34001", at, 1), _event("36001", at, 1), _event("36001", at, 2), _event("34002", at, 1),
+                 _event("35001", at, 3)])
+    with fleet.engine.connect() as conn:
+        report = build_report(conn, Period.parse("2026-Q4"), Area())
+    assert report.total.citizens == 3
+    assert {r.label: r.citizens for r in report.by_district} == {"Vũ Thư": 2, "Kiến Xương": 1, "Lý Nhân": 1}
+    assert {r.label: r.citizens for r in report.by_type} == {"Bệnh viện": 3, "Trạm y tế": 1}
