@@ -247,7 +247,10 @@ class Queries(StoreBase):
             if distinct and periods:
                 scope = area_scope(province, district, facility_code)
                 distinct_per = self._distinct_per_period(conn, scope, where, start, end, group)
-                distinct_total = self._distinct(conn, scope, where, start, end)
+                if period_start(start, group) == period_start(end, group):  # one period: the same count
+                    distinct_total = distinct_per.get(period_start(start, group), 0)
+                else:
+                    distinct_total = self._distinct(conn, scope, where, start, end)
         rows = [
             UsagePeriod(period=ps.isoformat(), checkins=periods[ps].checkins,
                         distinct_citizens=distinct_per.get(ps, 0),
