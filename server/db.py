@@ -115,8 +115,9 @@ class DailyCitizen(Base):
 
 
 class AreaDistinct(Base):
-    """Distinct citizens per scope (an area: country, province, district, facility, facility type)
-    and calendar period (day, ISO week, month, quarter, year), kept exact by the writer.
+    """Distinct citizens per scope (an area: the country, a province, a district, a facility type
+    country-wide, in a province or in a district) and calendar period (day, ISO week, month,
+    quarter, year), kept exact by the writer.
 
     Like ``area_daily_usage``, a check-in counts in the areas its facility belonged to when
     it was stored (server/store/distinct.py; docs/counting.md).
