@@ -27,6 +27,8 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 
 from benchmarks.ingest import _rebuild_rollups
+from contract.events import CheckInEvent, Method, new_event_id
+from contract.levels import TrustLevel
 from server.db import init_db, make_engine
 from server.exports import to_xlsx
 from server.fleet_metrics import FleetCollector
@@ -36,6 +38,11 @@ from server.report import Period, build_report
 from server.store import EventStore
 from server.store.areas import Area
 from simulators.services import Postgres
+
+try:  # absent before migration 0005: the same script then times the code before the counters
+    from server.store.distinct import rebuild_counters
+except ImportError:
+    rebuild_counters = None  # type: ignore[assignment]
 
 FACILITIES = 40_000  # overridable for a quick run: --facilities
 PROVINCES = 8
@@ -117,9 +124,16 @@ def _p95(samples: list[float]) -> float:
 def queries(store: EventStore) -> dict[str, Callable[[], object]]:
     rng = random.Random(1)
     tz = "Asia/Ho_Chi_Minh"
+    # the days that hold events: generate() fills 10 M / DAYS events a day from START, so a smaller
+    # size covers fewer days (2 M: 146), and a day after them would time an empty period
+    with store.engine.connect() as conn:
+        last = conn.execute(text("SELECT max(day) FROM daily_usage")).scalar_one()
+    filled = max(93, ((last if isinstance(last, date) else date.fromisoformat(str(last or LAST))) - START).days + 1)
+
+    end = START + timedelta(days=min(filled, DAYS) - 1)  # the last day with events
 
     def some_day() -> date:
-        return START + timedelta(days=rng.randrange(92, DAYS))
+        return START + timedelta(days=rng.randrange(92, min(filled, DAYS)))
 
     def view(**params: str) -> DashboardView:
         scope = Scope.parse(params, LAST)
@@ -146,7 +160,7 @@ def queries(store: EventStore) -> dict[str, Callable[[], object]]:
         "dashboard: province, month": lambda: view(period="month", date=some_day().isoformat(),
                                                    province=province(rng.randrange(PROVINCES))),
         "dashboard: province, custom 366 d": lambda: view(period="custom", **{
-            "from": (LAST - timedelta(days=365)).isoformat(), "to": LAST.isoformat()}, province=province(1)),
+            "from": (end - timedelta(days=365)).isoformat(), "to": end.isoformat()}, province=province(1)),
         "dashboard: district, week": lambda: view(period="week", date=some_day().isoformat(),
                                                   province=province(2), district=district(2)),
         "dashboard: facility, month": lambda: view(period="month", date=some_day().isoformat(),
@@ -157,10 +171,36 @@ def queries(store: EventStore) -> dict[str, Callable[[], object]]:
         "report: district, month": lambda: report(f"{some_day():%Y-%m}", Area(province(4), district(4))),
         "report: all provinces, quarter": lambda: report(quarter(), Area()),
         "metrics: /metrics fleet collector": lambda: list(registry_metrics.collect()),
+        "api: /citizens country, 2 years by week": lambda: store.usage(
+            None, START, LAST, group_by="week"),
+        "api: /citizens province, custom 30 d by day": lambda: store.usage(
+            None, some_day(), some_day() + timedelta(days=29), group_by="day", province=province(6)),
     }
 
 
-def run(database_url: str, sizes: list[int], reps: int, *, reuse: bool = False,
+def ingest_rate(store: EventStore, batches: int = 20, size: int = 2000) -> float:
+    """Events per second through the writer (``EventStore.store``, batches of ``size``) into the
+    loaded database: a third of the citizens new, the rest returning (pseudonyms already stored);
+    nine reads in ten from the last day, the rest up to 60 days late (an outbox draining)."""
+    rng = random.Random()  # a new sample each run: a second run on the same database stores new rows too
+    total = 0.0
+    for _ in range(batches):
+        events = []
+        for i in range(size):
+            # as a day of ingest: most reads from today, one in ten delivered late (up to 60 days)
+            day = LAST - timedelta(days=0 if rng.random() < 0.9 else rng.randrange(1, 61))
+            citizen = f"{rng.randrange(3_000_000):064x}" if i % 3 else f"{rng.getrandbits(256):064x}"
+            events.append(CheckInEvent(
+                event_id=new_event_id(), facility_code=f"F{rng.randrange(FACILITIES):05d}",
+                reader_id="desk-1", occurred_at=datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=3),
+                method=Method.CHIP, trust_level=TrustLevel.CHIP_VERIFIED, citizen_pseudonym=citizen))
+        t = time.perf_counter()
+        store.store(events)
+        total += time.perf_counter() - t
+    return batches * size / total
+
+
+def run(database_url: str, sizes: list[int], reps: int, *, reuse: bool = False, ingest: bool = False,
         ) -> tuple[dict[int, dict[str, float]], dict[int, float]]:
     """Generate each size in turn (or, ``reuse``, time a database a previous run left) and time the queries."""
     engine = make_engine(database_url)
@@ -181,6 +221,14 @@ def run(database_url: str, sizes: list[int], reps: int, *, reuse: bool = False,
             _rebuild_rollups(store)
             last_checkins(store)
         costs[size] = time.perf_counter() - t
+        if not reuse and rebuild_counters is not None:
+            t = time.perf_counter()
+            with store.engine.begin() as conn:
+                rebuild_counters(conn)  # the distinct counters, as the writer (or migration 0005) keeps them
+            if engine.dialect.name == "postgresql":
+                with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                    conn.execute(text("ANALYZE area_distinct"))
+            print(f"  distinct counters rebuilt in {time.perf_counter() - t:.0f} s", flush=True)
         results[size] = {}
         for name, fn in queries(store).items():
             fn()  # warm
@@ -191,6 +239,8 @@ def run(database_url: str, sizes: list[int], reps: int, *, reuse: bool = False,
                 samples.append(time.perf_counter() - start)
             results[size][name] = _p95(samples)
             print(f"  {size / 1e6:g} M  {name:40} p95 {results[size][name]:9.1f} ms", flush=True)
+        if ingest:
+            print(f"  {size / 1e6:g} M  writer: {ingest_rate(store):,.0f} events/s (batches of 2000)", flush=True)
     engine.dispose()
     return results, costs
 
@@ -202,11 +252,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=20)
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--reuse", help="time the queries on this existing database URL (one size, no generation)")
+    parser.add_argument("--build", help="generate into this (empty) database URL and keep it for --reuse")
+    parser.add_argument("--ingest", action="store_true", help="also time the writer into the loaded database")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
-    if args.reuse:
-        results, _costs = run(args.reuse, sizes[:1], args.reps, reuse=True)
-        print(json.dumps(results, indent=1))
+    if args.reuse or args.build:
+        results, costs = run(args.reuse or args.build, sizes[:1], args.reps, reuse=bool(args.reuse),
+                             ingest=args.ingest)
+        print(json.dumps({"p95_ms": results, "generation_s": costs}, indent=1))
         return 0
     work = Path(tempfile.mkdtemp(prefix="cccd-dash-bench-"))
     out: dict[str, dict[int, dict[str, float]]] = {}

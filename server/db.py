@@ -110,6 +110,26 @@ class DailyCitizen(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     citizen_pseudonym: Mapped[str] = mapped_column(String(64), primary_key=True)
 
+    # the writer's check "has this citizen another row in this area and period" (server/store/distinct.py)
+    __table_args__ = (Index("ix_daily_citizen_pseudonym_day", "citizen_pseudonym", "day"), {"sqlite_with_rowid": False})
+
+
+class AreaDistinct(Base):
+    """Distinct citizens per scope (an area: the country, a province, a district, a facility type
+    country-wide, in a province or in a district) and calendar period (day, ISO week, month,
+    quarter, year), kept exact by the writer.
+
+    Like ``area_daily_usage``, a check-in counts in the areas its facility belonged to when
+    it was stored (server/store/distinct.py; docs/counting.md).
+    """
+
+    __tablename__ = "area_distinct"
+
+    scope: Mapped[str] = mapped_column(String(320), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    period_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    citizens: Mapped[int] = mapped_column(Integer, default=0)
+
     __table_args__ = ({"sqlite_with_rowid": False},)
 
 

@@ -40,8 +40,10 @@ class LocalFormat:
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    def integer(self, value: int) -> str:
-        """``1569589`` -> ``1.569.589`` (vi) / ``1,569,589`` (en)."""
+    def integer(self, value: int | None) -> str:
+        """``1569589`` -> ``1.569.589`` (vi) / ``1,569,589`` (en); a figure not counted -> ``—``."""
+        if value is None:
+            return "—"
         return format_decimal(value, "#,##0", locale=self.lang)
 
     def decimal(self, value: float, digits: int = 1) -> str:

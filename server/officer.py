@@ -46,6 +46,7 @@ from server.store.areas import (
     usage_series,
 )
 from server.store.base import FACILITY
+from server.store.distinct import calendar_period
 
 TEMPLATES = Path(__file__).with_name("templates")
 PeriodKind = Literal["day", "week", "month", "quarter", "custom"]
@@ -161,16 +162,7 @@ class Scope:
 
 def period_bounds(kind: PeriodKind, anchor: date) -> tuple[date, date]:
     """The day, ISO week (Monday first), month or quarter that holds ``anchor``."""
-    if kind == "day":
-        return anchor, anchor
-    if kind == "week":
-        start = anchor - timedelta(days=anchor.weekday())
-        return start, start + timedelta(days=6)
-    first_month = anchor.month if kind == "month" else 3 * ((anchor.month - 1) // 3) + 1
-    start = date(anchor.year, first_month, 1)
-    months = 1 if kind == "month" else 3
-    m = first_month - 1 + months
-    return start, date(anchor.year + m // 12, m % 12 + 1, 1) - timedelta(days=1)
+    return calendar_period(kind, anchor)
 
 
 def period_label(scope: Scope, fmt: LocalFormat) -> str:

@@ -100,10 +100,14 @@ class Coverage(Row):
     total: CoverageTotal
 
 
+#: A distinct figure that may be missing (server/store/distinct.py: a range too costly to count exactly).
+_UNCOUNTED = "null when it could not be counted exactly in time: see distinct_citizens_note"
+
+
 class UsagePeriod(Row):
     period: str = Field(description="first day of the period (ISO weeks start on Monday)")
     checkins: int
-    distinct_citizens: int
+    distinct_citizens: int | None = Field(description=_UNCOUNTED)
     by_method: dict[str, int]
     by_trust: dict[str, int]
 
@@ -111,7 +115,7 @@ class UsagePeriod(Row):
 class UsageDay(Row):
     day: str
     checkins: int
-    distinct_citizens: int
+    distinct_citizens: int | None = Field(description=_UNCOUNTED)
 
 
 class FacilityUsage(Row):
@@ -137,7 +141,8 @@ class Usage(Row):
     group_by: GroupBy
     periods: list[UsagePeriod]
     total_checkins: int
-    distinct_citizens: int
+    distinct_citizens: int | None = Field(description=_UNCOUNTED)
+    distinct_citizens_note: str | None = Field(None, description="why a distinct figure is null")
     by_method: dict[str, int]
     by_trust: dict[str, int]
     days: list[UsageDay] | None = Field(None, description="per day (group_by=day only)")
@@ -148,7 +153,7 @@ class Usage(Row):
 
 class CitizensPeriod(Row):
     period: str
-    distinct_citizens: int
+    distinct_citizens: int | None = Field(description=_UNCOUNTED)
 
 
 class Citizens(Row):
@@ -156,7 +161,8 @@ class Citizens(Row):
     to: date
     group_by: GroupBy
     periods: list[CitizensPeriod]
-    distinct_citizens: int
+    distinct_citizens: int | None = Field(description=_UNCOUNTED)
+    distinct_citizens_note: str | None = Field(None, description="why a distinct figure is null")
 
 
 class Imported(Row):

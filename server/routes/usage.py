@@ -63,4 +63,5 @@ def citizens(
     rows = [CitizensPeriod(period=p.period, distinct_citizens=p.distinct_citizens) for p in u.periods]
     if format == Format.csv:
         return csv_response(rows, "citizens")
-    return Citizens(from_=u.from_, to=u.to, group_by=u.group_by, periods=rows, distinct_citizens=u.distinct_citizens)
+    return Citizens(from_=u.from_, to=u.to, group_by=u.group_by, periods=rows, distinct_citizens=u.distinct_citizens,
+                     distinct_citizens_note=u.distinct_citizens_note)

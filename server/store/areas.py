@@ -9,6 +9,7 @@ The counting rules are in docs/counting.md.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -16,6 +17,7 @@ from sqlalchemy import ColumnElement, Connection, Table, case, exists, func, lit
 
 from server.localformat import Lang
 from server.store.base import AREA, CITIZEN, FACILITY, READER, USAGE, as_utc
+from server.store.distinct import area_scope, as_date, bounded, calendar_kind, counters, keyed_scope
 
 #: The trust level of a read that failed verification: a rejected attempt, not a check-in.
 REJECTED = "invalid"
@@ -57,7 +59,7 @@ class Figures:
     with_reader: int = 0
     checkins: int = 0
     rejected: int = 0
-    citizens: int = 0
+    citizens: int | None = 0  # None: not countable exactly within the budget (server/store/distinct.py)
 
     @property
     def share(self) -> float:
@@ -67,7 +69,7 @@ class Figures:
     def missing(self) -> int:
         return self.facilities - self.with_reader
 
-    def as_row(self) -> dict[str, str | int | float]:
+    def as_row(self) -> dict[str, str | int | float | None]:
         return {"label": self.label, "facilities": self.facilities, "with_reader": self.with_reader,
                 "share": self.share, "target": TARGET_RATIO, "missing": self.missing, "checkins": self.checkins,
                 "rejected": self.rejected, "citizens": self.citizens}
@@ -116,17 +118,51 @@ def usage_counts(conn: Connection, area: Area, key: ColumnElement[str] | None, s
 
 
 def citizen_counts(conn: Connection, area: Area, key: ColumnElement[str] | None, start: date,
-                   end: date) -> dict[str, int]:
-    """Distinct citizens (pseudonyms) per key: a citizen seen in two districts counts once in the total."""
-    cols = [key.label("k")] if key is not None else []
+                   end: date) -> defaultdict[str, int | None]:
+    """Distinct citizens (pseudonyms) per key (0 for a key absent): a citizen seen in two
+    districts counts once in the total.
+
+    A calendar period reads the counters (one row per key; a district named across
+    provinces by the one province that has it); any other range, or a key without a
+    counter, is counted exactly within the budget: None when it cannot be afforded
+    (server/store/distinct.py).
+    """
+    kind = calendar_kind(start, end)
+    scopes: dict[str, str | None] = {}
+    if kind is not None and key is None:
+        scopes[""] = area_scope(area.province, area.district, area.facility)
+    elif kind is not None and key is not None:
+        provinces: dict[str, set[str]] = {}
+        for value, prov in conn.execute(select(key, FACILITY.c.province).where(*area.conditions()).distinct()):
+            provinces.setdefault(str(value), set()).add(str(prov))
+        for value, provs in provinces.items():
+            prov = area.province or (next(iter(provs)) if len(provs) == 1 else None)
+            scopes[value] = keyed_scope(prov, area.district, area.facility, str(key.key), value)
+    out: defaultdict[str, int | None] = defaultdict(int)
+    if kind is not None:
+        found = counters(conn, [s for s in scopes.values() if s is not None], kind, start)
+        out.update({k: found[s] for k, s in scopes.items() if s is not None})
+        if len(out) == len(scopes):
+            return out
+    missing = [k for k, s in scopes.items() if s is None]
+    cols = [key.label("k")] if key is not None else [literal("").label("k")]
     query = (
         select(*cols, func.count(func.distinct(CITIZEN.c.citizen_pseudonym)))
         .select_from(CITIZEN.join(FACILITY, FACILITY.c.code == CITIZEN.c.facility_code))
         .where(CITIZEN.c.day.between(start, end), *area.conditions())
     )
     if key is not None:
+        if kind is not None:
+            query = query.where(key.in_(missing))
         query = query.group_by(key)
-    return {str(r[0]) if key is not None else "": int(r[-1] or 0) for r in conn.execute(query)}
+    rows = bounded(conn, query)
+    if rows is None:  # the keys without a counter: not counted
+        if kind is None:
+            return defaultdict(lambda: None)
+        out.update(dict.fromkeys(missing))
+        return out
+    out.update({str(k): n for k, n in rows})
+    return out
 
 
 def figures_by(conn: Connection, area: Area, key: ColumnElement[str] | None, start: date, end: date,
@@ -139,7 +175,7 @@ def figures_by(conn: Connection, area: Area, key: ColumnElement[str] | None, sta
         n, used = facilities.get(k, (0, 0))
         checkins, rejected = usage.get(k, (0, 0))
         label = (labels or {}).get(k, k) or "—"
-        out.append(Figures(label, n, used, checkins, rejected, citizens.get(k, 0)))
+        out.append(Figures(label, n, used, checkins, rejected, citizens[k]))
     return out
 
 
@@ -192,7 +228,7 @@ class FacilityRow:
     last_heard: datetime | None
     checkins: int
     rejected: int
-    citizens: int
+    citizens: int | None  # None: not countable exactly within the budget
 
 
 @dataclass(frozen=True)
@@ -230,7 +266,7 @@ def usage_series(conn: Connection, area: Area, start: date, end: date) -> list[D
         .group_by(table.c.day)
         .order_by(table.c.day)
     )
-    return [DayUsage(_as_date(d), int(c or 0), int(r or 0)) for d, c, r in conn.execute(query)]
+    return [DayUsage(as_date(d), int(c or 0), int(r or 0)) for d, c, r in conn.execute(query)]
 
 
 def mix(conn: Connection, area: Area, start: date, end: date) -> tuple[dict[str, int], dict[str, int]]:
@@ -296,14 +332,15 @@ def facility_rows(conn: Connection, area: Area, start: date, end: date, live_cut
     )
     rows = list(conn.execute(query))
     codes = [r.code for r in rows]
-    citizens: dict[str, int] = {}
-    if codes:
+    citizens: dict[str, int | None] = {}
+    if codes:  # per facility: its own rows (primary-key order), exact within the budget
         cq = (
             select(CITIZEN.c.facility_code, func.count(func.distinct(CITIZEN.c.citizen_pseudonym)))
             .where(CITIZEN.c.facility_code.in_(codes), CITIZEN.c.day.between(start, end))
             .group_by(CITIZEN.c.facility_code)
         )
-        citizens = {code: int(n) for code, n in conn.execute(cq)}
+        counted = bounded(conn, cq)
+        citizens = {str(c): n for c, n in counted} if counted is not None else dict.fromkeys(codes)
     return [
         FacilityRow(r.code, r.name, r.type, r.district, int(r.readers or 0), bool(r.covered), as_utc(r.heard),
                     int(r.checkins or 0), int(r.rejected or 0), citizens.get(r.code, 0))
@@ -337,10 +374,6 @@ def reader_rows(conn: Connection, facility: str, offline_cutoff: datetime) -> li
                   as_utc(r.last_checkin_at), as_utc(r.status_at), as_utc(r.registered_at))
         for r in conn.execute(query)
     ]
-
-
-def _as_date(value: object) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 def area_names(conn: Connection, province: str | None) -> list[str]:

@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from server.db import (
     AreaDailyUsage,
+    AreaDistinct,
     CheckInRow,
     DailyCitizen,
     DailyUsage,
@@ -31,6 +32,7 @@ def _table(model: type[Any]) -> Table:
 EVENTS = _table(CheckInRow)
 USAGE = _table(DailyUsage)
 AREA = _table(AreaDailyUsage)
+AREA_DISTINCT = _table(AreaDistinct)
 CITIZEN = _table(DailyCitizen)
 REFUSED = _table(RefusedDaily)
 FACILITY = _table(Facility)

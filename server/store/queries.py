@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import ColumnElement, Connection, Date, and_, case, cast, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Date, and_, case, cast, func, literal, or_, select
 
 from contract.status import OFFLINE_STATUSES
 from server.schemas import (
@@ -43,26 +43,31 @@ from server.store.base import (
     as_utc,
     utcnow,
 )
+from server.store.distinct import (
+    OVER_BUDGET,
+    Kind,
+    area_scope,
+    as_date,
+    bounded,
+    calendar_kind,
+    calendar_period,
+    counter_series,
+    counters,
+)
 
 #: A condition on a facility-code column (one facility, or the facilities of an area).
 FacilityFilter = Callable[[ColumnElement[str]], ColumnElement[bool]]
 
 
 def period_start(day: date, group_by: GroupBy) -> date:
-    if group_by == GroupBy.day:
-        return day
-    if group_by == GroupBy.week:  # ISO weeks start on Monday
-        return day - timedelta(days=day.weekday())
-    return day.replace(day=1)
+    return calendar_period(group_by.value, day)[0]
 
 
 def period_end(start: date, group_by: GroupBy) -> date:
-    if group_by == GroupBy.day:
-        return start
-    if group_by == GroupBy.week:
-        return start + timedelta(days=6)
-    nxt = (start.replace(day=28) + timedelta(days=4)).replace(day=1)
-    return nxt - timedelta(days=1)
+    return calendar_period(group_by.value, start)[1]
+
+
+_KINDS: dict[GroupBy, Kind] = {GroupBy.day: "day", GroupBy.week: "week", GroupBy.month: "month"}
 
 
 @dataclass
@@ -70,17 +75,6 @@ class _Period:
     checkins: int = 0
     by_method: Counter[str] = field(default_factory=Counter)
     by_trust: Counter[str] = field(default_factory=Counter)
-
-
-_FEW_PERIODS = 12
-
-
-def _period_count(start: date, end: date, group_by: GroupBy) -> int:
-    if group_by == GroupBy.week:
-        return (period_start(end, group_by) - period_start(start, group_by)).days // 7 + 1
-    if group_by == GroupBy.month:
-        return (end.year - start.year) * 12 + end.month - start.month + 1
-    return (end - start).days + 1
 
 
 class Queries(StoreBase):
@@ -251,48 +245,55 @@ class Queries(StoreBase):
                 p.by_trust[trust] += n
                 by_method[method] += n
                 by_trust[trust] += n
-            distinct_per: dict[date, int] = {}
-            distinct_total = 0
+            distinct_per: dict[date, int | None] = {}
+            distinct_total: int | None = 0
             if distinct and periods:
-                distinct_per = self._distinct_per_period(conn, where, start, end, group)
+                scope = area_scope(province, district, facility_code)
+                distinct_per = self._distinct_per_period(conn, scope, where, start, end, group)
                 if period_start(start, group) == period_start(end, group):  # one period: the same count
-                    distinct_total = sum(distinct_per.values())
+                    distinct_total = distinct_per.get(period_start(start, group), 0)
                 else:
-                    distinct_total = self._distinct(conn, where, start, end)
+                    distinct_total = self._distinct(conn, scope, where, start, end)
         rows = [
-            UsagePeriod(period=ps.isoformat(), checkins=periods[ps].checkins, distinct_citizens=distinct_per.get(ps, 0),
+            UsagePeriod(period=ps.isoformat(), checkins=periods[ps].checkins,
+                        distinct_citizens=distinct_per.get(ps, 0),
                         by_method=dict(periods[ps].by_method), by_trust=dict(periods[ps].by_trust))
             for ps in sorted(periods)
         ]
+        missing = distinct_total is None or any(r.distinct_citizens is None for r in rows)
         return Usage(
             facility=facility_code, district=district, province=province, from_=start, to=end, group_by=group,
             periods=rows, total_checkins=sum(r.checkins for r in rows), distinct_citizens=distinct_total,
+            distinct_citizens_note=OVER_BUDGET if missing else None,
             by_method=dict(by_method), by_trust=dict(by_trust),
             days=[UsageDay(day=r.period, checkins=r.checkins, distinct_citizens=r.distinct_citizens) for r in rows]
             if group == GroupBy.day else None,
         )
 
     def _distinct_per_period(
-        self, conn: Connection, where: FacilityFilter | None, start: date, end: date, group_by: GroupBy
-    ) -> dict[date, int]:
-        """Distinct pseudonyms per period, in one query grouped by the period's first day
-        (PostgreSQL ``date_trunc``; SQLite date modifiers). SQLite with a few weeks or months
-        (at most ``_FEW_PERIODS``): one indexed query per period, cheaper than per-row date
-        arithmetic; with many, one grouped pass (a query per period would rescan the rollup
-        each time: minutes over years)."""
-        is_pg = conn.dialect.name == "postgresql"
-        if group_by != GroupBy.day and not is_pg and _period_count(start, end, group_by) <= _FEW_PERIODS:
-            out_p: dict[date, int] = {}
-            ps = period_start(start, group_by)
-            while ps <= end:
-                out_p[ps] = self._distinct(conn, where, max(ps, start), min(period_end(ps, group_by), end))
-                ps = period_end(ps, group_by) + timedelta(days=1)
-            return {k: v for k, v in out_p.items() if v}
+        self, conn: Connection, scope: str | None, where: FacilityFilter | None, start: date, end: date,
+        group_by: GroupBy,
+    ) -> dict[date, int | None]:
+        """Distinct pseudonyms per period (docs/counting.md): a period wholly inside the range
+        reads its counter (one query for all of them); a period cut by the range's ends, or
+        an area without counters, is counted exactly within the budget (None beyond it)."""
+        kind = _KINDS[group_by]
+        out: dict[date, int | None] = {}
+        first, last = period_start(start, group_by), period_start(end, group_by)
+        if scope is not None:
+            full_first = first if first == start else period_end(first, group_by) + timedelta(days=1)
+            full_last = last if period_end(last, group_by) == end else last - timedelta(days=1)
+            if full_first <= full_last:
+                out.update(counter_series(conn, scope, kind, full_first, period_start(full_last, group_by)))
+            cut = [p for p in {first, last} if p < full_first or p > full_last]
+            for ps in sorted(cut):
+                out[ps] = self._exact(conn, where, max(ps, start), min(period_end(ps, group_by), end))
+            return {k: v for k, v in out.items() if v != 0}
         day = CITIZEN.c.day
         bucket: ColumnElement[date]
         if group_by == GroupBy.day:
             bucket = day
-        elif is_pg:
+        elif conn.dialect.name == "postgresql":
             bucket = cast(func.date_trunc(group_by.value, day), Date)
         elif group_by == GroupBy.week:  # back 6 days, then on to a Monday: the ISO week's Monday
             bucket = func.date(day, "-6 days", "weekday 1", type_=Date)
@@ -306,17 +307,32 @@ class Queries(StoreBase):
             .where(*conds)
             .group_by(bucket)
         )
-        out: dict[date, int] = {}
-        for p, n in conn.execute(query):
-            out[p if isinstance(p, date) else date.fromisoformat(str(p))] = int(n)
-        return out
+        rows = bounded(conn, query)
+        if rows is None:  # every period unknown, each said so
+            ps = first
+            while ps <= end:
+                out[ps] = None
+                ps = period_end(ps, group_by) + timedelta(days=1)
+            return out
+        return {as_date(p): n for p, n in rows}
 
-    def _distinct(self, conn: Connection, where: FacilityFilter | None, start: date, end: date) -> int:
+    def _distinct(
+        self, conn: Connection, scope: str | None, where: FacilityFilter | None, start: date, end: date
+    ) -> int | None:
+        """Distinct pseudonyms over the range: a calendar period's counter, else exact within the budget."""
+        kind = calendar_kind(start, end)
+        if scope is not None and kind is not None:
+            return counters(conn, [scope], kind, start)[scope]
+        return self._exact(conn, where, start, end)
+
+    @staticmethod
+    def _exact(conn: Connection, where: FacilityFilter | None, start: date, end: date) -> int | None:
         conds: list[ColumnElement[bool]] = [CITIZEN.c.day.between(start, end)]
         if where is not None:
             conds.append(where(CITIZEN.c.facility_code))
-        query = select(func.count(func.distinct(CITIZEN.c.citizen_pseudonym))).where(*conds)
-        return int(conn.execute(query).scalar_one())
+        query = select(literal(""), func.count(func.distinct(CITIZEN.c.citizen_pseudonym))).where(*conds)
+        rows = bounded(conn, query)
+        return None if rows is None else rows[0][1]
 
     def usage_by_facility(
         self, start: date, end: date, district: str | None = None, province: str | None = None

@@ -22,6 +22,7 @@ from contract.events import CheckInEvent
 from contract.levels import TrustLevel
 from server.heartbeat import HeartbeatReport
 from server.store.base import QUARANTINE, READER, REFUSED, StoreBase, upsert, utcnow
+from server.store.distinct import count_new_rows
 from server.store.registry import auto_register_reader
 
 
@@ -241,11 +242,13 @@ class EventWriter(StoreBase):
             "DO UPDATE SET checkins = area_daily_usage.checkins + excluded.checkins",
             (json.dumps([[f, d, m, t, n] for (f, d, m, t), n in usage.items()]),),
         )
-        conn.exec_driver_sql(
+        cursor = conn.exec_driver_sql(
             f"INSERT INTO daily_citizen (facility_code, day, citizen_pseudonym) "
-            f"SELECT {col(0)}, {col(1, dt)}, {col(2)} {src} WHERE true ON CONFLICT DO NOTHING",
+            f"SELECT {col(0)}, {col(1, dt)}, {col(2)} {src} WHERE true ON CONFLICT DO NOTHING "
+            "RETURNING facility_code, day, citizen_pseudonym",
             (json.dumps(sorted(citizens)),),
         )
+        count_new_rows(conn, [tuple(r) for r in cursor])  # distinct citizens per area and period
         return new
 
     def _touch_readers(

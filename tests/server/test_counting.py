@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+import itertools
+from datetime import UTC, date, datetime, time, timedelta, timezone
 
 import pytest
-from sqlalchemy import update
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import text, update
+from srvhelpers import auth, make_settings
 
 from contract.events import CheckInEvent, Method, new_event_id
 from contract.levels import TrustLevel
+from server.app import create_app
 from server.db import Reader, init_db, make_engine
 from server.report import Period, build_report
-from server.store import Activity, EventStore
-from server.store.areas import Area
+from server.store import Activity, EventStore, distinct
+from server.store.areas import Area, figures_by
+from server.store.base import FACILITY
+from server.store.distinct import KINDS, calendar_period, facility_scopes, rebuild_counters
 
 VN = timezone(timedelta(hours=7))
 READER = Reader.__table__
@@ -104,3 +112,145 @@ def test_offline_reader_announced_silent_or_never_seen(store):
     # a retained "online" replayed by the broker on the server's reconnect is not a sign of life
     store.store([], [Activity("34003", "desk-1", "status", now, "online", retained=True)])
     assert {r.facility_code: r.online for r in store.readers(timedelta(minutes=15))}["34003"] is False
+
+
+# ---------------------------------------------------------------------- distinct citizens: exact at any scale
+# Four facilities: two in one district (34002, 34003), one in another district of the same province, one in
+# another province; types mixed so that the report's "by facility type" rows have counters of their own.
+FACILITIES = {"34001": ("Thái Bình", "Vũ Thư", "hospital"), "34002": ("Thái Bình", "Kiến Xương", "health_station"),
+              "34003": ("Thái Bình", "Kiến Xương", "health_station"), "35001": ("Hà Nam", "Lý Nhân", "hospital")}
+#: Days around a quarter's (and a month's) end: 15 September to 25 October 2026.
+WINDOW = date(2026, 9, 15)
+
+
+@pytest.fixture
+def fleet(database_url: str) -> EventStore:
+    engine = make_engine(database_url)
+    init_db(engine)
+    s = EventStore(engine)
+    s.import_facilities("code,name,type,province,district,commune\n" + "".join(
+        f"{c},Cơ sở {c},{t},{p},{d},\n" for c, (p, d, t) in FACILITIES.items()))
+    for code in FACILITIES:
+        s.add_reader(code, "desk-1")
+    return s
+
+
+def _wipe(store: EventStore) -> None:
+    with store.engine.begin() as conn:
+        for table in ("checkin_event", "daily_usage", "area_daily_usage", "daily_citizen", "area_distinct"):
+            conn.execute(text(f"DELETE FROM {table}"))
+
+
+def _brute(events: list[CheckInEvent], codes: set[str], start: date, end: date) -> int:
+    """count(DISTINCT pseudonym) by hand: accepted reads at these facilities on these local days."""
+    return len({e.citizen_pseudonym for e in events if e.facility_code in codes and e.trust_level != TrustLevel.INVALID
+                and start <= e.occurred_at.astimezone(VN).date() <= end})
+
+
+def _codes(province: str | None = None, district: str | None = None, kind: str | None = None) -> set[str]:
+    return {c for c, (p, d, t) in FACILITIES.items()
+            if province in (None, p) and district in (None, d) and kind in (None, t)}
+
+
+def _counters(store: EventStore) -> dict[tuple[str, str, date], int]:
+    with store.engine.connect() as conn:
+        return {(s, k, p if isinstance(p, date) else date.fromisoformat(p)): n for s, k, p, n in
+                conn.execute(text("SELECT scope, kind, period_start, citizens FROM area_distinct"))}
+
+
+reads = st.lists(st.tuples(st.sampled_from(sorted(FACILITIES)), st.integers(0, 40), st.integers(0, 6),
+                           st.integers(0, 9)), min_size=1, max_size=40)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(reads=reads, order=st.randoms(use_true_random=False), cuts=st.lists(st.integers(1, 40), max_size=4))
+def test_distinct_citizens_are_exact_against_a_brute_force_count_whatever_the_order_and_repeats(
+        fleet, reads, order, cuts):
+    """Random reads (the same citizen at two facilities of one district, across the end of a
+    quarter, some rejected) arrive in random order, in random batches, some delivered twice:
+    every counter, every page's and the API's figure equals count(DISTINCT) done by hand, and a
+    rebuild from daily_citizen (the migration's backfill) finds the same counters."""
+    _wipe(fleet)
+    events = [_event(code, datetime.combine(WINDOW + timedelta(days=day), time(8 + hour % 9), tzinfo=VN), citizen,
+                     TrustLevel.INVALID if hour == 9 else TrustLevel.CHIP_VERIFIED)
+              for code, day, citizen, hour in reads]
+    arrival = events + [e for e in events if order.random() < 0.3]  # the outbox delivers some again
+    order.shuffle(arrival)  # late and out of order
+    bounds = sorted({0, len(arrival), *(c for c in cuts if c < len(arrival))})
+    for a, b in itertools.pairwise(bounds):
+        fleet.store(arrival[a:b])
+    counted = _counters(fleet)
+    expected: dict[tuple[str, str, date], int] = {}
+    for e in events:
+        if e.trust_level == TrustLevel.INVALID:
+            continue
+        for s in facility_scopes(e.facility_code, *FACILITIES[e.facility_code]):
+            for kind in KINDS:
+                first, last = calendar_period(kind, e.occurred_at.astimezone(VN).date())
+                members = {c for c in FACILITIES if s in facility_scopes(c, *FACILITIES[c])}
+                expected[(s, kind, first)] = _brute(events, members, first, last)
+    assert counted == expected
+    with fleet.engine.begin() as conn:
+        rebuild_counters(conn)
+    assert _counters(fleet) == expected
+    # the pages and the API: the report's quarter by district and type, a week series, a custom range
+    with fleet.engine.connect() as conn:
+        q4 = build_report(conn, Period.parse("2026-Q3"), Area("Thái Bình"))
+    tb = _codes("Thái Bình")
+    assert q4.total.citizens == _brute(events, tb, date(2026, 7, 1), date(2026, 9, 30))
+    assert {r.label: r.citizens for r in q4.by_district if r.citizens} == {
+        d: n for d in ("Vũ Thư", "Kiến Xương") if (n := _brute(events, _codes("Thái Bình", d), date(2026, 7, 1),
+                                                               date(2026, 9, 30)))}
+    assert {r.label for r in q4.by_type if r.citizens} <= {"Bệnh viện", "Trạm y tế"}
+    weekly = fleet.usage(None, date(2026, 9, 16), date(2026, 10, 20), group_by="week", province="Thái Bình",
+                         district="Kiến Xương")
+    kx = _codes("Thái Bình", "Kiến Xương")
+    for p in weekly.periods:
+        first = date.fromisoformat(p.period)
+        assert p.distinct_citizens == _brute(events, kx, max(first, date(2026, 9, 16)),
+                                             min(first + timedelta(days=6), date(2026, 10, 20))), p.period
+    assert weekly.distinct_citizens == _brute(events, kx, date(2026, 9, 16), date(2026, 10, 20))
+    everywhere = fleet.usage(None, date(2026, 9, 1), date(2026, 9, 30), group_by="month")
+    assert everywhere.distinct_citizens == _brute(events, set(FACILITIES), date(2026, 9, 1), date(2026, 9, 30))
+
+
+def test_a_range_too_costly_to_count_exactly_answers_null_with_the_reason_never_an_error(fleet, monkeypatch):
+    """50,000 citizen-days over a range that is no calendar period, with no time to spare: the
+    figure is None/null with the reason (API 200), the calendar figures beside it are still
+    exact, and the connection stays usable."""
+    days = [date(2026, 9, 3) + timedelta(days=i) for i in range(20)]
+    with fleet.engine.begin() as conn:
+        conn.execute(text("INSERT INTO daily_citizen (facility_code, day, citizen_pseudonym) VALUES (:f, :d, :p)"),
+                     [{"f": "34002", "d": d, "p": f"{i:064x}"} for d in days for i in range(2500)])
+    fleet.store([_event("34002", datetime(2026, 9, 10, 8, tzinfo=VN), 10**6)])  # not among those rows
+    monkeypatch.setattr(distinct, "EXACT_BUDGET_S", 0.0)
+    custom = fleet.usage(None, date(2026, 9, 3), date(2026, 9, 22), group_by="month", province="Thái Bình")
+    assert custom.distinct_citizens is None and custom.distinct_citizens_note == distinct.OVER_BUDGET
+    one_day = fleet.usage(None, date(2026, 9, 10), date(2026, 9, 10), province="Thái Bình", district="Kiến Xương")
+    assert one_day.distinct_citizens == 1  # a calendar day: its counter, which only the writer raised
+    with fleet.engine.connect() as conn:
+        figures = figures_by(conn, Area("Thái Bình"), FACILITY.c.district, date(2026, 9, 3), date(2026, 9, 22))
+        assert {f.label: f.citizens for f in figures} == {"Kiến Xương": None, "Vũ Thư": None}
+        assert conn.execute(text("SELECT count(*) FROM facility")).scalar_one() == 4  # still usable
+    app = create_app(make_settings(str(fleet.engine.url.render_as_string(hide_password=False))), ingest=False)
+    with TestClient(app) as client:
+        answer = client.get("/api/v1/citizens", params={"from": "2026-09-03", "to": "2026-09-22", "province":
+                                                        "Thái Bình", "group_by": "week"}, headers=auth())
+    assert answer.status_code == 200
+    assert answer.json()["distinct_citizens"] is None and "calendar" in answer.json()["distinct_citizens_note"]
+
+
+def test_country_report_by_district_counts_a_district_name_shared_by_two_provinces_once_per_citizen(fleet):
+    """At country level the report groups by district name: a name only one province has reads
+    that district's counter; a name two provinces share is counted exactly across both."""
+    fleet.import_facilities("code,name,type,province,district,commune\n"
+                            "36001,Cơ sở X,hospital,Nam Định,Vũ Thư,\n")  # Vũ Thư: now in two provinces
+    fleet.add_reader("36001", "desk-1")
+    at = datetime(2026, 10, 7, 9, tzinfo=VN)
+    fleet.store([_event("34001", at, 1), _event("36001", at, 1), _event("36001", at, 2), _event("34002", at, 1),
+                 _event("35001", at, 3)])
+    with fleet.engine.connect() as conn:
+        report = build_report(conn, Period.parse("2026-Q4"), Area())
+    assert report.total.citizens == 3
+    assert {r.label: r.citizens for r in report.by_district} == {"Vũ Thư": 2, "Kiến Xương": 1, "Lý Nhân": 1}
+    assert {r.label: r.citizens for r in report.by_type} == {"Bệnh viện": 3, "Trạm y tế": 1}

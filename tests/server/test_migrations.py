@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from datetime import date, timedelta
 
-from server.db import Base, init_db, make_engine
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine, inspect, text
+
+from server.db import MIGRATIONS, Base, init_db, make_engine
+from server.store.distinct import KINDS, calendar_period, facility_scopes
 
 
 def test_upgrade_head_matches_the_models_and_is_idempotent(database_url):
@@ -18,6 +23,48 @@ def test_upgrade_head_matches_the_models_and_is_idempotent(database_url):
         assert MigrationContext.configure(conn).get_current_revision() == "0007"
     assert diff == []
     assert {"facility", "reader", "checkin_event", "daily_usage", "area_daily_usage", "daily_citizen",
-            "refused_daily", "quarantine", "dashboard_session", "failed_auth",
+            "refused_daily", "quarantine", "area_distinct", "dashboard_session", "failed_auth",
             "alembic_version"} <= set(inspect(engine).get_table_names())
+    engine.dispose()
+
+
+def _upgrade(engine: Engine, revision: str) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def test_0005_backfills_the_distinct_counters_from_the_citizen_days_stored_before_it(database_url):
+    """A database at 0004 with citizen-days across a year boundary, an ISO week that straddles
+    it, two facilities of one district and one facility of another: after the upgrade every
+    counter equals a brute-force distinct count of the rows of its scope and period."""
+    engine = make_engine(database_url)
+    _upgrade(engine, "0004")
+    facilities = {"A1": ("Thái Bình", "Vũ Thư", "hospital"), "A2": ("Thái Bình", "Vũ Thư", "health_station"),
+                  "B1": ("Thái Bình", "Kiến Xương", "health_station"), "C1": ("Hà Nam", "Lý Nhân", "hospital")}
+    rows = []
+    first = date(2026, 12, 27)  # a Sunday: the ISO week of 2026-12-28 runs into 2027
+    for i in range(120):
+        rows.append({"f": ["A1", "A2", "B1", "C1"][i % 4], "d": first + timedelta(days=(i * 7) % 11),
+                     "p": f"{(i * 13) % 17:064x}"})
+    unique = {(r["f"], r["d"], r["p"]) for r in rows}
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO facility (code, name, type, province, district, commune) "
+                          "VALUES (:c, :c, :t, :p, :d, '')"),
+                     [{"c": c, "p": p, "d": d, "t": t} for c, (p, d, t) in facilities.items()])
+        conn.execute(text("INSERT INTO daily_citizen (facility_code, day, citizen_pseudonym) VALUES (:f, :d, :p)"),
+                     [{"f": f, "d": d, "p": p} for f, d, p in sorted(unique)])
+    _upgrade(engine, "head")
+    expected: dict[tuple[str, str, date], set[str]] = {}
+    for f, d, p in unique:
+        for s in facility_scopes(f, *facilities[f]):
+            for kind in KINDS:
+                expected.setdefault((s, kind, calendar_period(kind, d)[0]), set()).add(p)
+    with engine.connect() as conn:
+        got = {(s, k, p if isinstance(p, date) else date.fromisoformat(p)): n
+               for s, k, p, n in conn.execute(text("SELECT scope, kind, period_start, citizens FROM area_distinct"))}
+    assert got == {key: len(ps) for key, ps in expected.items()}
+    assert any(k == "week" and p == date(2026, 12, 28) for _s, k, p in got)  # the straddling week
     engine.dispose()
