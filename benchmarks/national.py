@@ -477,11 +477,42 @@ def fleet_main(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- heartbeat cost
+def _flood(server: ServerProcess, broker_port: int, readers: int, *, heartbeat_s: float, checkins_per_s: float,
+           duration: float, idle: float, profile: Path | None = None) -> dict[str, float]:
+    """One phase of traffic from light readers into the running server: messages sent, the
+    server's CPU above idle per message; with ``profile``, py-spy samples the server meanwhile."""
+    # check-ins at a mean rate: the clinic day compressed into the phase
+    per_day = checkins_per_s * duration / readers
+    plan = FleetPlan(brokers=[("127.0.0.1", broker_port)], readers=readers, processes=2, seed=SEED,
+                     heartbeat_s=heartbeat_s, checkins_per_reader_day=per_day, day_s=duration,
+                     duration=duration, connect_rate=2000)
+    spy = None
+    if profile is not None:
+        spy = subprocess.Popen([str(BIN / "py-spy"), "record", "-p", str(server.pid), "-d", str(int(duration + 10)),
+                                "-r", "200", "-f", "raw", "--threads", "--gil", "--nonblocking", "-o", str(profile)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    c0, t0 = cpu_seconds(server.pid), time.monotonic()
+    report = run_fleet(plan)
+    time.sleep(1.0)  # the last batch's commit
+    cpu, seconds = cpu_seconds(server.pid) - c0, time.monotonic() - t0
+    if spy is not None:
+        spy.wait(duration + 60)
+    beats = int(report["heartbeats"])  # type: ignore[call-overload]
+    checkins = int(report["checkins_acked"])  # type: ignore[call-overload]
+    statuses = int(report["statuses"]) * 2  # type: ignore[call-overload]  # online at connect, offline at end
+    messages = beats + checkins + statuses
+    return {"heartbeats": beats, "checkins": checkins, "statuses": statuses, "cpu": cpu, "seconds": seconds,
+            "us_per_message": (cpu - idle * seconds) / max(1, messages) * 1e6}
+
+
 def heartbeat_main(args: argparse.Namespace) -> int:
-    """CPU per heartbeat of the real server: a flood of heartbeats minus the idle server."""
+    """CPU per heartbeat of the real server beside CPU per check-in, same server, same run, same
+    message rate: a flood of heartbeats, then check-ins at the heartbeats' rate, each minus the
+    idle server's CPU."""
     work = Path(tempfile.mkdtemp(prefix="cccd-national-hb-"))
     os.chmod(work, 0o777)
     readers = national_readers(args.readers)
+    rate = args.readers / args.heartbeat
     try:
         with Postgres(fsync=True) as pg:
             register_fleet(pg.url, readers)
@@ -491,16 +522,22 @@ def heartbeat_main(args: argparse.Namespace) -> int:
             c0 = cpu_seconds(server.pid)
             time.sleep(10)
             idle = (cpu_seconds(server.pid) - c0) / 10
-            plan = FleetPlan(brokers=[("127.0.0.1", broker.port)], readers=args.readers, processes=2, seed=SEED,
-                             heartbeat_s=args.heartbeat, duration=args.duration, connect_rate=2000)
-            c0, t0 = cpu_seconds(server.pid), time.monotonic()
-            report = run_fleet(plan)
-            cpu, seconds = cpu_seconds(server.pid) - c0, time.monotonic() - t0
-            beats = int(report["heartbeats"])  # type: ignore[call-overload]
-            statuses = int(report["statuses"]) * 2  # type: ignore[call-overload]  # online at connect, offline at end
-            print(f"{args.readers} readers, a heartbeat each every {args.heartbeat:g} s for {args.duration:g} s: "
-                  f"{beats} heartbeats + {statuses} statuses; server CPU {cpu:.1f} s (idle {idle * 100:.1f}% "
-                  f"of a core) -> {(cpu - idle * seconds) / (beats + statuses) * 1e6:.0f} us per message")
+            print(f"== {args.readers} readers, {rate:,.0f} messages/s for {args.duration:g} s per phase, real "
+                  f"server on PostgreSQL 15 (fsync on); idle server {idle * 100:.1f}% of a core", flush=True)
+            for round_no in range(args.rounds):
+                for kind in ("heartbeat", "checkin"):
+                    profile = work / f"{kind}-{round_no}.txt" if args.profile else None
+                    phase = _flood(server, broker.port, args.readers, duration=args.duration, idle=idle,
+                                   heartbeat_s=args.heartbeat if kind == "heartbeat" else 1e9,
+                                   checkins_per_s=rate if kind == "checkin" else 0.0, profile=profile)
+                    print(f"  round {round_no + 1} {kind:9}: {phase['heartbeats']:.0f} heartbeats + "
+                          f"{phase['checkins']:.0f} check-ins + {phase['statuses']:.0f} statuses; server CPU "
+                          f"{phase['cpu']:.1f} s in {phase['seconds']:.0f} s -> {phase['us_per_message']:.0f} us "
+                          "per message", flush=True)
+                    if profile is not None and profile.exists():
+                        print(summarise_profile(profile), flush=True)
+            stored_checkins = stored(pg.url)()
+            print(f"  check-ins stored: {stored_checkins} (acknowledged by the broker: counted above)")
             server.stop()
             broker.stop()
     finally:
@@ -585,6 +622,8 @@ def main(argv: list[str] | None = None) -> int:
     hb.add_argument("--readers", type=int, default=4000)
     hb.add_argument("--heartbeat", type=float, default=2.0)
     hb.add_argument("--duration", type=float, default=30.0)
+    hb.add_argument("--rounds", type=int, default=2)
+    hb.add_argument("--profile", action="store_true", help="py-spy the server during each phase")
     conn = sub.add_parser("connections", help="broker memory and CPU per connected reader, plain and TLS")
     conn.add_argument("--readers", type=int, default=10_000)
     conn.add_argument("--processes", type=int, default=2)
