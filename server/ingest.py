@@ -46,11 +46,11 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, Opera
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from contract.events import CheckInEvent
+from contract.heartbeat import Heartbeat
 from contract.mqtt import make_client
 from contract.settings import MqttSettings
 from contract.topics import READER_KINDS, parse_topic, subscription
 from server import paho_lean
-from server.heartbeat import HeartbeatReport
 from server.metrics import IngestMetrics
 from server.receipts import send_receipts
 from server.store import Activity, EventStore, StoreResult
@@ -282,7 +282,7 @@ class Ingestor:
                 if refusal is not None:
                     quarantine.append(self._refuse(refusal, item, facility, reader))
                 else:
-                    health = HeartbeatReport.parse(item.payload)
+                    health = Heartbeat.parse(item.payload)
                     activity.append(Activity(facility, reader, "heartbeat", now, health=health))
         try:
             results = self._commit(events, activity, quarantine, register)

@@ -19,8 +19,8 @@ from typing import Literal
 from sqlalchemy import Connection, Update, bindparam, case, or_, update
 
 from contract.events import CheckInEvent
+from contract.heartbeat import Heartbeat
 from contract.levels import TrustLevel
-from server.heartbeat import HeartbeatReport
 from server.store.base import QUARANTINE, READER, REFUSED, StoreBase, upsert, utcnow
 from server.store.registry import auto_register_reader
 
@@ -35,7 +35,7 @@ class Activity:
     at: datetime
     status: str | None = None
     retained: bool = False  # a retained message replayed by the broker on subscribe: not a sign of life
-    health: HeartbeatReport | None = None  # a heartbeat's figures, when it parsed
+    health: Heartbeat | None = None  # a heartbeat's figures, when it parsed
 
 
 @dataclass
@@ -46,13 +46,13 @@ class _Touch:
     heartbeat: bool = False
     status: str | None = None
     live_status: bool = False
-    health: HeartbeatReport | None = None  # the newest live heartbeat's figures
+    health: Heartbeat | None = None  # the newest live heartbeat's figures
 
 
 _HEALTH_COLUMNS = ("software_version", "outbox_depth", "outbox_oldest_age_s", "readers_attached", "last_error")
 
 
-def _health_values(health: HeartbeatReport | None) -> dict[str, object]:
+def _health_values(health: Heartbeat | None) -> dict[str, object]:
     """The reader-table columns a heartbeat's figures fill."""
     if health is None:
         return {}
