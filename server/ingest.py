@@ -46,7 +46,6 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, Opera
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from contract.events import CheckInEvent
-from contract.heartbeat import Heartbeat
 from contract.mqtt import make_client
 from contract.settings import MqttSettings
 from contract.topics import READER_KINDS, parse_topic, subscription
@@ -281,9 +280,8 @@ class Ingestor:
                 refusal = check_heartbeat(item.payload, retained=item.retain, bounds=self.bounds)
                 if refusal is not None:
                     quarantine.append(self._refuse(refusal, item, facility, reader))
-                else:
-                    health = Heartbeat.parse(item.payload)
-                    activity.append(Activity(facility, reader, "heartbeat", now, health=health))
+                else:  # parsed by the writer only if it is the reader's newest of the batch
+                    activity.append(Activity(facility, reader, "heartbeat", now, payload=item.payload))
         try:
             results = self._commit(events, activity, quarantine, register)
         except _Stopping:
