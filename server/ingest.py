@@ -48,10 +48,11 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from contract.events import CheckInEvent
 from contract.mqtt import make_client
 from contract.settings import MqttSettings
-from contract.topics import READER_KINDS, parse_topic, subscription
+from contract.topics import READER_KINDS, Kind, parse_topic, subscription
 from server import paho_lean
 from server.metrics import IngestMetrics
 from server.receipts import send_receipts
+from server.settings import ServerMqttSettings
 from server.store import Activity, EventStore, StoreResult
 from server.store.writer import QuarantineRecord
 from server.validation import Bounds, Reason, check_checkin, check_heartbeat, check_status, quarantine_record
@@ -120,7 +121,11 @@ class Ingestor:
         quarantine_keep: timedelta = timedelta(days=90),
     ) -> None:
         self.store = store
-        self.settings = settings
+        # A member of a shared subscription connects with its own account (server.settings).
+        self.shared_group = settings.shared_group if isinstance(settings, ServerMqttSettings) else ""
+        self.session_expiry = (settings.session_expiry if isinstance(settings, ServerMqttSettings)
+                               else SESSION_EXPIRY_SECONDS)
+        self.settings = settings.member_link() if isinstance(settings, ServerMqttSettings) else settings
         self.batch_size = batch_size
         self.receive_maximum = receive_maximum
         self.linger = linger
@@ -157,7 +162,7 @@ class Ingestor:
 
     def start(self) -> None:
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho leaves it unannotated
-        props.SessionExpiryInterval = SESSION_EXPIRY_SECONDS
+        props.SessionExpiryInterval = self.session_expiry
         props.ReceiveMaximum = self.receive_maximum
         # The broker must not hand the server anything near a 32 MB publish even where its own
         # cap is missing: MQTT v5 brokers drop what exceeds the client's Maximum Packet Size.
@@ -191,8 +196,16 @@ class Ingestor:
             return
         self._generation += 1
         self.connected = True
-        client.subscribe([(subscription(kind), _STATUS if kind == "status" else _NO_RETAINED) for kind in READER_KINDS])
+        client.subscribe([(self._filter(kind), _STATUS if kind == "status" else _NO_RETAINED) for kind in READER_KINDS])
         log.info("ingest connected and subscribed (connection %d)", self._generation)
+
+    def _filter(self, kind: Kind) -> str:
+        """Check-ins and heartbeats on the shared group (each to one member); statuses to every
+        member (few; a shared subscription gets no retained replay, and a restarted member
+        learns the statuses from it)."""
+        if self.shared_group and kind != "status":
+            return f"$share/{self.shared_group}/{subscription(kind)}"
+        return subscription(kind)
 
     def _on_subscribe(self, *_args: object) -> None:
         self.subscribed = True
