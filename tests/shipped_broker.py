@@ -65,9 +65,11 @@ class ShippedBroker:
         os.chmod(self.workdir / "pki", 0o755)
         self.passwords = {r: f"pw-{r[0]}-{r[1]}-for-drills" for r in readers}
         accounts = [(reader_username(f, r), mosquitto_hash(pw), f, r) for (f, r), pw in self.passwords.items()]
-        (self.workdir / "passwd").write_text(password_text(accounts, (SERVER_USER, SERVER_PASSWORD), members=server_members)
+        server = (SERVER_USER, SERVER_PASSWORD)
+        (self.workdir / "passwd").write_text(password_text(accounts, server, members=server_members)
                                              + f"{OBSERVER_USER}:{mosquitto_hash(OBSERVER_PASSWORD)}\n")
-        acl = acl_text(accounts, SERVER_USER, members=server_members) + f"\nuser {OBSERVER_USER}\ntopic read cccd/v1/#\n"
+        acl = (acl_text(accounts, SERVER_USER, members=server_members)
+               + f"\nuser {OBSERVER_USER}\ntopic read cccd/v1/#\n")
         (self.workdir / "acl").write_text(acl)
         for name in ("passwd", "acl"):
             os.chmod(self.workdir / name, 0o644)
