@@ -88,7 +88,9 @@ def test_a_shared_subscription_member_killed_mid_run_loses_and_doubles_nothing(t
             agent.start()
         try:
             created, scanners = _scan(agents, population, PER_DESK)
-            wait_until(lambda: two.health()["ingest"].get("stored", 0) > 50, 60, "member 2 to store events")
+            for member in (one, two):  # both share the load, each on its own session (no takeover)
+                wait_until(lambda m=member: m.health()["ingest"].get("stored", 0) > 50, 60, "both members to store")
+            assert one.mqtt_connected() and two.mqtt_connected()
             two.kill()
             killed_at = time.monotonic()
             stored_by_two = len(created)  # an upper bound only; the API below is the truth
