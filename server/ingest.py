@@ -201,8 +201,7 @@ class Ingestor:
 
     def _filter(self, kind: Kind) -> str:
         """Check-ins and heartbeats on the shared group (each to one member); statuses to every
-        member (few; a shared subscription gets no retained replay, and a restarted member
-        learns the statuses from it)."""
+        member, so that each writes a reader's statuses in their order (server.settings)."""
         if self.shared_group and kind != "status":
             return f"$share/{self.shared_group}/{subscription(kind)}"
         return subscription(kind)

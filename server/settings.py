@@ -95,8 +95,9 @@ class ServerMqttSettings(MqttSettings):
 
     With ``shared_group`` set, the ``members`` ingest processes subscribe to the check-ins
     and heartbeats as ``$share/<group>/cccd/v1/+/+/<kind>``: the broker hands each message
-    to one of them. Statuses stay a plain subscription of every member (few, retained, and
-    a shared subscription gets no retained replay). Each member runs with the same file and
+    to one of them. Statuses stay a plain subscription of every member: they are few, and
+    a reader's ``online``/``offline`` must be written in order, which two members committing
+    a share each would not keep. Each member runs with the same file and
     its own ``member`` number (``CCCD_SERVER_MQTT__MEMBER=2``) and connects as
     :func:`member_username`; ``cccd-server reader add`` writes an account and ACL block for
     every member. mosquitto 2.0 keeps giving a dead member's persistent session its share

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from contract.settings import MqttSettings
 from server.brokerfiles import acl_text, password_text
-from server.ingest import SESSION_EXPIRY_SECONDS, Ingestor
+from server.ingest import _NO_RETAINED, SESSION_EXPIRY_SECONDS, Ingestor
 from server.settings import SHARED_SESSION_EXPIRY, ServerMqttSettings, ServerSettings
 from simulators.services import Mosquitto
 
@@ -45,7 +45,7 @@ def test_a_shared_group_puts_check_ins_and_heartbeats_on_share_and_keeps_statuse
     ingest = _ingestor(settings)
     assert ingest._filter("checkin") == "$share/ingest/cccd/v1/+/+/checkin"
     assert ingest._filter("heartbeat") == "$share/ingest/cccd/v1/+/+/heartbeat"
-    assert ingest._filter("status") == "cccd/v1/+/+/status"  # retained replay: a shared subscription gets none
+    assert ingest._filter("status") == "cccd/v1/+/+/status"  # a reader's statuses in order, at every member
     assert (ingest.settings.username, ingest.settings.client_id) == ("cccd-server-2", "cccd-server-2")
     assert ingest.settings.password is not None and ingest.settings.password.get_secret_value() == "pw"
     assert ingest.session_expiry == SHARED_SESSION_EXPIRY  # a dead member must not hold messages for a week
@@ -128,3 +128,30 @@ def test_mosquitto_gives_a_dead_members_session_its_share_until_expiry_then_drop
     assert while_dead, "the dead member's session got no share: the broker redistributes (a better broker)"
     assert not set(while_dead) & set(alive), "a dead member's queued messages were given to the live one"
     assert set(range(60, 80)) <= set(alive)  # after its session expired, the live member gets everything
+
+
+def test_on_a_shared_subscription_mosquitto_keeps_the_retain_flag_so_a_retained_check_in_is_still_refused():
+    """The ingest refuses retained check-ins and heartbeats by the flag that retain-as-published
+    keeps; that holds on a $share subscription too (mosquitto 2.0)."""
+    got: list[tuple[str, bool]] = []
+    ready = threading.Event()
+    with Mosquitto(max_inflight=0) as broker:
+        sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="member", protocol=mqtt.MQTTv5)
+        sub.on_connect = lambda c, *_a: c.subscribe([("$share/ingest/t/#", _NO_RETAINED)])
+        sub.on_subscribe = lambda *_a: ready.set()
+        sub.on_message = lambda _c, _u, m: got.append((m.topic, bool(m.retain)))
+        sub.connect("127.0.0.1", broker.port)
+        sub.loop_start()
+        assert ready.wait(10)
+        pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="pub", protocol=mqtt.MQTTv5)
+        pub.connect("127.0.0.1", broker.port)
+        pub.loop_start()
+        pub.publish("t/retained", b"x", qos=1, retain=True).wait_for_publish(10)
+        pub.publish("t/live", b"x", qos=1).wait_for_publish(10)
+        deadline = time.monotonic() + 10
+        while len(got) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for client in (sub, pub):
+            client.disconnect()
+            client.loop_stop()
+    assert sorted(got) == [("t/live", False), ("t/retained", True)]
