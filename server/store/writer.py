@@ -18,7 +18,7 @@ from typing import Literal
 from sqlalchemy import Connection, bindparam
 
 from contract.events import CheckInEvent
-from contract.heartbeat import Heartbeat
+from contract.heartbeat import HeartbeatFigures
 from contract.levels import TrustLevel
 from server.store.base import QUARANTINE, REFUSED, StoreBase, upsert, utcnow
 from server.store.registry import auto_register_reader
@@ -34,7 +34,7 @@ class Activity:
     at: datetime
     status: str | None = None
     retained: bool = False  # a retained message replayed by the broker on subscribe: not a sign of life
-    health: Heartbeat | None = None  # a heartbeat's figures, when it parsed
+    health: HeartbeatFigures | None = None  # a heartbeat's figures, when it parsed
     #: A live heartbeat's payload, parsed only when it is its reader's newest of the batch.
     payload: bytes | None = None
 
@@ -47,12 +47,12 @@ class _Touch:
     heartbeat: bool = False
     status: str | None = None
     live_status: bool = False
-    health: Heartbeat | None = None  # the newest live heartbeat's figures
+    health: HeartbeatFigures | None = None  # the newest live heartbeat's figures
     payload: bytes | None = None  # ... or its payload, not parsed yet
 
-    def figures(self) -> Heartbeat | None:
+    def figures(self) -> HeartbeatFigures | None:
         if self.payload is not None:
-            return Heartbeat.parse(self.payload)
+            return HeartbeatFigures.parse(self.payload)
         return self.health
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from contract.heartbeat import MAX_ERRORS, MAX_READERS, Heartbeat
+from contract.heartbeat import MAX_ERRORS, MAX_READERS, Heartbeat, HeartbeatFigures
 from edge.heartbeat import HealthSnapshot
 
 
@@ -36,6 +36,10 @@ def test_the_desks_heartbeat_parses_with_the_contract_model_with_every_figure_it
     assert beat.outbox_oldest_age_s == 93.5 and beat.restarts == {"chip": 3}
     assert len(beat.errors) == MAX_ERRORS and beat.errors[-1].endswith("#24\x07")
     assert beat.last_error is not None and beat.last_error.endswith("#24")  # control characters removed
+    figures = HeartbeatFigures.parse(payload)  # what the server parses: the same fields of the same model
+    assert figures is not None
+    assert figures.model_dump() == {k: v for k, v in beat.model_dump().items() if k in HeartbeatFigures.model_fields}
+    assert figures.last_error == beat.last_error
 
 
 def test_a_desk_with_more_readers_than_the_contract_bounds_still_sends_a_heartbeat_the_server_reads():
@@ -54,3 +58,4 @@ def test_a_newer_desks_extra_fields_are_ignored_and_its_known_figures_kept():
                                      b'{"software_version": "' + b"v" * 65 + b'"}', b"\xff\xfe"])
 def test_a_payload_that_is_not_a_heartbeat_parses_to_none(payload):
     assert Heartbeat.parse(payload) is None
+    assert HeartbeatFigures.parse(payload) is None

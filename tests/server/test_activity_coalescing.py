@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import event, text
 
 from contract.events import CheckInEvent, Method, new_event_id
-from contract.heartbeat import Heartbeat
+from contract.heartbeat import Heartbeat, HeartbeatFigures
 from contract.levels import TrustLevel
 from server.db import init_db, make_engine
 from server.store import Activity, EventStore
@@ -127,8 +127,8 @@ def test_a_batch_of_check_ins_heartbeats_and_statuses_is_one_statement_with_each
 
 def test_only_the_newest_heartbeat_of_a_reader_in_a_batch_is_parsed(store, monkeypatch):
     parsed: list[bytes] = []
-    real = Heartbeat.parse.__func__  # type: ignore[attr-defined]
-    monkeypatch.setattr(Heartbeat, "parse", classmethod(lambda cls, p: parsed.append(p) or real(cls, p)))
+    real = HeartbeatFigures.parse.__func__  # type: ignore[attr-defined]
+    monkeypatch.setattr(HeartbeatFigures, "parse", classmethod(lambda cls, p: parsed.append(p) or real(cls, p)))
     now = datetime.now(UTC)
     store.store([], [Activity("F004", "desk-1", "heartbeat", now, payload=_beat(f"0.{i}", i)) for i in range(50)])
     assert len(parsed) == 1 and _figures(store, "F004", "desk-1").outbox_depth == 49
