@@ -20,6 +20,9 @@ age of the oldest unacknowledged message.
 After each commit the readers get a receipt of their committed event ids
 (:mod:`server.receipts`).
 
+With ``[mqtt] shared_group`` several server processes share the check-ins and heartbeats
+(an MQTT v5 shared subscription, each process its own broker account: server.settings).
+
 Messages received on an earlier connection are not acknowledged on a later one (their
 packet ids may have been reused): the broker delivers them again and they are absorbed
 as duplicates.
@@ -52,7 +55,7 @@ from contract.topics import READER_KINDS, Kind, parse_topic, subscription
 from server import paho_lean
 from server.metrics import IngestMetrics
 from server.receipts import send_receipts
-from server.settings import ServerMqttSettings
+from server.settings import SOLE_SESSION_EXPIRY, ServerMqttSettings
 from server.store import Activity, EventStore, StoreResult
 from server.store.writer import QuarantineRecord
 from server.validation import Bounds, Reason, check_checkin, check_heartbeat, check_status, quarantine_record
@@ -60,7 +63,7 @@ from server.validation import Bounds, Reason, check_checkin, check_heartbeat, ch
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-SESSION_EXPIRY_SECONDS = 7 * 24 * 3600
+SESSION_EXPIRY_SECONDS = SOLE_SESSION_EXPIRY  # a sole server; a shared member's is [mqtt] session_expiry
 MAX_PACKET_BYTES = 128 * 1024  # above the template's 64 KiB cap, far above any check-in
 #: Errors that retrying fixes: the database is unreachable, restarting, locked or full.
 RETRYABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError)
