@@ -9,6 +9,7 @@ time, recent errors, and the state of each part of the agent.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from importlib.metadata import PackageNotFoundError, version
 from contract.heartbeat import MAX_ERRORS, MAX_READERS, Heartbeat
 
 
+@functools.cache  # importlib.metadata scans the installed distributions: ~4 ms a call
 def software_version() -> str:
     try:
         return version("cccd-reader")
