@@ -19,6 +19,7 @@ light readers, minus the idle server's CPU over the same time).
 
     python -m benchmarks.national ratio --database sqlite,postgresql
     python -m benchmarks.national ratio --database sqlite --profile 20
+    python -m benchmarks.national ratio --database sqlite,postgresql --members 1,2
     python -m benchmarks.national fleet --readers 40000
     python -m benchmarks.national heartbeat
 """
@@ -82,7 +83,8 @@ class ServerProcess:
     """``cccd-server serve`` as users run it: its own process, a TOML file, the API on a port."""
 
     def __init__(self, work: Path, database_url: str, broker_port: int, *, username: str | None = None,
-                 password: str | None = None, batch_size: int = 2000, offline_after: int = 900) -> None:
+                 password: str | None = None, batch_size: int = 2000, offline_after: int = 900,
+                 shared_group: str = "", members: int = 1, member: int = 1) -> None:
         work.mkdir(parents=True, exist_ok=True)
         self.work, self.port = work, free_port()
         self.read_token, admin_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
@@ -90,7 +92,9 @@ class ServerProcess:
         self.config = work / "server.toml"
         self.config.write_text(
             f'database_url = "{database_url}"\n\n[mqtt]\nurl = "mqtt://127.0.0.1:{broker_port}"\n'
-            f'client_id = "{username or "cccd-server"}"\n{auth}\n'
+            f'client_id = "{username or "cccd-server"}"\n{auth}'
+            + (f'shared_group = "{shared_group}"\nmembers = {members}\nmember = {member}\n' if shared_group else "")
+            + "\n"
             f'[api]\nhost = "127.0.0.1"\nport = {self.port}\nread_tokens = ["{self.read_token}"]\n'
             f'admin_tokens = ["{admin_token}"]\n\n[ingest]\nbatch_size = {batch_size}\n\n'
             f"[registry]\noffline_after_seconds = {offline_after}\n")
@@ -203,17 +207,32 @@ def stored(database_url: str) -> Callable[[], int]:
     return count
 
 
+def exactly_once(database_url: str, total: int) -> bool:
+    """Every event of the run stored once: as many rows as distinct ids, and the rollups agree."""
+    engine = make_engine(database_url)
+    with engine.connect() as conn:
+        rows, ids = conn.execute(text("SELECT count(*), count(DISTINCT event_id) FROM checkin_event")).one()
+        counted = conn.execute(text("SELECT coalesce(sum(checkins), 0) FROM daily_usage")).scalar_one()
+    engine.dispose()
+    return int(rows) == int(ids) == int(counted) == total
+
+
 # --------------------------------------------------------------------------- ratio
 def ratio_run(database_url: str, work: Path, publishers: int, per_publisher: int, window: int,
-              profile_s: float = 0.0) -> dict[str, object]:
+              profile_s: float = 0.0, members: int = 1) -> dict[str, object]:
+    """One run: the raw subscriber and ``members`` server processes (a shared subscription when
+    more than one; member 1 first, it owns the schema) under the same load."""
     total = publishers * per_publisher
     _registered_store(database_url, publishers).engine.dispose()
     count = stored(database_url)
     with Mosquitto(max_inflight=0) as broker:
-        server = ServerProcess(work, database_url, broker.port).start()
+        group = "ingest" if members > 1 else ""
+        servers = [ServerProcess(work / f"member-{m}", database_url, broker.port, shared_group=group,
+                                 members=members, member=m).start() for m in range(1, members + 1)]
+        server = servers[0]
         raw = RawSubscriber(broker.port, total)
         fleet = Fleet(broker.port, publishers, per_publisher, window)
-        cpu0 = cpu_seconds(server.pid)
+        cpu0 = sum(cpu_seconds(s.pid) for s in servers)
         spy = None
         if profile_s:  # --gil: only the thread holding the GIL is sampled (CPU, not waits)
             spy = subprocess.Popen([str(BIN / "py-spy"), "record", "-p", str(server.pid), "-d", str(int(profile_s)),
@@ -225,17 +244,19 @@ def ratio_run(database_url: str, work: Path, publishers: int, per_publisher: int
         peak_backlog, next_metric = 0.0, 0.0
         while (n := count()) < total and time.perf_counter() - t0 < 600:
             if time.perf_counter() > next_metric:  # once a second: the API shares the server's GIL
-                peak_backlog = max(peak_backlog, server.metric("cccd_ingest_backlog") or 0.0)
+                peak_backlog = max(peak_backlog, *(s.metric("cccd_ingest_backlog") or 0.0 for s in servers))
                 next_metric = time.perf_counter() + 1.0
             time.sleep(0.05)
         t_server = time.perf_counter()
-        cpu = cpu_seconds(server.pid) - cpu0
+        cpu = sum(cpu_seconds(s.pid) for s in servers) - cpu0
         raw_got, raw_last, raw_cpu = raw.result()
         fleet.join()
-        rss = rss_mb(server.pid)
+        rss = max(rss_mb(s.pid) for s in servers)
         if spy:
             spy.wait(profile_s + 60)
-        server.stop()
+        for s in servers:
+            s.stop()
+    assert exactly_once(database_url, total), "an event stored twice or missing"
     assert n == total, f"{n} of {total} stored"
     assert raw_got == total, f"the raw subscriber got {raw_got} of {total}"
     return {"raw": total / (raw_last - t0), "server": total / (t_server - t0), "server_cpu_us_per_event":
@@ -275,15 +296,20 @@ def summarise_profile(path: Path, top: int = 25) -> str:
 
 
 def ratio_main(args: argparse.Namespace) -> int:
+    """Rounds of: raw subscriber beside 1 server on SQLite, then beside 1, 2, ... members on PostgreSQL
+    (one fresh database each run); a shared subscription on one SQLite file is not a deployment."""
     work = Path(tempfile.mkdtemp(prefix="cccd-national-"))
     n = args.publishers * args.per_publisher
+    counts = [int(m) for m in str(args.members).split(",")]
     print(f"== Ingest, same run: {args.publishers} publishers x {args.per_publisher} events (QoS 1, window "
-          f"{args.window}) -> mosquitto -> a bare QoS 1 subscriber AND the real `cccd-server serve` process",
+          f"{args.window}) -> mosquitto -> a bare QoS 1 subscriber AND the real `cccd-server serve` process(es)",
           flush=True)
+    runs = [(db, m) for db in args.database.split(",") for m in (counts if db != "sqlite" else [1])]
     rows: dict[str, list[dict[str, object]]] = {}
     for round_no in range(args.rounds):
-        for db in args.database.split(","):
-            run_dir = work / f"{db}-{round_no}"
+        for db, members in runs:
+            label = f"{db} x{members}"
+            run_dir = work / f"{db}-{members}-{round_no}"
             run_dir.mkdir()
             if db == "sqlite":
                 result = ratio_run(f"sqlite:///{run_dir / 'cccd.sqlite'}", run_dir, args.publishers,
@@ -291,25 +317,25 @@ def ratio_main(args: argparse.Namespace) -> int:
             else:
                 with Postgres(fsync=True) as pg:
                     result = ratio_run(pg.url, run_dir, args.publishers, args.per_publisher, args.window,
-                                       args.profile)
-            rows.setdefault(db, []).append(result)
-            print(f"  round {round_no + 1} {db:10} raw {result['raw']:8,.0f}/s  server {result['server']:8,.0f}/s  "
+                                       args.profile, members=members)
+            rows.setdefault(label, []).append(result)
+            print(f"  round {round_no + 1} {label:14} raw {result['raw']:8,.0f}/s  server {result['server']:8,.0f}/s  "
                   f"x{float(result['server']) / float(result['raw']):.2f}  CPU per event: server "
                   f"{result['server_cpu_us_per_event']:.0f} us, raw {result['raw_cpu_us_per_event']:.0f} us  "
                   f"rss {result['server_rss_mb']:.0f} MB  "
                   f"peak backlog {result['peak_backlog']:.0f}", flush=True)
             if args.profile:
                 print(summarise_profile(run_dir / "profile.txt"), flush=True)
-    print(f"{'database':12} {'raw ev/s':>10} {'server ev/s':>12} {'ratio':>6} (medians; {n} events per run, "
+    print(f"{'run':14} {'raw ev/s':>10} {'server ev/s':>12} {'ratio':>6} (medians; {n} events per run, "
           "each stored exactly once: checked)")
-    for db, results in rows.items():
+    for label, results in rows.items():
         raw = statistics.median(float(r["raw"]) for r in results)  # type: ignore[arg-type]
         srv = statistics.median(float(r["server"]) for r in results)  # type: ignore[arg-type]
         ratios = [float(r["server"]) / float(r["raw"]) for r in results]  # type: ignore[arg-type]
         cpu_ratios = [float(r["raw_cpu_us_per_event"]) / float(r["server_cpu_us_per_event"])  # type: ignore[arg-type]
                       for r in results]
-        print(f"{db:12} {raw:10,.0f} {srv:12,.0f} {statistics.median(ratios):6.2f}   CPU-normalised (raw CPU per "
-              f"event / server CPU per event): {statistics.median(cpu_ratios):.2f}")
+        print(f"{label:14} {raw:10,.0f} {srv:12,.0f} {statistics.median(ratios):6.2f}   CPU-normalised (raw CPU per "
+              f"event / server CPU per event, all members): {statistics.median(cpu_ratios):.2f}")
     shutil.rmtree(work, ignore_errors=True)
     return 0
 
@@ -477,11 +503,42 @@ def fleet_main(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- heartbeat cost
+def _flood(server: ServerProcess, broker_port: int, readers: int, *, heartbeat_s: float, checkins_per_s: float,
+           duration: float, idle: float, profile: Path | None = None) -> dict[str, float]:
+    """One phase of traffic from light readers into the running server: messages sent, the
+    server's CPU above idle per message; with ``profile``, py-spy samples the server meanwhile."""
+    # check-ins at a mean rate: the clinic day compressed into the phase
+    per_day = checkins_per_s * duration / readers
+    plan = FleetPlan(brokers=[("127.0.0.1", broker_port)], readers=readers, processes=2, seed=SEED,
+                     heartbeat_s=heartbeat_s, checkins_per_reader_day=per_day, day_s=duration,
+                     duration=duration, connect_rate=2000)
+    spy = None
+    if profile is not None:
+        spy = subprocess.Popen([str(BIN / "py-spy"), "record", "-p", str(server.pid), "-d", str(int(duration + 10)),
+                                "-r", "200", "-f", "raw", "--threads", "--gil", "--nonblocking", "-o", str(profile)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    c0, t0 = cpu_seconds(server.pid), time.monotonic()
+    report = run_fleet(plan)
+    time.sleep(1.0)  # the last batch's commit
+    cpu, seconds = cpu_seconds(server.pid) - c0, time.monotonic() - t0
+    if spy is not None:
+        spy.wait(duration + 60)
+    beats = int(report["heartbeats"])  # type: ignore[call-overload]
+    checkins = int(report["checkins_acked"])  # type: ignore[call-overload]
+    statuses = int(report["statuses"]) * 2  # type: ignore[call-overload]  # online at connect, offline at end
+    messages = beats + checkins + statuses
+    return {"heartbeats": beats, "checkins": checkins, "statuses": statuses, "cpu": cpu, "seconds": seconds,
+            "us_per_message": (cpu - idle * seconds) / max(1, messages) * 1e6}
+
+
 def heartbeat_main(args: argparse.Namespace) -> int:
-    """CPU per heartbeat of the real server: a flood of heartbeats minus the idle server."""
+    """CPU per heartbeat of the real server beside CPU per check-in, same server, same run, same
+    message rate: a flood of heartbeats, then check-ins at the heartbeats' rate, each minus the
+    idle server's CPU."""
     work = Path(tempfile.mkdtemp(prefix="cccd-national-hb-"))
     os.chmod(work, 0o777)
     readers = national_readers(args.readers)
+    rate = args.readers / args.heartbeat
     try:
         with Postgres(fsync=True) as pg:
             register_fleet(pg.url, readers)
@@ -491,16 +548,22 @@ def heartbeat_main(args: argparse.Namespace) -> int:
             c0 = cpu_seconds(server.pid)
             time.sleep(10)
             idle = (cpu_seconds(server.pid) - c0) / 10
-            plan = FleetPlan(brokers=[("127.0.0.1", broker.port)], readers=args.readers, processes=2, seed=SEED,
-                             heartbeat_s=args.heartbeat, duration=args.duration, connect_rate=2000)
-            c0, t0 = cpu_seconds(server.pid), time.monotonic()
-            report = run_fleet(plan)
-            cpu, seconds = cpu_seconds(server.pid) - c0, time.monotonic() - t0
-            beats = int(report["heartbeats"])  # type: ignore[call-overload]
-            statuses = int(report["statuses"]) * 2  # type: ignore[call-overload]  # online at connect, offline at end
-            print(f"{args.readers} readers, a heartbeat each every {args.heartbeat:g} s for {args.duration:g} s: "
-                  f"{beats} heartbeats + {statuses} statuses; server CPU {cpu:.1f} s (idle {idle * 100:.1f}% "
-                  f"of a core) -> {(cpu - idle * seconds) / (beats + statuses) * 1e6:.0f} us per message")
+            print(f"== {args.readers} readers, {rate:,.0f} messages/s for {args.duration:g} s per phase, real "
+                  f"server on PostgreSQL 15 (fsync on); idle server {idle * 100:.1f}% of a core", flush=True)
+            for round_no in range(args.rounds):
+                for kind in ("heartbeat", "checkin"):
+                    profile = work / f"{kind}-{round_no}.txt" if args.profile else None
+                    phase = _flood(server, broker.port, args.readers, duration=args.duration, idle=idle,
+                                   heartbeat_s=args.heartbeat if kind == "heartbeat" else 1e9,
+                                   checkins_per_s=rate if kind == "checkin" else 0.0, profile=profile)
+                    print(f"  round {round_no + 1} {kind:9}: {phase['heartbeats']:.0f} heartbeats + "
+                          f"{phase['checkins']:.0f} check-ins + {phase['statuses']:.0f} statuses; server CPU "
+                          f"{phase['cpu']:.1f} s in {phase['seconds']:.0f} s -> {phase['us_per_message']:.0f} us "
+                          "per message", flush=True)
+                    if profile is not None and profile.exists():
+                        print(summarise_profile(profile), flush=True)
+            stored_checkins = stored(pg.url)()
+            print(f"  check-ins stored: {stored_checkins} (acknowledged by the broker: counted above)")
             server.stop()
             broker.stop()
     finally:
@@ -571,6 +634,7 @@ def main(argv: list[str] | None = None) -> int:
     ratio.add_argument("--window", type=int, default=100)
     ratio.add_argument("--database", default="sqlite,postgresql")
     ratio.add_argument("--rounds", type=int, default=2)
+    ratio.add_argument("--members", default="1", help="server processes on PostgreSQL, e.g. 1,2 (a shared group)")
     ratio.add_argument("--profile", type=float, default=0.0, help="py-spy the server for this many seconds")
     fleet = sub.add_parser("fleet", help="a national fleet of light readers, regional brokers, one PostgreSQL")
     fleet.add_argument("--readers", type=int, default=40_000)
@@ -585,6 +649,8 @@ def main(argv: list[str] | None = None) -> int:
     hb.add_argument("--readers", type=int, default=4000)
     hb.add_argument("--heartbeat", type=float, default=2.0)
     hb.add_argument("--duration", type=float, default=30.0)
+    hb.add_argument("--rounds", type=int, default=2)
+    hb.add_argument("--profile", action="store_true", help="py-spy the server during each phase")
     conn = sub.add_parser("connections", help="broker memory and CPU per connected reader, plain and TLS")
     conn.add_argument("--readers", type=int, default=10_000)
     conn.add_argument("--processes", type=int, default=2)

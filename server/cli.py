@@ -46,7 +46,8 @@ def _write_broker_files(settings: ServerSettings, store: EventStore) -> list[Pat
     if settings.mqtt.username and settings.mqtt.password:
         server = (settings.mqtt.username, settings.mqtt.password.get_secret_value())
     return write_broker_files(
-        store.broker_accounts(), settings.broker_files.password_file, settings.broker_files.acl_file, server
+        store.broker_accounts(), settings.broker_files.password_file, settings.broker_files.acl_file, server,
+        members=settings.mqtt.members,
     )
 
 

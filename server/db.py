@@ -61,7 +61,7 @@ class Reader(Base):
     last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     status: Mapped[str | None] = mapped_column(String(8))
     status_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # the figures of the latest heartbeat (server/heartbeat.py), for the fleet view and the alerts
+    # the figures of the latest heartbeat (contract/heartbeat.py), for the fleet view and the alerts
     software_version: Mapped[str | None] = mapped_column(String(64))
     outbox_depth: Mapped[int | None] = mapped_column(Integer)
     outbox_oldest_age_s: Mapped[float | None] = mapped_column(Float)

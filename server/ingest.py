@@ -20,6 +20,9 @@ age of the oldest unacknowledged message.
 After each commit the readers get a receipt of their committed event ids
 (:mod:`server.receipts`).
 
+With ``[mqtt] shared_group`` several server processes share the check-ins and heartbeats
+(an MQTT v5 shared subscription, each process its own broker account: server.settings).
+
 Messages received on an earlier connection are not acknowledged on a later one (their
 packet ids may have been reused): the broker delivers them again and they are absorbed
 as duplicates.
@@ -48,11 +51,11 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from contract.events import CheckInEvent
 from contract.mqtt import make_client
 from contract.settings import MqttSettings
-from contract.topics import READER_KINDS, parse_topic, subscription
+from contract.topics import READER_KINDS, Kind, parse_topic, subscription
 from server import paho_lean
-from server.heartbeat import HeartbeatReport
 from server.metrics import IngestMetrics
 from server.receipts import send_receipts
+from server.settings import SOLE_SESSION_EXPIRY, ServerMqttSettings
 from server.store import Activity, EventStore, StoreResult
 from server.store.writer import QuarantineRecord
 from server.validation import Bounds, Reason, check_checkin, check_heartbeat, check_status, quarantine_record
@@ -60,7 +63,7 @@ from server.validation import Bounds, Reason, check_checkin, check_heartbeat, ch
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-SESSION_EXPIRY_SECONDS = 7 * 24 * 3600
+SESSION_EXPIRY_SECONDS = SOLE_SESSION_EXPIRY  # a sole server; a shared member's is [mqtt] session_expiry
 MAX_PACKET_BYTES = 128 * 1024  # above the template's 64 KiB cap, far above any check-in
 #: Errors that retrying fixes: the database is unreachable, restarting, locked or full.
 RETRYABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError)
@@ -121,7 +124,11 @@ class Ingestor:
         quarantine_keep: timedelta = timedelta(days=90),
     ) -> None:
         self.store = store
-        self.settings = settings
+        # A member of a shared subscription connects with its own account (server.settings).
+        self.shared_group = settings.shared_group if isinstance(settings, ServerMqttSettings) else ""
+        self.session_expiry = (settings.session_expiry if isinstance(settings, ServerMqttSettings)
+                               else SESSION_EXPIRY_SECONDS)
+        self.settings = settings.member_link() if isinstance(settings, ServerMqttSettings) else settings
         self.batch_size = batch_size
         self.receive_maximum = receive_maximum
         self.linger = linger
@@ -158,7 +165,7 @@ class Ingestor:
 
     def start(self) -> None:
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho leaves it unannotated
-        props.SessionExpiryInterval = SESSION_EXPIRY_SECONDS
+        props.SessionExpiryInterval = self.session_expiry
         props.ReceiveMaximum = self.receive_maximum
         # The broker must not hand the server anything near a 32 MB publish even where its own
         # cap is missing: MQTT v5 brokers drop what exceeds the client's Maximum Packet Size.
@@ -192,8 +199,15 @@ class Ingestor:
             return
         self._generation += 1
         self.connected = True
-        client.subscribe([(subscription(kind), _STATUS if kind == "status" else _NO_RETAINED) for kind in READER_KINDS])
+        client.subscribe([(self._filter(kind), _STATUS if kind == "status" else _NO_RETAINED) for kind in READER_KINDS])
         log.info("ingest connected and subscribed (connection %d)", self._generation)
+
+    def _filter(self, kind: Kind) -> str:
+        """Check-ins and heartbeats on the shared group (each to one member); statuses to every
+        member, so that each writes a reader's statuses in their order (server.settings)."""
+        if self.shared_group and kind != "status":
+            return f"$share/{self.shared_group}/{subscription(kind)}"
+        return subscription(kind)
 
     def _on_subscribe(self, *_args: object) -> None:
         self.subscribed = True
@@ -281,9 +295,8 @@ class Ingestor:
                 refusal = check_heartbeat(item.payload, retained=item.retain, bounds=self.bounds)
                 if refusal is not None:
                     quarantine.append(self._refuse(refusal, item, facility, reader))
-                else:
-                    health = HeartbeatReport.parse(item.payload)
-                    activity.append(Activity(facility, reader, "heartbeat", now, health=health))
+                else:  # parsed by the writer only if it is the reader's newest of the batch
+                    activity.append(Activity(facility, reader, "heartbeat", now, payload=item.payload))
         try:
             results = self._commit(events, activity, quarantine, register)
         except _Stopping:

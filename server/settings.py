@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from contract.settings import ConfigError, MqttSettings, Section, TomlSettings
+from contract.topics import is_reader_id
 from server.validation import DEFAULT_EARLIEST_EVENT, DEFAULT_FUTURE_SKEW, DEFAULT_MAX_EVENT_BYTES
 
 #: Below this estimate (Shannon entropy of the token's characters × its length) a token is guessable.
@@ -76,6 +77,74 @@ class RegistrySettings(Section):
     )
 
 
+#: Session expiry of the server's MQTT session: a sole server's broker keeps a week of events
+#: for it; a shared-subscription member's is short (see ServerMqttSettings).
+SOLE_SESSION_EXPIRY = 7 * 24 * 3600
+SHARED_SESSION_EXPIRY = 300
+
+
+def member_username(username: str, member: int) -> str:
+    """The broker account of ingest member ``member`` (1, 2, ...): ``cccd-server``, ``cccd-server-2``...
+    The broker binds the client id to the username, so each member needs its own account, or
+    they take each other's session over."""
+    return username if member == 1 else f"{username}-{member}"
+
+
+class ServerMqttSettings(MqttSettings):
+    """The server's broker link, and its place in a shared subscription.
+
+    With ``shared_group`` set, the ``members`` ingest processes subscribe to the check-ins
+    and heartbeats as ``$share/<group>/cccd/v1/+/+/<kind>``: the broker hands each message
+    to one of them. Statuses stay a plain subscription of every member: they are few, and
+    a reader's ``online``/``offline`` must be written in order, which two members committing
+    a share each would not keep. Each member runs with the same file and
+    its own ``member`` number (``CCCD_SERVER_MQTT__MEMBER=2``) and connects as
+    :func:`member_username`; ``cccd-server reader add`` writes an account and ACL block for
+    every member. mosquitto 2.0 keeps giving a dead member's persistent session its share
+    of the messages until the session expires, then drops them (measured): a member's
+    session is therefore short (``session_expiry_seconds``, 300 s by default when shared),
+    and the desks' receipts make the rest good (an event without a receipt is sent again,
+    to a member that is alive); receipts must stay on.
+    """
+
+    shared_group: str = Field("", max_length=64,
+                              description="$share group of the ingest processes; empty: a sole server")
+    members: int = Field(1, ge=1, le=64, description="ingest processes in the shared group")
+    member: int = Field(1, ge=1, le=64, description="this process's number in the group (1 .. members)")
+    session_expiry_seconds: int | None = Field(
+        None, ge=5, le=SOLE_SESSION_EXPIRY * 4,
+        description=f"how long the broker keeps the server's session while it is away; default "
+                    f"{SOLE_SESSION_EXPIRY} s, {SHARED_SESSION_EXPIRY} s for a shared-subscription member")
+
+    @field_validator("shared_group")
+    @classmethod
+    def _group_name(cls, value: str) -> str:
+        if value and not is_reader_id(value):  # one topic level: no "/", "+", "#" or spaces
+            raise ValueError("a shared group is one topic level: letters, digits, _ -")
+        return value
+
+    @model_validator(mode="after")
+    def _member_in_group(self) -> ServerMqttSettings:
+        if self.member > self.members:
+            raise ValueError(f"member {self.member} of {self.members}: set members to the group's size")
+        if self.members > 1 and not self.shared_group:
+            raise ValueError("several members need a shared_group")
+        return self
+
+    @property
+    def session_expiry(self) -> int:
+        if self.session_expiry_seconds is not None:
+            return self.session_expiry_seconds
+        return SHARED_SESSION_EXPIRY if self.shared_group else SOLE_SESSION_EXPIRY
+
+    def member_link(self) -> MqttSettings:
+        """The link this member opens: its own account and client id."""
+        name = self.username or self.client_id or "cccd-server"
+        return MqttSettings(**{**{k: getattr(self, k) for k in MqttSettings.model_fields},
+                               "username": member_username(self.username, self.member) if self.username else None,
+                               "client_id": member_username(self.client_id or name, self.member)})
+
+
 class BrokerFilesSettings(Section):
     """The mosquitto files that ``cccd-server reader add`` regenerates from the registry."""
 
@@ -115,12 +184,19 @@ class ServerSettings(TomlSettings):
 
     database_url: str = Field("sqlite:////var/lib/cccd-server/cccd.sqlite", description="SQLAlchemy URL")
     timezone: str = Field("Asia/Ho_Chi_Minh", description="the day boundary for daily counts")
-    mqtt: MqttSettings = MqttSettings(client_id="cccd-server")
+    mqtt: ServerMqttSettings = ServerMqttSettings(client_id="cccd-server")
     api: ApiSettings
     registry: RegistrySettings = RegistrySettings()
     broker_files: BrokerFilesSettings = BrokerFilesSettings()
     ingest: IngestSettings = IngestSettings()
     ingest_batch_size: int | None = Field(None, ge=1, le=50_000, description="deprecated alias of ingest.batch_size")
+
+    @model_validator(mode="after")
+    def _shared_needs_receipts(self) -> ServerSettings:
+        if self.mqtt.shared_group and not self.ingest.receipts:
+            raise ValueError("a shared subscription needs [ingest] receipts = true: a dead member's queued "
+                             "events come back only when the desks send again what no receipt confirmed")
+        return self
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None, **overrides: Any) -> Self:

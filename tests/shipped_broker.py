@@ -54,9 +54,10 @@ OBSERVER_USER, OBSERVER_PASSWORD = "cccd-observer", "observer-password-for-drill
 
 
 class ShippedBroker:
-    """The template's broker for these readers ((facility, reader) pairs), each with its own password."""
+    """The template's broker for these readers ((facility, reader) pairs), each with its own password;
+    ``server_members`` ingest processes on a shared subscription, each with its own account."""
 
-    def __init__(self, readers: list[tuple[str, str]]) -> None:
+    def __init__(self, readers: list[tuple[str, str]], *, server_members: int = 1) -> None:
         # Not under pytest's private tmp folder: mosquitto drops to its own user and must reach it.
         self.workdir = Path(tempfile.mkdtemp(prefix="cccd-shipped-broker-"))
         os.chmod(self.workdir, 0o777)
@@ -64,9 +65,11 @@ class ShippedBroker:
         os.chmod(self.workdir / "pki", 0o755)
         self.passwords = {r: f"pw-{r[0]}-{r[1]}-for-drills" for r in readers}
         accounts = [(reader_username(f, r), mosquitto_hash(pw), f, r) for (f, r), pw in self.passwords.items()]
-        (self.workdir / "passwd").write_text(password_text(accounts, (SERVER_USER, SERVER_PASSWORD))
+        server = (SERVER_USER, SERVER_PASSWORD)
+        (self.workdir / "passwd").write_text(password_text(accounts, server, members=server_members)
                                              + f"{OBSERVER_USER}:{mosquitto_hash(OBSERVER_PASSWORD)}\n")
-        acl = acl_text(accounts, SERVER_USER) + f"\nuser {OBSERVER_USER}\ntopic read cccd/v1/#\n"
+        acl = (acl_text(accounts, SERVER_USER, members=server_members)
+               + f"\nuser {OBSERVER_USER}\ntopic read cccd/v1/#\n")
         (self.workdir / "acl").write_text(acl)
         for name in ("passwd", "acl"):
             os.chmod(self.workdir / name, 0o644)

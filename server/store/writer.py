@@ -8,7 +8,6 @@ already stored and returns the ids it inserted, and only those count in the roll
 
 from __future__ import annotations
 
-import functools
 import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -16,12 +15,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
-from sqlalchemy import Connection, Update, bindparam, case, or_, update
+from sqlalchemy import Connection, bindparam
 
 from contract.events import CheckInEvent
+from contract.heartbeat import HeartbeatFigures
 from contract.levels import TrustLevel
-from server.heartbeat import HeartbeatReport
-from server.store.base import QUARANTINE, READER, REFUSED, StoreBase, upsert, utcnow
+from server.store.base import QUARANTINE, REFUSED, StoreBase, upsert, utcnow
 from server.store.distinct import count_new_rows
 from server.store.registry import auto_register_reader
 
@@ -36,7 +35,9 @@ class Activity:
     at: datetime
     status: str | None = None
     retained: bool = False  # a retained message replayed by the broker on subscribe: not a sign of life
-    health: HeartbeatReport | None = None  # a heartbeat's figures, when it parsed
+    health: HeartbeatFigures | None = None  # a heartbeat's figures, when it parsed
+    #: A live heartbeat's payload, parsed only when it is its reader's newest of the batch.
+    payload: bytes | None = None
 
 
 @dataclass
@@ -47,51 +48,21 @@ class _Touch:
     heartbeat: bool = False
     status: str | None = None
     live_status: bool = False
-    health: HeartbeatReport | None = None  # the newest live heartbeat's figures
+    health: HeartbeatFigures | None = None  # the newest live heartbeat's figures
+    payload: bytes | None = None  # ... or its payload, not parsed yet
+
+    def figures(self) -> HeartbeatFigures | None:
+        if self.payload is not None:
+            return HeartbeatFigures.parse(self.payload)
+        return self.health
 
 
-_HEALTH_COLUMNS = ("software_version", "outbox_depth", "outbox_oldest_age_s", "readers_attached", "last_error")
-
-
-def _health_values(health: HeartbeatReport | None) -> dict[str, object]:
-    """The reader-table columns a heartbeat's figures fill."""
-    if health is None:
-        return {}
-    return {"software_version": health.software_version or None, "outbox_depth": health.outbox_depth,
-            "outbox_oldest_age_s": health.outbox_oldest_age_s, "readers_attached": len(health.readers),
-            "last_error": health.last_error}
-
-
-@functools.cache
-def _reader_update(checkin: bool, heartbeat: bool, status: str, health: bool = False) -> Update | None:
-    """The UPDATE for readers with this combination of news (parameters f, r, at, s, now, and
-    the heartbeat's figures when ``health``)."""
-    at = bindparam("at", type_=READER.c.last_checkin_at.type)
-    now = bindparam("now", type_=READER.c.last_seen_at.type)
-    values: dict[str, object] = {}
-    if checkin:
-        values["last_checkin_at"] = case(
-            (or_(READER.c.last_checkin_at.is_(None), READER.c.last_checkin_at < at), at),
-            else_=READER.c.last_checkin_at,
-        )
-    if heartbeat:
-        values["last_heartbeat_at"] = now
-    if health:
-        for column in _HEALTH_COLUMNS:
-            values[column] = bindparam(column, type_=READER.c[column].type)
-    if status != "none":
-        values["status"] = bindparam("s", type_=READER.c.status.type)
-    if status == "live":
-        values["status_at"] = now
-    if checkin or heartbeat or status == "live":
-        values["last_seen_at"] = now
-    if not values:
-        return None  # only retained heartbeats: nothing to write
-    return (
-        update(READER)
-        .where(READER.c.facility_code == bindparam("f"), READER.c.reader_id == bindparam("r"))
-        .values(**values)
-    )
+def _ts(value: datetime, is_pg: bool) -> str:
+    """A UTC datetime as a SQL parameter: ISO for PostgreSQL, SQLAlchemy's own text format for
+    SQLite (so that the ORM reads it back unchanged and text comparisons order it)."""
+    if is_pg:
+        return value.isoformat()
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 @dataclass(frozen=True)
@@ -182,9 +153,7 @@ class EventWriter(StoreBase):
         is_pg = conn.dialect.name == "postgresql"
 
         def ts(value: datetime) -> str:  # value is in UTC
-            if is_pg:
-                return value.isoformat()
-            return value.replace(tzinfo=None).isoformat(" ", "microseconds")  # SQLAlchemy's SQLite format
+            return _ts(value, is_pg)
 
         received = ts(now)
         rows: list[tuple[str, ...]] = []
@@ -255,10 +224,12 @@ class EventWriter(StoreBase):
         self, conn: Connection, new: list[CheckInEvent], activity: list[Activity], now: datetime
     ) -> None:
         """The batch's news about each reader, coalesced: one row per reader (its newest
-        check-in time, whether it sent a live heartbeat, its newest status), written with
-        one executemany per combination, not one UPDATE per message (a heartbeat cost more
-        than a check-in before). A retained status or heartbeat is the broker replaying an
-        old message on subscribe: the status counts, it is no sign of life."""
+        check-in time, whether it sent a live heartbeat, its newest status, the figures of
+        its newest heartbeat, parsed only then), all written by one UPDATE ... FROM a JSON
+        array: one statement per batch whatever its size or mix (an executemany was one
+        statement per reader, and made a heartbeat cost more than a check-in). A retained
+        status or heartbeat is the broker replaying an old message on subscribe: the status
+        counts, it is no sign of life."""
         touched: dict[tuple[str, str], _Touch] = {}
         for ev in new:
             touch = touched.setdefault((ev.facility_code, ev.reader_id), _Touch())
@@ -269,19 +240,59 @@ class EventWriter(StoreBase):
             if act.kind == "heartbeat":
                 live = not act.retained
                 touch.heartbeat = touch.heartbeat or live
-                if live and act.health is not None:
-                    touch.health = act.health  # in arrival order: the newest figures win
+                if live and (act.health is not None or act.payload is not None):
+                    touch.health, touch.payload = act.health, act.payload  # the newest figures win
             else:
                 touch.status, touch.live_status = act.status, not act.retained
-        shapes: dict[tuple[bool, bool, str, bool], list[dict[str, object]]] = {}
+        is_pg = conn.dialect.name == "postgresql"
+        rows: list[list[object]] = []
         for (facility, reader), touch in touched.items():
-            status = "none" if touch.status is None else "live" if touch.live_status else "retained"
-            shape = (touch.checkin_at is not None, touch.heartbeat, status, touch.health is not None)
-            shapes.setdefault(shape, []).append(
-                {"f": facility, "r": reader, "at": touch.checkin_at, "s": touch.status, "now": now,
-                 **_health_values(touch.health)})
-        for shape, rows in shapes.items():
-            statement = _reader_update(*shape)
-            if statement is not None:
-                conn.execute(statement, rows)
+            seen = touch.checkin_at is not None or touch.heartbeat or (touch.status is not None and touch.live_status)
+            health = touch.figures() if touch.heartbeat else None
+            if not seen and touch.status is None:
+                continue  # only retained heartbeats: nothing to write
+            rows.append([
+                facility, reader, None if touch.checkin_at is None else _ts(touch.checkin_at, is_pg),
+                int(touch.heartbeat), touch.status, int(touch.status is not None and touch.live_status), int(seen),
+                int(health is not None),
+                *((health.software_version or None, health.outbox_depth, health.outbox_oldest_age_s,
+                   len(health.readers), health.last_error) if health else (None, None, None, None, None)),
+            ])
+        if rows:
+            conn.exec_driver_sql(_touch_statement(is_pg), (_ts(now, is_pg), json.dumps(rows)))
 
+
+def _touch_statement(is_pg: bool) -> str:
+    """One UPDATE of every reader a batch names, from rows ``[facility, reader, checkin_at,
+    heartbeat, status, live_status, seen, has_figures, *figures]`` (flags 0/1)."""
+    if is_pg:
+        src = "FROM (SELECT %s::timestamptz AS now) AS n, json_array_elements(%s::json) AS e"
+
+        def col(i: int, cast: str = "") -> str:
+            return f"(e->>{i}){cast}"
+        flag = "::int = 1"
+        tstz, num, real = "::timestamptz", "::int", "::float8"
+    else:
+        src = "FROM (SELECT ? AS now) AS n, json_each(?) AS j"
+
+        def col(i: int, cast: str = "") -> str:
+            return f"(j.value->>{i})"
+        flag = " = 1"
+        tstz = num = real = ""
+    checkin = col(2, tstz)
+    figures = ", ".join(
+        f"{name} = CASE WHEN {col(7)}{flag} THEN {col(i, cast)} ELSE reader.{name} END"
+        for i, (name, cast) in enumerate((("software_version", ""), ("outbox_depth", num),
+                                          ("outbox_oldest_age_s", real), ("readers_attached", num),
+                                          ("last_error", "")), start=8))
+    return (
+        "UPDATE reader SET "
+        f"last_checkin_at = CASE WHEN {checkin} IS NOT NULL AND (reader.last_checkin_at IS NULL "
+        f"OR reader.last_checkin_at < {checkin}) THEN {checkin} ELSE reader.last_checkin_at END, "
+        f"last_heartbeat_at = CASE WHEN {col(3)}{flag} THEN n.now ELSE reader.last_heartbeat_at END, "
+        f"status = COALESCE({col(4)}, reader.status), "
+        f"status_at = CASE WHEN {col(5)}{flag} THEN n.now ELSE reader.status_at END, "
+        f"last_seen_at = CASE WHEN {col(6)}{flag} THEN n.now ELSE reader.last_seen_at END, "
+        f"{figures} "
+        f"{src} WHERE reader.facility_code = {col(0)} AND reader.reader_id = {col(1)}"
+    )

@@ -4,12 +4,16 @@ status (the broker replaying an old message on subscribe) is no sign of life."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import event, text
 from srvhelpers import register_fleet
 
+from contract.events import CheckInEvent, Method, new_event_id
+from contract.heartbeat import Heartbeat, HeartbeatFigures
+from contract.levels import TrustLevel
 from server.db import init_db, make_engine
 from server.store import Activity, EventStore
 from simulators.fleet import facility_codes
@@ -27,12 +31,17 @@ def store(database_url):
 
 
 def _reader_writes(store: EventStore):  # type: ignore[no-untyped-def]
-    """A list that collects (statement, rows) of every UPDATE of the reader table."""
+    """A list that collects (statement, readers written) of every UPDATE of the reader table
+    (an executemany's parameter sets, or the rows of the JSON array a statement carries)."""
     seen: list[tuple[str, int]] = []
 
     def before(_conn, _cursor, statement, parameters, _context, executemany):  # type: ignore[no-untyped-def]
         if statement.lstrip().upper().startswith("UPDATE READER"):
-            seen.append((statement, len(parameters) if executemany else 1))
+            if executemany:
+                seen.append((statement, len(parameters)))
+            else:
+                arrays = [p for p in parameters if isinstance(p, str) and p.startswith("[")]
+                seen.append((statement, len(json.loads(arrays[0])) if arrays else 1))
 
     event.listen(store.engine, "before_cursor_execute", before)
     return seen
@@ -74,3 +83,65 @@ def test_a_retained_heartbeat_or_status_is_no_sign_of_life(store):
     assert row.last_heartbeat_at is None and row.last_seen_at is None and row.status_at is None
     store.store([], [Activity(F[2], "desk-3", "heartbeat", old, retained=True)])
     assert _row(store, F[2], "desk-3").last_seen_at is None
+
+
+def _figures(store: EventStore, facility: str, reader: str):  # type: ignore[no-untyped-def]
+    with store.engine.connect() as conn:
+        return conn.execute(text("SELECT software_version, outbox_depth, outbox_oldest_age_s, readers_attached, "
+                                 "last_error, last_checkin_at FROM reader WHERE facility_code = :f AND reader_id = :r"),
+                            {"f": facility, "r": reader}).one()
+
+
+def _utc(value: datetime | str) -> datetime:
+    """A stored time as read by raw SQL (SQLite gives text, naive in UTC)."""
+    at = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
+
+
+def _beat(version: str, depth: int, **more: object) -> bytes:
+    return Heartbeat(software_version=version, outbox_depth=depth, readers=["qr", "chip"], **more).to_json_bytes()
+
+
+def test_a_batch_of_check_ins_heartbeats_and_statuses_is_one_statement_with_each_readers_newest_news(store):
+    writes = _reader_writes(store)
+    now = datetime.now(UTC)
+    events = [CheckInEvent(event_id=new_event_id(), facility_code=F[3], reader_id="desk-1",
+                           occurred_at=now - timedelta(minutes=m), method=Method.QR, trust_level=TrustLevel.QR_ONLY,
+                           citizen_pseudonym="ab" * 32) for m in (5, 1, 9)]
+    store.store(events, [
+        Activity(F[3], "desk-1", "heartbeat", now, payload=_beat("0.3.0", 4, outbox_oldest_age_s=12.5)),
+        Activity(F[3], "desk-2", "heartbeat", now, payload=b"not json"),  # still a sign of life
+        Activity(F[3], "desk-1", "heartbeat", now, payload=_beat("0.3.1", 7, errors=["first", "last\x07"])),
+        Activity(F[3], "desk-3", "status", now, "online"),
+    ])
+    assert len(writes) == 1 and writes[0][1] == 3, writes
+    one = _figures(store, F[3], "desk-1")
+    assert (one.software_version, one.outbox_depth, one.outbox_oldest_age_s, one.readers_attached,
+            one.last_error) == ("0.3.1", 7, None, 2, "last")  # the newest heartbeat's figures, all of them
+    assert abs(_utc(one.last_checkin_at) - (now - timedelta(minutes=1))) < timedelta(seconds=1)
+    assert _row(store, F[3], "desk-2").last_heartbeat_at is not None
+    assert _figures(store, F[3], "desk-2").software_version is None  # figures left as they were
+    three = _row(store, F[3], "desk-3")
+    assert three.status == "online" and three.last_seen_at is not None and three.last_heartbeat_at is None
+
+
+def test_only_the_newest_heartbeat_of_a_reader_in_a_batch_is_parsed(store, monkeypatch):
+    parsed: list[bytes] = []
+    real = HeartbeatFigures.parse.__func__  # type: ignore[attr-defined]
+    monkeypatch.setattr(HeartbeatFigures, "parse", classmethod(lambda cls, p: parsed.append(p) or real(cls, p)))
+    now = datetime.now(UTC)
+    store.store([], [Activity(F[4], "desk-1", "heartbeat", now, payload=_beat(f"0.{i}", i)) for i in range(50)])
+    assert len(parsed) == 1 and _figures(store, F[4], "desk-1").outbox_depth == 49
+
+
+def test_an_older_check_in_never_moves_a_readers_last_check_in_back(store):
+    now = datetime.now(UTC)
+
+    def event(at: datetime) -> CheckInEvent:
+        return CheckInEvent(event_id=new_event_id(), facility_code=F[5], reader_id="desk-1", occurred_at=at,
+                            method=Method.QR, trust_level=TrustLevel.QR_ONLY, citizen_pseudonym="cd" * 32)
+
+    store.store([event(now - timedelta(minutes=2))])
+    store.store([event(now - timedelta(hours=2))])
+    at = _utc(_figures(store, F[5], "desk-1").last_checkin_at)
+    assert abs(at - (now - timedelta(minutes=2))) < timedelta(seconds=1)

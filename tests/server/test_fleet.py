@@ -17,9 +17,9 @@ from sqlalchemy import update
 from srvhelpers import READ_TOKEN, auth, make_settings, register_fleet, serving, wait_until
 from test_ingest import _publish
 
+from contract.heartbeat import Heartbeat
 from contract.topics import heartbeat_topic
 from server.app import create_app
-from server.heartbeat import HeartbeatReport
 from server.store import Activity, EventStore
 from server.store.base import READER
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
@@ -61,7 +61,7 @@ def _fleet(store: EventStore) -> list[str]:
     codes = register_fleet(store, 60)
     now = datetime.now(UTC)
     beats = [Activity(c, "desk-1", "heartbeat", now,
-                      health=HeartbeatReport.parse(_beat("0.3.1" if i % 4 else "0.2.9", i % 7 * 10, 60.0 * i)))
+                      health=Heartbeat.parse(_beat("0.3.1" if i % 4 else "0.2.9", i % 7 * 10, 60.0 * i)))
              for i, c in enumerate(codes[:56])]
     store.store([], beats)
     store.store([], [Activity(c, "desk-1", "status", now, "offline") for c in codes[40:48]])

@@ -16,9 +16,9 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import update
 from srvhelpers import register_fleet
 
+from contract.heartbeat import Heartbeat
 from server.db import Reader, init_db, make_engine
 from server.fleet_metrics import FleetCollector, OpeningHours
-from server.heartbeat import HeartbeatReport
 from server.metrics import IngestMetrics
 from server.store import Activity, EventStore
 
@@ -108,7 +108,7 @@ def _registry(tmp_path: Path) -> tuple[CollectorRegistry, list[str]]:
     beats = {codes[0]: json.dumps({"outbox_depth": 42, "outbox_oldest_age_s": 900.5}).encode(),
              codes[1]: json.dumps({"outbox_depth": 0, "outbox_oldest_age_s": None}).encode(),
              codes[2]: b"not json"}  # still a sign of life; its figures are left as they were
-    store.store([], [Activity(c, "desk-1", "heartbeat", now, health=HeartbeatReport.parse(payload))
+    store.store([], [Activity(c, "desk-1", "heartbeat", now, health=Heartbeat.parse(payload))
                      for c, payload in beats.items()])
     FleetCollector(store, offline_after=timedelta(minutes=15), coverage_days=7).register(metrics.registry)
     return metrics.registry, codes
