@@ -17,6 +17,7 @@ from server.db import (
     Facility,
     QuarantineRow,
     Reader,
+    ReaderCert,
     RefusedDaily,
 )
 
@@ -34,6 +35,7 @@ REFUSED = _table(RefusedDaily)
 FACILITY = _table(Facility)
 READER = _table(Reader)
 QUARANTINE = _table(QuarantineRow)
+READER_CERT = _table(ReaderCert)
 
 
 def utcnow() -> datetime:
