@@ -148,17 +148,19 @@ def load_ca(directory: Path) -> DeviceCa:
     return DeviceCa(key, cert)
 
 
-def issue_reader_cert(ca: DeviceCa, facility: str, reader: str, *, days: int = DEFAULT_CERT_DAYS) -> IssuedCert:
+def issue_reader_cert(ca: DeviceCa, facility: str, reader: str, *, days: int = DEFAULT_CERT_DAYS,
+                      now: dt.datetime | None = None) -> IssuedCert:
     """A client certificate for this reader: CN ``<facility>/<reader>``, client auth only, ``days``
-    long (at most :data:`MAX_CERT_DAYS`, and never past the CA's own end)."""
+    long from ``now`` (at most :data:`MAX_CERT_DAYS`, and never past the CA's own end).
+    ``now`` is for tests (a certificate that has expired)."""
     if not is_facility_code(facility) or not is_reader_id(reader):
         raise CaError(f"bad facility code or reader id {facility!r}/{reader!r}")
     if not 1 <= days <= MAX_CERT_DAYS:
         raise CaError(f"a reader's certificate lasts 1 to {MAX_CERT_DAYS} days, not {days}")
-    now = utcnow()
-    not_after = min(now + dt.timedelta(days=days), ca.cert.not_valid_after_utc)
-    if not_after <= now:
+    if ca.cert.not_valid_after_utc <= utcnow():
         raise CaError("the device CA has expired: make a new one (cccd-server ca init in a new directory)")
+    now = now or utcnow()
+    not_after = min(now + dt.timedelta(days=days), ca.cert.not_valid_after_utc)
     username = reader_username(facility, reader)
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
