@@ -69,7 +69,7 @@ class CertDeployment:
             f'[api]\nport = {self.api_port}\nread_tokens = ["{READ_TOKEN}"]\n'
             f'[broker_files]\npassword_file = "{self.work}/passwd"\nacl_file = "{self.work}/acl"\n'
             f'[device_ca]\ndirectory = "{self.work}/ca"\nbroker_ca_file = "{self.device_ca}"\n'
-            f'crl_file = "{self.crl}"\ncert_days = 30\n')
+            f'crl_file = "{self.crl}"\n')
         self.config = self.work / "server.toml"
         self.config.write_text(self.config_text)
         self.config.chmod(0o600)
@@ -346,6 +346,7 @@ def test_a_certificates_name_cannot_take_the_servers_session_or_another_desks(de
 
 def test_a_desks_check_in_over_its_certificate_is_stored_by_the_real_server(deployment, tmp_path):
     from app.agent import DeskAgent
+    from app.doctor import check_broker, check_client_cert
     from edge.config import EdgeSettings
     from edge.settings_base import write_secret_file
     from simulators.population import Population
@@ -356,11 +357,16 @@ def test_a_desks_check_in_over_its_certificate_is_stored_by_the_real_server(depl
     key = tmp_path / "pseudonym.key"
     write_secret_file(key, os.urandom(32))
     where = dep.cert_dir("34001", "desk-1")
-    agent = DeskAgent(EdgeSettings.load(
+    settings = EdgeSettings.load(
         None, facility_code="34001", reader_id="desk-1", pseudonym_key_file=key, state_dir=tmp_path / "state",
         mqtt={"url": f"mqtts://127.0.0.1:{dep.cert_port}", "ca_file": str(dep.pki.ca_cert),
               "cert_file": str(where / "client.crt"), "key_file": str(where / "client.key")},
-        chip={"enabled": False}, screen={"enabled": False}))
+        chip={"enabled": False}, screen={"enabled": False})
+    # The technician's doctor passes the installed certificate and its login (its own client id).
+    assert check_client_cert(settings).status == "OK"
+    broker_line = check_broker(settings)
+    assert broker_line.status == "OK" and "certificate" in broker_line.detail, broker_line
+    agent = DeskAgent(settings)
     agent.start()
     try:
         population = Population(15)
