@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -67,10 +66,6 @@ class IssuedCert:
     @property
     def not_after(self) -> dt.datetime:
         return self.cert.not_valid_after_utc
-
-
-def serial_hex(serial: int) -> str:
-    return format(serial, "x")
 
 
 def _write_new(path: Path, data: bytes, mode: int) -> None:
@@ -220,14 +215,6 @@ def publish_ca_files(ca: DeviceCa, engine: Engine | None, *, ca_copy: Path | Non
     return written
 
 
-def verify_issued_by(ca: DeviceCa, cert: x509.Certificate) -> bool:
-    try:
-        cert.verify_directly_issued_by(ca.cert)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
-
-
 # ------------------------------------------------------------------ the registry's record
 def record_cert(engine: Engine, facility: str, reader: str, issued: IssuedCert) -> None:
     """Record the serial and validity of a certificate issued to a registered reader."""
@@ -263,13 +250,3 @@ def revoked_serials(engine: Engine) -> list[tuple[str, dt.datetime]]:
         rows = conn.execute(select(CERTS.c.serial, CERTS.c.revoked_at, CERTS.c.not_after)
                             .where(CERTS.c.revoked_at.is_not(None)).order_by(CERTS.c.serial))
         return [(serial, as_utc(when) or now) for serial, when, until in rows if (as_utc(until) or now) >= now]
-
-
-def reader_certs(engine: Engine, facility: str, reader: str) -> list[dict[str, str | None]]:
-    """This reader's certificates, newest first, for ``reader list``-like output."""
-    with engine.connect() as conn:
-        rows = conn.execute(select(CERTS.c.serial, CERTS.c.not_after, CERTS.c.revoked_at)
-                            .where(CERTS.c.facility_code == facility, CERTS.c.reader_id == reader)
-                            .order_by(CERTS.c.issued_at.desc()))
-        return [{"serial": s, "not_after": str(as_utc(na)), "revoked_at": str(as_utc(r)) if r else None}
-                for s, na, r in rows]

@@ -253,6 +253,12 @@ def test_a_reader_with_its_certificate_connects_without_a_password_and_writes_on
     assert server.publish("cccd/v1/34001/desk-1/receipt", b'{"receipt": 1}') == 0
     wait_until(lambda: reader.messages, 10, "the reader's receipt")
     assert reader.messages == [("cccd/v1/34001/desk-1/receipt", b'{"receipt": 1}')]
+    # A username and password sent beside the certificate are ignored: the CN is the identity.
+    posing = peer(dep, dep.settings(dep.cert_dir("34001", "desk-1") / "client.crt",
+                                    dep.cert_dir("34001", "desk-1") / "client.key",
+                                    username="34002/desk-1", password="anything"), "posing")
+    assert posing.try_connect()
+    assert posing.publish("cccd/v1/34002/desk-1/checkin", b'{"posing": 1}') == NOT_AUTHORIZED
     # The password listener works beside it, and a password gets nobody in on the certificate listener.
     by_password = peer(dep, dep.settings(None, None, port=dep.tls_port, username="34001/desk-2",
                                          password=dep.password), "pw-desk")
