@@ -145,12 +145,11 @@ def check_client_cert(settings: EdgeSettings, *, now: datetime | None = None) ->
     from cryptography.hazmat.primitives import serialization
     from cryptography.x509.oid import NameOID
 
-    from contract.settings import refuse_shared_file
     from contract.topics import reader_username
 
     try:
         cert = x509.load_pem_x509_certificate(mqtt.cert_file.read_bytes())
-        refuse_shared_file(mqtt.key_file, "client key file")
+        mqtt.check_client_key()
         key = serialization.load_pem_private_key(mqtt.key_file.read_bytes(), password=None)
     except ConfigError as exc:
         return CheckLine("FAIL", "client cert", str(exc))

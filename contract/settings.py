@@ -59,6 +59,11 @@ class MqttSettings(Section):
             raise ValueError("a client certificate needs an mqtts:// url")
         return self
 
+    def check_client_key(self) -> None:
+        """Refuse a client key that its group or others can read (the certificate's secret), or a missing one."""
+        if self.key_file is not None:
+            refuse_shared_file(self.key_file, "client key file")
+
     @property
     def host(self) -> str:
         return urlsplit(self.url).hostname or "127.0.0.1"

@@ -69,3 +69,22 @@ def test_another_desks_certificate_a_foreign_key_and_a_shared_key_fail(device_ca
     key.unlink()
     missing = check_client_cert(desk(tmp_path, cert, key))
     assert missing.status == "FAIL" and "not found" in missing.detail
+
+
+def test_cccd_edge_run_refuses_a_client_key_others_can_read_in_one_line(device_ca, tmp_path):
+    import subprocess
+    import sys
+
+    cert, key = issued(device_ca, tmp_path / "c")
+    key.chmod(0o640)
+    pseudonym = tmp_path / "pseudonym.key"
+    write_secret_file(pseudonym, os.urandom(32))
+    config = tmp_path / "edge.toml"
+    config.write_text(f'facility_code = "34001"\nreader_id = "desk-1"\npseudonym_key_file = "{pseudonym}"\n'
+                      f'state_dir = "{tmp_path / "state"}"\n[mqtt]\nurl = "mqtts://127.0.0.1:1"\n'
+                      f'cert_file = "{cert}"\nkey_file = "{key}"\n[chip]\nenabled = false\n[screen]\nenabled = false\n')
+    repo = Path(__file__).resolve().parents[2]
+    r = subprocess.run([sys.executable, "-m", "app.cli", "run", "--config", str(config)], cwd=repo,
+                       capture_output=True, text=True, timeout=60, check=False)
+    assert r.returncode == 2, r.stderr
+    assert f"client key file {key} is readable by others" in r.stderr and "Traceback" not in r.stderr
