@@ -16,8 +16,10 @@ CRL is past its nextUpdate, and nothing here republishes it on a timer.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +31,9 @@ from sqlalchemy import Engine, select, update
 
 from contract.settings import ConfigError, refuse_shared_file
 from contract.topics import is_facility_code, is_reader_id, reader_username
+from server.reader_import import parse_readers_csv
 from server.store.base import READER, READER_CERT, as_utc, utcnow
+from server.store.registry import BrokerAccount, Registry
 
 CA_KEY_NAME, CA_CERT_NAME = "ca.key", "ca.crt"
 CA_DAYS = 10 * 365
@@ -216,13 +220,48 @@ def publish_ca_files(ca: DeviceCa, engine: Engine | None, *, ca_copy: Path | Non
 
 
 # ------------------------------------------------------------------ the registry's record
-def record_cert(engine: Engine, facility: str, reader: str, issued: IssuedCert) -> None:
-    """Record the serial and validity of a certificate issued to a registered reader."""
+def record_certs(engine: Engine, issued: Sequence[tuple[str, str, IssuedCert]]) -> None:
+    """Record the serial and validity of certificates issued to registered (facility, reader)s, in one transaction."""
+    if not issued:
+        return
+    now = utcnow()
     with engine.begin() as conn:
-        conn.execute(CERTS.insert().values(
-            serial=issued.serial_hex, facility_code=facility, reader_id=reader, common_name=issued.username,
-            not_before=issued.cert.not_valid_before_utc, not_after=issued.not_after, issued_at=utcnow(),
-            revoked_at=None))
+        conn.execute(CERTS.insert(), [
+            {"serial": cert.serial_hex, "facility_code": facility, "reader_id": reader, "common_name": cert.username,
+             "not_before": cert.cert.not_valid_before_utc, "not_after": cert.not_after, "issued_at": now,
+             "revoked_at": None}
+            for facility, reader, cert in issued])
+
+
+def import_readers_with_certs(registry: Registry, ca: DeviceCa, source: Path, out: Path, cert_out: Path, *,
+                              days: int = DEFAULT_CERT_DAYS) -> int:
+    """``reader import --cert-out DIR``: register every reader of the CSV without a password and
+    issue each a certificate into ``DIR/<facility>-<reader>/``; ``out`` (0600) lists the serials.
+    Every row, the output files and the registry are checked before anything is written."""
+    rows = parse_readers_csv(source.read_text(encoding="utf-8"))
+    for n, (facility, reader, username) in enumerate(rows, start=2):
+        if username != reader_username(facility, reader):
+            raise CaError(f"line {n}: a certificate's name is the reader's own {reader_username(facility, reader)!r}")
+        for name in ("client.crt", "client.key"):
+            if (cert_out / f"{facility}-{reader}" / name).exists():
+                raise CaError(f"{cert_out / f'{facility}-{reader}' / name} exists already: it is never overwritten")
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never overwrite an earlier list
+    try:
+        registry.add_readers([BrokerAccount(u, None, f, r) for f, r, u in rows])
+    except BaseException:
+        os.close(fd)
+        out.unlink()
+        raise
+    issued = [(f, r, issue_reader_cert(ca, f, r, days=days)) for f, r, _u in rows]
+    with os.fdopen(fd, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["facility", "reader", "mqtt_username", "cert_serial", "not_after", "cert_file", "key_file"])
+        for facility, reader, cert in issued:
+            cert_path, key_path = write_reader_files(cert, cert_out / f"{facility}-{reader}")
+            writer.writerow([facility, reader, cert.username, cert.serial_hex, cert.not_after.isoformat(),
+                             cert_path, key_path])
+    record_certs(registry.engine, issued)
+    return len(issued)
 
 
 def revoke_certs(engine: Engine, facility: str, reader: str, serial: str | None = None) -> list[str]:

@@ -69,7 +69,7 @@ def _add_reader_with_cert(args: argparse.Namespace, settings: ServerSettings, st
     certificate (CN ``<facility>/<reader>``) from the device CA. The CA and the output files
     are checked first: a refusal changes nothing."""
     from contract.topics import reader_username
-    from server.ca import CaError, issue_reader_cert, load_ca, record_cert, write_reader_files
+    from server.ca import CaError, issue_reader_cert, load_ca, record_certs, write_reader_files
     from server.store import RegistryError
 
     username = reader_username(args.facility, args.reader)
@@ -85,7 +85,7 @@ def _add_reader_with_cert(args: argparse.Namespace, settings: ServerSettings, st
         store.add_reader(args.facility, args.reader, username, None)
         issued = issue_reader_cert(device_ca, args.facility, args.reader, days=settings.device_ca.cert_days)
         cert_path, key_path = write_reader_files(issued, out_dir)
-        record_cert(store.engine, args.facility, args.reader, issued)
+        record_certs(store.engine, [(args.facility, args.reader, issued)])
     except (CaError, RegistryError, OSError) as exc:
         print(f"cccd-server: {exc}", file=sys.stderr)
         return 1
@@ -138,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     bulk.add_argument("csv", type=Path, help="columns: facility,reader (optional: username)")
     bulk.add_argument("--out", type=Path, required=True,
                       help="where to write the issued credentials (CSV, mode 0600; shown nowhere else)")
+    bulk.add_argument("--cert-out", type=Path,
+                      help="issue client certificates instead of passwords, into DIR/<facility>-<reader>/")
     rd.add_parser("list", parents=[common], help="list the readers as JSON lines")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -234,11 +236,16 @@ def main(argv: list[str] | None = None) -> int:
         print("The password is shown once. Put it in the reader's [mqtt] settings; reload mosquitto (SIGHUP).",
               file=sys.stderr)
     elif args.command == "reader" and args.action == "import":
+        from server.ca import CaError, import_readers_with_certs, load_ca
         from server.reader_import import ReaderCsvError, import_readers
 
         try:
-            count = import_readers(store, args.csv, args.out)
-        except (ReaderCsvError, RegistryError, OSError, UnicodeDecodeError) as exc:
+            if args.cert_out is not None:
+                count = import_readers_with_certs(store, load_ca(settings.device_ca.directory), args.csv, args.out,
+                                                  args.cert_out, days=settings.device_ca.cert_days)
+            else:
+                count = import_readers(store, args.csv, args.out)
+        except (CaError, ReaderCsvError, RegistryError, OSError, UnicodeDecodeError) as exc:
             print(f"cccd-server: {exc}", file=sys.stderr)
             return 1
         for path in _write_broker_files(settings, store):

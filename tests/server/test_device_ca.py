@@ -164,3 +164,28 @@ def test_the_desks_client_certificate_needs_its_key_and_tls():
     with pytest.raises(ValueError, match="needs an mqtts:// url"):
         MqttSettings(url="mqtt://broker:1883", cert_file=Path("c.crt"), key_file=Path("c.key"))
     assert MqttSettings(url="mqtts://broker:8884", cert_file=Path("c.crt"), key_file=Path("c.key")).tls
+
+
+def test_reader_import_with_cert_out_issues_every_reader_a_certificate_or_none(host):
+    host.cli("ca", "init")
+    readers = host.root / "readers.csv"
+    readers.write_text("facility,reader\n" + "".join(f"34001,desk-{n}\n" for n in range(200)))
+    code, _, err = host.cli("reader", "import", str(readers), "--out", str(host.root / "issued.csv"),
+                            "--cert-out", str(host.root / "certs"))
+    assert code == 0, err
+    rows = (host.root / "issued.csv").read_text().splitlines()
+    assert rows[0] == "facility,reader,mqtt_username,cert_serial,not_after,cert_file,key_file" and len(rows) == 201
+    assert (host.root / "issued.csv").stat().st_mode & 0o777 == 0o600
+    assert host.rows("SELECT count(DISTINCT serial) FROM reader_cert") == [(200,)]
+    assert host.rows("SELECT count(*) FROM reader WHERE password_hash IS NULL") == [(200,)]
+    cert = x509.load_pem_x509_certificate((host.root / "certs" / "34001-desk-7" / "client.crt").read_bytes())
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "34001/desk-7"
+    assert (host.root / "certs" / "34001-desk-7" / "client.key").stat().st_mode & 0o777 == 0o600
+    # A row with a username of its own cannot carry a certificate: the whole file is refused.
+    other = host.root / "more.csv"
+    other.write_text("facility,reader,username\n34001,desk-a,\n34001,desk-b,legacy-b\n")
+    code, _, err = host.cli("reader", "import", str(other), "--out", str(host.root / "more-issued.csv"),
+                            "--cert-out", str(host.root / "certs"))
+    assert code == 1 and "line 3" in err and "reader's own '34001/desk-b'" in err
+    assert not (host.root / "more-issued.csv").exists() and not (host.root / "certs" / "34001-desk-a").exists()
+    assert host.rows("SELECT count(*) FROM reader") == [(200,)]
