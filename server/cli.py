@@ -172,7 +172,17 @@ def main(argv: list[str] | None = None) -> int:
         for path in publish_ca_files(device_ca, None, ca_copy=settings.device_ca.broker_ca_file,
                                      crl_file=settings.device_ca.crl_file):
             print(f"wrote {path}")
+        if settings.device_ca.broker_ca_file is None or settings.device_ca.crl_file is None:
+            print("set [device_ca] broker_ca_file and crl_file (the broker's cafile and crlfile of its certificate "
+                  "listener), then run: cccd-server ca crl", file=sys.stderr)
         return 0
+    if args.command == "reader" and args.action == "revoke" and settings.device_ca.crl_file is None:
+        print("cccd-server: set [device_ca] crl_file (the broker's crlfile) first: a revocation the broker cannot "
+              "read protects nothing", file=sys.stderr)
+        return 2
+    if args.command == "reader" and args.action == "add" and args.cert_out is not None and not args.cert:
+        print("cccd-server: --cert-out goes with --cert", file=sys.stderr)
+        return 2
     store = _store(settings)
     if args.command == "migrate":
         print("schema is up to date")

@@ -189,3 +189,18 @@ def test_reader_import_with_cert_out_issues_every_reader_a_certificate_or_none(h
     assert code == 1 and "line 3" in err and "reader's own '34001/desk-b'" in err
     assert not (host.root / "more-issued.csv").exists() and not (host.root / "certs" / "34001-desk-a").exists()
     assert host.rows("SELECT count(*) FROM reader") == [(200,)]
+
+
+def test_a_revocation_the_broker_cannot_read_and_a_stray_cert_out_are_refused(tmp_path):
+    host = Host(tmp_path)
+    host.config.write_text(host.config.read_text().replace(f'crl_file = "{tmp_path}/crl.pem"\n', ""))
+    code, _, err = host.cli("ca", "init")
+    assert code == 0 and "set [device_ca] broker_ca_file and crl_file" in err
+    host.cli("reader", "add", "--facility", "34001", "--reader", "desk-1", "--cert", "--cert-out",
+             str(tmp_path / "out"))
+    code, _, err = host.cli("reader", "revoke", "--facility", "34001", "--reader", "desk-1")
+    assert code == 2 and "set [device_ca] crl_file" in err
+    assert host.rows("SELECT count(*) FROM reader_cert WHERE revoked_at IS NULL") == [(1,)]  # nothing changed
+    code, _, err = host.cli("reader", "add", "--facility", "34001", "--reader", "desk-2", "--cert-out",
+                            str(tmp_path / "out2"))
+    assert code == 2 and "--cert-out goes with --cert" in err
