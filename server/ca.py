@@ -264,6 +264,14 @@ def import_readers_with_certs(registry: Registry, ca: DeviceCa, source: Path, ou
     return len(issued)
 
 
+def _normal_serial(text: str) -> str:
+    """A serial as recorded (lower-case hex, no leading zeros) from what openssl prints (``64:5D:..``)."""
+    try:
+        return format(int(text.replace(":", ""), 16), "x")
+    except ValueError:
+        raise CaError(f"serial {text!r} is not hexadecimal") from None
+
+
 def revoke_certs(engine: Engine, facility: str, reader: str, serial: str | None = None) -> list[str]:
     """Mark this reader's certificates (or only ``serial``) revoked; the serials newly revoked."""
     with engine.begin() as conn:
@@ -272,7 +280,7 @@ def revoke_certs(engine: Engine, facility: str, reader: str, serial: str | None 
             raise CaError(f"reader {facility}/{reader} is not registered")
         cond = [CERTS.c.facility_code == facility, CERTS.c.reader_id == reader, CERTS.c.revoked_at.is_(None)]
         if serial is not None:
-            cond.append(CERTS.c.serial == serial.lower())
+            cond.append(CERTS.c.serial == _normal_serial(serial))
         serials = [row[0] for row in conn.execute(select(CERTS.c.serial).where(*cond))]
         if serial is not None and not serials:
             raise CaError(f"reader {facility}/{reader} holds no unrevoked certificate with serial {serial}")

@@ -135,7 +135,11 @@ def test_reader_revoke_puts_the_serials_on_the_crl_and_refuses_an_unknown_one(ho
         serials.append(json.loads(out)["cert_serial"])
     code, _, err = host.cli("reader", "revoke", "--facility", "34001", "--reader", "desk-1", "--serial", "abc123")
     assert code == 1 and "no unrevoked certificate" in err
-    code, out, _ = host.cli("reader", "revoke", "--facility", "34001", "--reader", "desk-1", "--serial", serials[0])
+    code, _, err = host.cli("reader", "revoke", "--facility", "34001", "--reader", "desk-1", "--serial", "xyz")
+    assert code == 1 and "not hexadecimal" in err
+    as_openssl_prints = "0" + serials[0].upper()  # openssl x509 -serial: upper case, a leading zero may be there
+    code, out, _ = host.cli("reader", "revoke", "--facility", "34001", "--reader", "desk-1", "--serial",
+                            as_openssl_prints)
     assert code == 0 and json.loads(out)["revoked"] == [serials[0]]
     crl = x509.load_pem_x509_crl((host.root / "crl.pem").read_bytes())
     assert [format(r.serial_number, "x") for r in crl] == [serials[0]]  # the renewed one still works
@@ -204,3 +208,16 @@ def test_a_revocation_the_broker_cannot_read_and_a_stray_cert_out_are_refused(tm
     code, _, err = host.cli("reader", "add", "--facility", "34001", "--reader", "desk-2", "--cert-out",
                             str(tmp_path / "out2"))
     assert code == 2 and "--cert-out goes with --cert" in err
+
+
+def test_the_device_ca_loads_cryptography_and_no_desk_code():
+    import subprocess
+    import sys
+
+    from tests.contract.test_import_boundary import FORBIDDEN
+
+    probe = ("import json, sys, server.ca, server.cli, server.app\n"
+             "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))")
+    out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True, timeout=120)
+    loaded = set(json.loads(out.stdout.splitlines()[-1]))
+    assert loaded & set(FORBIDDEN) == {"cryptography"}
