@@ -221,3 +221,24 @@ def test_the_device_ca_loads_cryptography_and_no_desk_code():
     out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True, timeout=120)
     loaded = set(json.loads(out.stdout.splitlines()[-1]))
     assert loaded & set(FORBIDDEN) == {"cryptography"}
+
+
+def test_the_certificate_record_on_sqlite_and_postgresql(database_url, tmp_path):
+    from server.ca import record_certs, revoke_certs, revoked_serials
+    from server.db import init_db, make_engine
+    from server.store import EventStore
+
+    engine = make_engine(database_url)
+    init_db(engine)
+    store = EventStore(engine)
+    store.import_facilities("code,name,type,province,district,commune\n34001,BV A,hospital,P,D,\n")
+    store.add_reader("34001", "desk-1", "34001/desk-1", None)
+    ca = init_ca(tmp_path / "ca")
+    old = issue_reader_cert(ca, "34001", "desk-1", days=1, now=dt.datetime.now(dt.UTC) - dt.timedelta(days=3))
+    current = [issue_reader_cert(ca, "34001", "desk-1") for _ in range(2)]
+    record_certs(engine, [("34001", "desk-1", c) for c in (old, *current)])
+    assert sorted(revoke_certs(engine, "34001", "desk-1")) == sorted(c.serial_hex for c in (old, *current))
+    assert revoke_certs(engine, "34001", "desk-1") == []  # already revoked: nothing new
+    # The expired one is left off the CRL: the broker refuses it anyway.
+    assert sorted(s for s, _ in revoked_serials(engine)) == sorted(c.serial_hex for c in current)
+    engine.dispose()
