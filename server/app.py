@@ -16,7 +16,6 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from server.db import init_db, make_engine
-from server.deps import Role
 from server.fleet_metrics import FleetCollector, OpeningHours
 from server.ingest import Ingestor
 from server.metrics import IngestMetrics
@@ -73,8 +72,9 @@ def create_app(settings: ServerSettings, *, ingest: bool = True) -> FastAPI:
     FleetCollector(store, offline_after=timedelta(seconds=settings.registry.offline_after_seconds),
                    coverage_days=settings.registry.coverage_days,
                    opening_hours=OpeningHours(settings.timezone)).register(metrics.registry)
-    app.state.sessions = SessionStore[Role]()
-    app.state.limiter = FailedAuthLimiter(settings.api.max_failed_auth, 60.0, settings.api.lockout_seconds)
+    # in the database: a restart keeps the viewers signed in, and every server process shares the limit
+    app.state.sessions = SessionStore(engine)
+    app.state.limiter = FailedAuthLimiter(engine, settings.api.max_failed_auth, 60.0, settings.api.lockout_seconds)
     app.add_middleware(SecurityHeaders)
     app.include_router(api_router)
     app.include_router(metrics_router)

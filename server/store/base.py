@@ -14,7 +14,9 @@ from server.db import (
     CheckInRow,
     DailyCitizen,
     DailyUsage,
+    DashboardSession,
     Facility,
+    FailedAuth,
     QuarantineRow,
     Reader,
     ReaderCert,
@@ -35,6 +37,8 @@ REFUSED = _table(RefusedDaily)
 FACILITY = _table(Facility)
 READER = _table(Reader)
 QUARANTINE = _table(QuarantineRow)
+SESSIONS = _table(DashboardSession)
+FAILURES = _table(FailedAuth)
 READER_CERT = _table(ReaderCert)
 
 
