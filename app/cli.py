@@ -55,6 +55,7 @@ def run_main(argv: list[str]) -> int:
         settings.pseudonym_key()
         settings.his_token()
         settings.screen_token()
+        settings.mqtt.check_client_key()
         agent = DeskAgent(settings)
     except (ConfigError, TrustStoreError) as exc:  # a bad trust path would lower every card's level
         print(f"cccd-edge: {exc}", file=sys.stderr)

@@ -4,9 +4,10 @@ What a technician would check by hand, in order: the settings load; the key file
 with mode 0600 and enough bytes; the trust paths load as the agent loads them
 (:func:`edge.trust.store.load_trust_store`) and how many anchors they give;
 the PC/SC readers (and which slot each is in); each QR input opens (a camera gives a
-frame); the broker answers with TLS and this desk's credentials; the clock is
-synchronised; the outbox's disk has room. Each line is ``OK``, ``WARN`` (works, but look)
-``FAIL`` (the desk will not work as configured) or ``SKIP`` (not configured).
+frame); the client certificate, if any, is this desk's, matches its key and has time left;
+the broker answers with TLS and this desk's credentials; the clock is synchronised; the
+outbox's disk has room. Each line is ``OK``, ``WARN`` (works, but look), ``FAIL`` (the desk
+will not work as configured) or ``SKIP`` (not configured).
 
 Nothing is changed and nothing is published: the broker check connects under its own
 client id (so the running agent's session is not taken over) and disconnects.
@@ -23,6 +24,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal, TextIO
 
@@ -34,6 +36,8 @@ DEFAULT_CONFIG = Path("/etc/cccd-edge/edge.toml")
 #: Below this the outbox may fill within a day of a long outage; below the warning, look soon.
 MIN_FREE_BYTES = 50 * 1024 * 1024
 WARN_FREE_BYTES = 500 * 1024 * 1024
+#: A client certificate with less than this left gets a warning: time to book the renewal visit.
+CERT_RENEW_BEFORE = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -130,11 +134,53 @@ def _check_camera(spec: CameraSource, timeout: float) -> CheckLine:
     return CheckLine("OK", "qr camera", f"{spec.device}: frames of {width}x{height}")
 
 
+def check_client_cert(settings: EdgeSettings, *, now: datetime | None = None) -> CheckLine:
+    """The desk's TLS client certificate (``[mqtt] cert_file``/``key_file``, issued by
+    ``cccd-server reader add --cert``): readable, its key private (0600) and its own, its name
+    this desk's broker username, and how long it has left."""
+    mqtt = settings.mqtt
+    if mqtt.cert_file is None or mqtt.key_file is None:
+        return CheckLine("SKIP", "client cert", "not configured (the broker password is used)")
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.x509.oid import NameOID
+
+    from contract.topics import reader_username
+
+    try:
+        cert = x509.load_pem_x509_certificate(mqtt.cert_file.read_bytes())
+        mqtt.check_client_key()
+        key = serialization.load_pem_private_key(mqtt.key_file.read_bytes(), password=None)
+    except ConfigError as exc:
+        return CheckLine("FAIL", "client cert", str(exc))
+    except (OSError, ValueError, TypeError) as exc:  # missing, unreadable, not PEM, an encrypted key
+        return CheckLine("FAIL", "client cert", f"{mqtt.cert_file} / {mqtt.key_file}: {exc}")
+    if key.public_key() != cert.public_key():
+        return CheckLine("FAIL", "client cert", f"{mqtt.key_file} is not the key of {mqtt.cert_file}")
+    names = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    wanted = reader_username(settings.facility_code, settings.reader_id)
+    if names != [wanted]:
+        return CheckLine("FAIL", "client cert", f"issued to {names} but this desk is {wanted!r}: the broker would "
+                                                "refuse its topics")
+    now = now or datetime.now(UTC)
+    left = cert.not_valid_after_utc - now
+    detail = f"{wanted}, serial {cert.serial_number:x}, valid until {cert.not_valid_after_utc:%Y-%m-%d}"
+    if now < cert.not_valid_before_utc:
+        start = f"{cert.not_valid_before_utc:%Y-%m-%d %H:%M}"
+        return CheckLine("FAIL", "client cert", f"{detail}: not valid before {start} UTC (check the clock)")
+    if left <= timedelta(0):
+        return CheckLine("FAIL", "client cert", f"{detail}: EXPIRED, the broker refuses it (renew: reader add --cert)")
+    if left < CERT_RENEW_BEFORE:
+        return CheckLine("WARN", "client cert", f"{detail}: {left.days} days left, renew it (reader add --cert)")
+    return CheckLine("OK", "client cert", f"{detail} ({left.days} days left)")
+
+
 def check_broker(settings: EdgeSettings, *, timeout: float = 5.0) -> CheckLine:
     from contract.mqtt import make_client
 
     mqtt = settings.mqtt
-    where = f"{mqtt.url} as {mqtt.username or 'anonymous'}" + (" (TLS)" if mqtt.tls else "")
+    who = mqtt.username or (f"certificate {mqtt.cert_file}" if mqtt.cert_file else "anonymous")
+    where = f"{mqtt.url} as {who}" + (" (TLS)" if mqtt.tls else "")
     if mqtt.tls and mqtt.ca_file is not None and not mqtt.ca_file.exists():
         return CheckLine("FAIL", "broker", f"{where}: ca_file {mqtt.ca_file} does not exist")
     answered = threading.Event()
@@ -221,6 +267,7 @@ def run_checks(config: Path | None, *, timeout: float = 5.0) -> list[CheckLine]:
     lines.extend(check_trust(settings))
     lines.append(check_readers(settings))
     lines.extend(check_qr_sources(settings, timeout=timeout))
+    lines.append(check_client_cert(settings))
     lines.append(check_broker(settings, timeout=timeout))
     lines.append(check_clock())
     lines.append(check_disk(settings))

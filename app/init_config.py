@@ -53,8 +53,9 @@ url = "{broker}"
 username = "{username}"
 # password = "..."                   # better: CCCD_EDGE_MQTT__PASSWORD in {config_dir}/env (0600)
 ca_file = "{config_dir}/ca.crt"      # the CA that signed the broker's certificate (mqtts)
-# cert_file = "{config_dir}/client.crt"   # mutual TLS, if the broker asks for it
-# key_file = "{config_dir}/client.key"
+# Or a client certificate instead of the password (`reader add --cert`; url mqtts://HOST:8884):
+# cert_file = "{config_dir}/client.crt"
+# key_file = "{config_dir}/client.key"     # mode 0600
 
 [outbox]
 max_inflight = 20                    # publishes awaiting the broker's answer at once

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 _toml_path: contextvars.ContextVar[Path | None] = contextvars.ContextVar("_toml_path", default=None)
@@ -40,8 +40,8 @@ class MqttSettings(Section):
     client_id: str | None = None
     keepalive: int = Field(30, ge=5, le=3600)
     ca_file: Path | None = Field(None, description="CA that signed the broker's certificate (mqtts)")
-    cert_file: Path | None = Field(None, description="client certificate for mutual TLS")
-    key_file: Path | None = None
+    cert_file: Path | None = Field(None, description="client certificate (cccd-server reader add --cert)")
+    key_file: Path | None = Field(None, description="the client certificate's private key (mode 0600)")
 
     @field_validator("url")
     @classmethod
@@ -50,6 +50,19 @@ class MqttSettings(Section):
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
             raise ValueError("must look like mqtt://HOST:PORT or mqtts://HOST:PORT")
         return value
+
+    @model_validator(mode="after")
+    def _cert_with_key(self) -> Self:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together (the client certificate and its key)")
+        if self.cert_file is not None and not self.tls:
+            raise ValueError("a client certificate needs an mqtts:// url")
+        return self
+
+    def check_client_key(self) -> None:
+        """Refuse a client key that its group or others can read (the certificate's secret), or a missing one."""
+        if self.key_file is not None:
+            refuse_shared_file(self.key_file, "client key file")
 
     @property
     def host(self) -> str:
@@ -116,18 +129,23 @@ def _describe(exc: ValidationError, path: Path | None) -> str:
     return "; ".join(lines)
 
 
+def refuse_shared_file(path: Path, what: str = "key file") -> None:
+    """Refuse a missing secret file, or one that its group or others may access (0600 or stricter)."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise ConfigError(f"{what} not found: {path}") from None
+    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(f"{what} {path} is readable by others; run: chmod 600 {path}")
+
+
 def read_secret_file(path: Path, *, min_bytes: int = 32) -> bytes:
     """Read a key file that must be readable by its owner only (0600 or stricter).
 
     The file holds hex or raw bytes. Refuses a group- or world-readable file: the key
     protects the pseudonyms of every citizen counted in the deployment.
     """
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise ConfigError(f"key file not found: {path}") from None
-    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(f"key file {path} is readable by others; run: chmod 600 {path}")
+    refuse_shared_file(path)
     raw = path.read_bytes()
     try:  # hex text (what write_secret_file writes): the line break around it is not the key
         key = bytes.fromhex(raw.strip().decode("ascii"))

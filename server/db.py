@@ -20,6 +20,7 @@ from sqlalchemy import (
     Engine,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     String,
@@ -67,6 +68,27 @@ class Reader(Base):
     outbox_oldest_age_s: Mapped[float | None] = mapped_column(Float)
     readers_attached: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(String(200))
+
+
+class ReaderCert(Base):
+    """A TLS client certificate issued to a reader by the device CA (server/ca.py): its serial
+    goes on the CRL once revoked."""
+
+    __tablename__ = "reader_cert"
+
+    serial: Mapped[str] = mapped_column(String(40), primary_key=True)  # hex, as openssl prints it
+    facility_code: Mapped[str] = mapped_column(String(32))
+    reader_id: Mapped[str] = mapped_column(String(64))
+    common_name: Mapped[str] = mapped_column(String(128))
+    not_before: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    not_after: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        ForeignKeyConstraint(["facility_code", "reader_id"], ["reader.facility_code", "reader.reader_id"]),
+        Index("ix_reader_cert_reader", "facility_code", "reader_id"),
+    )
 
 
 class CheckInRow(Base):

@@ -152,6 +152,17 @@ class BrokerFilesSettings(Section):
     acl_file: Path | None = Field(None, description="mosquitto acl_file to write")
 
 
+class DeviceCaSettings(Section):
+    """The device CA that issues readers' TLS client certificates (``cccd-server ca init``, server/ca.py)."""
+
+    directory: Path = Field(Path("/etc/cccd-server/ca"), description="holds ca.key (0600) and ca.crt")
+    broker_ca_file: Path | None = Field(None, description="the copy of ca.crt the broker's certificate listener "
+                                                          "trusts (e.g. /etc/mosquitto/cccd/device-ca.crt)")
+    crl_file: Path | None = Field(None, description="the revocation list the broker's crlfile names "
+                                                    "(e.g. /etc/mosquitto/cccd/crl.pem)")
+    cert_days: int = Field(397, ge=1, le=825, description="how long a reader's certificate lasts")
+
+
 class IngestSettings(Section):
     batch_size: int = Field(2000, ge=1, le=50_000, description="most events per transaction")
     receive_maximum: int = Field(
@@ -188,6 +199,7 @@ class ServerSettings(TomlSettings):
     api: ApiSettings
     registry: RegistrySettings = RegistrySettings()
     broker_files: BrokerFilesSettings = BrokerFilesSettings()
+    device_ca: DeviceCaSettings = DeviceCaSettings()
     ingest: IngestSettings = IngestSettings()
     ingest_batch_size: int | None = Field(None, ge=1, le=50_000, description="deprecated alias of ingest.batch_size")
 

@@ -86,19 +86,43 @@ SHIPPED_BROKER_CONFIG = Path(__file__).resolve().parents[1] / "systemd" / "mosqu
 # which then also opens port 1883 on every interface.)
 _LISTENER_KEYS = frozenset({"listener", "protocol", "cafile", "capath", "certfile", "keyfile", "tls_version",
                             "require_certificate", "use_identity_as_username", "use_subject_as_username",
-                            "use_username_as_clientid"})
+                            "use_username_as_clientid", "crlfile"})
 # Who may connect: set by the test's mode (anonymous, or the issued credentials and ACL).
 _AUTH_KEYS = frozenset({"per_listener_settings", "allow_anonymous", "password_file", "acl_file"})
 
 
+CERT_LISTENER = "listener 8884"  # the template's readers' listener with client certificates
+
+
 def render_shipped_config(
     workdir: Path, *, ca_cert: Path, server_cert: Path, server_key: Path, tls_port: int, local_port: int,
-    template: Path = SHIPPED_BROKER_CONFIG,
+    template: Path = SHIPPED_BROKER_CONFIG, cert_port: int | None = None, device_ca: Path | None = None,
+    crl_file: Path | None = None,
 ) -> str:
     """The whole shipped file for a test host: only its paths (certificates, password and ACL
     files, persistence) move into ``workdir`` and its listeners onto loopback test ports;
-    everything else (persistence, limits, identity, ACL mode) stays as shipped."""
-    return (template.read_text()
+    everything else (persistence, limits, identity, ACL mode) stays as shipped.
+
+    ``cert_port`` (with the device CA's certificate and CRL that ``cccd-server ca init`` writes)
+    serves the readers' client-certificate listener there; without it that listener is left
+    out (it cannot start without a CA and a CRL), for a test that uses passwords only."""
+    text = template.read_text()
+    if cert_port is None:
+        kept, skipping = [], False
+        for line in text.splitlines(keepends=True):
+            skipping = skipping or line.startswith(CERT_LISTENER)
+            if skipping and not line.strip():
+                skipping = False
+            if not skipping:
+                kept.append(line)
+        text = "".join(kept)
+    else:
+        if device_ca is None or crl_file is None:
+            raise ValueError("the certificate listener needs the device CA's certificate and its CRL")
+        text = (text.replace("/etc/mosquitto/cccd/device-ca.crt", str(device_ca))
+                    .replace("/etc/mosquitto/cccd/crl.pem", str(crl_file))
+                    .replace(CERT_LISTENER, f"listener {cert_port} 127.0.0.1"))
+    return (text
             .replace("/etc/mosquitto/cccd/ca.crt", str(ca_cert))
             .replace("/etc/mosquitto/cccd/server.crt", str(server_cert))
             .replace("/etc/mosquitto/cccd/server.key", str(server_key))

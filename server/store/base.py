@@ -20,6 +20,7 @@ from server.db import (
     FailedAuth,
     QuarantineRow,
     Reader,
+    ReaderCert,
     RefusedDaily,
 )
 
@@ -40,6 +41,7 @@ READER = _table(Reader)
 QUARANTINE = _table(QuarantineRow)
 SESSIONS = _table(DashboardSession)
 FAILURES = _table(FailedAuth)
+READER_CERT = _table(ReaderCert)
 
 
 def utcnow() -> datetime:

@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 
 from server.brokerfiles import acl_text, mosquitto_hash, password_text, reader_username
-from simulators.services import MOSQUITTO_CANDIDATES, find_program, free_port, wait_for_port
+from simulators.services import MOSQUITTO_CANDIDATES, find_program, free_port, render_shipped_config, wait_for_port
 from simulators.tls import TlsFiles, make_device_pki
 
-ROOT = Path(__file__).resolve().parents[2]
 SERVER_USER, SERVER_PASSWORD = "cccd-server", "server-password-for-tests"
 READERS = [("34001", "desk-1"), ("34001", "desk-2"), ("34002", "desk-1")]
 
@@ -48,14 +47,8 @@ def template_broker() -> Iterator[TemplateBroker]:
     for name in ("passwd", "acl"):
         os.chmod(work / name, 0o644)
     tls_port, local_port = free_port(), free_port()
-    conf = (ROOT / "systemd" / "mosquitto-cccd.conf").read_text()
-    conf = (conf.replace("/etc/mosquitto/cccd/ca.crt", str(pki.ca_cert))
-                .replace("/etc/mosquitto/cccd/server.crt", str(pki.server_cert))
-                .replace("/etc/mosquitto/cccd/server.key", str(pki.server_key))
-                .replace("/etc/mosquitto/cccd/", f"{work}/")
-                .replace("/var/lib/mosquitto/", f"{work}/")
-                .replace("listener 8883", f"listener {tls_port} 127.0.0.1")
-                .replace("listener 1883 127.0.0.1", f"listener {local_port} 127.0.0.1"))
+    conf = render_shipped_config(work, ca_cert=pki.ca_cert, server_cert=pki.server_cert, server_key=pki.server_key,
+                                 tls_port=tls_port, local_port=local_port)
     (work / "mosquitto.conf").write_text(conf + "\nlog_dest stderr\n")
     log = open(work / "log", "wb")  # closed below, after the broker
     proc = subprocess.Popen([find_program(MOSQUITTO_CANDIDATES, "mosquitto"), "-c", str(work / "mosquitto.conf")],
