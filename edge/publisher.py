@@ -126,11 +126,11 @@ class Backoff:
         self._current = self.initial
 
 
-def _sent_now() -> Properties:
+def _sent_now(now: datetime) -> Properties:
     """The desk's send time, as an MQTT v5 user property beside the payload (which keeps the read
     time): the server can compare it with its own clock on receipt to see a desk's clock offset."""
     props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]  # paho leaves it unannotated
-    props.UserProperty = [("sent_at", datetime.now(UTC).isoformat(timespec="milliseconds"))]
+    props.UserProperty = [("sent_at", now.astimezone(UTC).isoformat(timespec="milliseconds"))]
     return props
 
 
@@ -158,8 +158,11 @@ class OutboxPublisher:
         max_retry_after: float = 600.0,
         window: int = 1000,
         max_backoff: float = 2.0,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        """``now``: the desk's clock (:class:`edge.clock.DeskClock`'s), for each publish's ``sent_at``."""
         self.outbox = outbox
+        self.now = now
         self.settings = settings
         self.client_id = client_id
         self.max_inflight = max_inflight
@@ -392,7 +395,7 @@ class OutboxPublisher:
                             break
                         sent_upto = fresh[-1].seq
                     item = fresh.popleft()
-                info = client.publish(item.topic, item.payload, qos=1, properties=_sent_now())
+                info = client.publish(item.topic, item.payload, qos=1, properties=_sent_now(self.now()))
                 if info.rc != mqtt.MQTT_ERR_SUCCESS:
                     self._note_error(f"publish failed: {mqtt.error_string(info.rc)}")
                     return
