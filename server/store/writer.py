@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
@@ -107,6 +107,14 @@ class QuarantineRecord:
     retained: bool = False
 
 
+@dataclass(frozen=True)
+class EventClock:
+    """What one event's publish told of its desk's clock (docs/clock.md)."""
+
+    offset_s: float  # server receive time - broker holding time - desk send time
+    desk_occurred_at: datetime | None = None  # the desk's own read time, when occurred_at was corrected
+
+
 @dataclass
 class StoreResult:
     stored: int = 0
@@ -124,11 +132,14 @@ class EventWriter(StoreBase):
         refused: Counter[str] | None = None,
         auto_register: Iterable[tuple[str, str]] = (),
         quarantine: Sequence[QuarantineRecord] = (),
+        clocks: Mapping[str, EventClock] | None = None,
     ) -> StoreResult:
         """Store a batch in one transaction; duplicates (by event id) change nothing.
 
         ``quarantine``: messages refused, recorded (and counted per reason with ``refused``).
+        ``clocks``: per event id, the desk clock's offset and, when corrected, the desk's own time.
         """
+        clocks = clocks or {}
         result = StoreResult()
         now = utcnow()
         with self.engine.begin() as conn:
@@ -140,11 +151,13 @@ class EventWriter(StoreBase):
                     result.duplicates += 1
                 else:
                     unique[ev.event_id] = ev
-            new = self._insert_events(conn, list(unique.values()), now) if unique else []
+            new = self._insert_events(conn, list(unique.values()), now, clocks) if unique else []
             result.duplicates += len(unique) - len(new)
             result.stored = len(new)
             result.stored_events = new
             self._touch_readers(conn, new, list(activity), now)
+            if clocks:
+                self._note_clock_offsets(conn, events, clocks, now)
             refused = Counter(refused or {})
             refused.update(q.reason for q in quarantine)
             if quarantine:
@@ -165,7 +178,8 @@ class EventWriter(StoreBase):
         with self.engine.begin() as conn:
             return int(conn.execute(QUARANTINE.delete().where(QUARANTINE.c.received_at < before)).rowcount)
 
-    def _insert_events(self, conn: Connection, events: list[CheckInEvent], now: datetime) -> list[CheckInEvent]:
+    def _insert_events(self, conn: Connection, events: list[CheckInEvent], now: datetime,
+                       clocks: Mapping[str, EventClock]) -> list[CheckInEvent]:
         """The batch's new events and their rollups: one statement per table, rows as a JSON array.
 
         The events' insert ignores ids already stored and returns the ids it inserted
@@ -177,6 +191,9 @@ class EventWriter(StoreBase):
         re-takes the GIL, which under load costs more than the insert itself). SQLite
         gets datetimes and dates in SQLAlchemy's own text format, so that the ORM reads
         them back unchanged.
+
+        ``occurred_at`` (and so the day) is the corrected time when the desk's clock was off;
+        the desk's own time and the offset are kept beside it (``clocks``, docs/clock.md).
         """
         is_pg = conn.dialect.name == "postgresql"
 
@@ -186,15 +203,19 @@ class EventWriter(StoreBase):
             return value.replace(tzinfo=None).isoformat(" ", "microseconds")  # SQLAlchemy's SQLite format
 
         received = ts(now)
-        rows: list[tuple[str, ...]] = []
+        rows: list[tuple[str | float | None, ...]] = []
         days: list[str] = []
         tz = self.tz
         for ev in events:
             occurred = ev.occurred_at
             day = occurred.astimezone(tz).date().isoformat()
             days.append(day)
+            clock = clocks.get(ev.event_id)
+            desk_at = clock.desk_occurred_at if clock is not None else None
             rows.append((ev.event_id, ev.facility_code, ev.reader_id, ts(occurred.astimezone(UTC)),
-                         day, ev.method.value, ev.trust_level.value, ev.citizen_pseudonym, received))
+                         day, ev.method.value, ev.trust_level.value, ev.citizen_pseudonym, received,
+                         clock.offset_s if clock is not None else None,
+                         ts(desk_at.astimezone(UTC)) if desk_at is not None else None))
         if is_pg:
             src = "FROM json_array_elements(%s::json) AS e"
 
@@ -206,11 +227,13 @@ class EventWriter(StoreBase):
             def col(i: int, cast: str = "") -> str:
                 return f"j.value->>{i}"
         tstz, dt, num = ("::timestamptz", "::date", "::int") if is_pg else ("", "", "")
+        real = "::float8" if is_pg else ""
         cursor = conn.exec_driver_sql(
             "INSERT INTO checkin_event (event_id, facility_code, reader_id, occurred_at, local_day, method, "
-            "trust_level, citizen_pseudonym, received_at) "
+            "trust_level, citizen_pseudonym, received_at, clock_offset_s, desk_occurred_at) "
             f"SELECT {col(0)}, {col(1)}, {col(2)}, {col(3, tstz)}, {col(4, dt)}, {col(5)}, {col(6)}, {col(7)}, "
-            f"{col(8, tstz)} {src} WHERE true ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+            f"{col(8, tstz)}, {col(9, real)}, {col(10, tstz)} {src} "
+            "WHERE true ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
             (json.dumps(rows),),
         )
         inserted = {r[0] for r in cursor}
@@ -247,6 +270,23 @@ class EventWriter(StoreBase):
             (json.dumps(sorted(citizens)),),
         )
         return new
+
+    def _note_clock_offsets(self, conn: Connection, events: list[CheckInEvent],
+                            clocks: Mapping[str, EventClock], now: datetime) -> None:
+        """Each reader's latest measured clock offset (the batch's last, duplicates included: a
+        re-sent event measures the clock as well), for the fleet view."""
+        latest: dict[tuple[str, str], float] = {}
+        for ev in events:
+            clock = clocks.get(ev.event_id)
+            if clock is not None:
+                latest[(ev.facility_code, ev.reader_id)] = clock.offset_s
+        if latest:
+            conn.execute(
+                update(READER)
+                .where(READER.c.facility_code == bindparam("f"), READER.c.reader_id == bindparam("r"))
+                .values(clock_offset_s=bindparam("o"), clock_offset_at=bindparam("now")),
+                [{"f": f, "r": r, "o": o, "now": now} for (f, r), o in latest.items()],
+            )
 
     def _touch_readers(
         self, conn: Connection, new: list[CheckInEvent], activity: list[Activity], now: datetime
