@@ -1,0 +1,116 @@
+"""A desk's wrong clock, corrected by the server (docs/clock.md): the offset each publish shows
+(receive time - what the broker held it - send time), the events of a desk off by more than the
+bound dated and windowed by the corrected clock with the desk's own time kept, the reader's
+latest offset on its row and a warning in the fleet view. Without a send time nothing changes."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from contract.events import CheckInEvent, Method, new_event_id
+from contract.levels import TrustLevel
+from contract.mqtt import SENT_EXPIRY_SECONDS
+from server.db import init_db, make_engine
+from server.fleet import FleetFilter, fleet_page
+from server.store import EventStore
+from server.store.base import EVENTS, as_utc
+from server.store.writer import EventClock
+from server.validation import CLOCK_OFFSET_BOUND, Bounds, Reason, check_checkin, clock_correction, clock_offset
+
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+def event(at: datetime, facility: str = "F001") -> CheckInEvent:
+    return CheckInEvent(event_id=new_event_id(at.timestamp()), facility_code=facility, reader_id="desk-1",
+                        occurred_at=at, method=Method.QR, trust_level=TrustLevel.QR_ONLY, citizen_pseudonym="a" * 64)
+
+
+def test_the_offset_is_receive_time_minus_what_the_broker_held_minus_send_time():
+    sent = (NOW - timedelta(days=500)).isoformat()
+    assert clock_offset(sent, SENT_EXPIRY_SECONDS, NOW.timestamp()) == timedelta(days=500)
+    # held 3 hours by the broker while the server was away: that is no clock offset
+    held = clock_offset(NOW.isoformat(), SENT_EXPIRY_SECONDS - 3 * 3600, (NOW + timedelta(hours=3)).timestamp())
+    assert held == timedelta(0)
+    ahead = clock_offset((NOW + timedelta(days=1)).isoformat(), SENT_EXPIRY_SECONDS, NOW.timestamp())
+    assert ahead == -timedelta(days=1)
+
+
+@pytest.mark.parametrize(("sent_at", "expiry"), [
+    (None, SENT_EXPIRY_SECONDS),  # an older desk: no send time
+    (NOW.isoformat(), None),  # no expiry: the broker's holding time is unknown
+    ("yesterday", SENT_EXPIRY_SECONDS),
+    ("2026-12-01T09:00:00", SENT_EXPIRY_SECONDS),  # no time zone
+    (NOW.isoformat(), SENT_EXPIRY_SECONDS + 1),  # more left than was given
+])
+def test_an_offset_that_cannot_be_told_is_none(sent_at, expiry):
+    assert clock_offset(sent_at, expiry, NOW.timestamp()) is None
+
+
+def test_only_an_offset_beyond_the_bound_is_corrected():
+    assert clock_correction(None) is None
+    assert clock_correction(CLOCK_OFFSET_BOUND) is None
+    assert clock_correction(-CLOCK_OFFSET_BOUND) is None
+    assert clock_correction(CLOCK_OFFSET_BOUND + timedelta(seconds=1)) == CLOCK_OFFSET_BOUND + timedelta(seconds=1)
+
+
+def test_the_time_window_applies_to_the_corrected_time():
+    bounds = Bounds.of(date(2024, 1, 1), timedelta(hours=1))
+    behind = event(NOW - timedelta(days=1200))  # before the epoch on the desk's own clock
+    payload = behind.to_json_bytes()
+    assert check_checkin(payload, "F001", "desk-1", retained=False, now=NOW, bounds=bounds) == Reason.out_of_window
+    fixed = check_checkin(payload, "F001", "desk-1", retained=False, now=NOW, bounds=bounds,
+                          shift=timedelta(days=1200))
+    assert isinstance(fixed, CheckInEvent) and fixed.occurred_at == NOW and fixed.event_id == behind.event_id
+    ahead = event(NOW + timedelta(days=1)).to_json_bytes()
+    assert check_checkin(ahead, "F001", "desk-1", retained=False, now=NOW, bounds=bounds) == Reason.out_of_window
+    assert isinstance(check_checkin(ahead, "F001", "desk-1", retained=False, now=NOW, bounds=bounds,
+                                    shift=-timedelta(days=1)), CheckInEvent)
+
+
+@pytest.fixture
+def store(database_url):
+    store = EventStore(make_engine(database_url))
+    init_db(store.engine)
+    store.import_facilities("code,name,type,province,district,commune\n"
+                            "F001,Trạm 1,health_station,Tỉnh,Huyện,Xã\nF002,Trạm 2,health_station,Tỉnh,Huyện,Xã\n")
+    store.add_reader("F001", "desk-1")
+    store.add_reader("F002", "desk-1")
+    yield store
+    store.engine.dispose()
+
+
+def test_a_corrected_event_counts_on_its_corrected_day_and_keeps_the_desks_own_time(store):
+    desk_time = datetime(2025, 6, 1, 20, 0, tzinfo=UTC)  # 500 days behind
+    offset = NOW - desk_time
+    corrected = event(NOW)  # as the ingest hands it: occurred_at moved by the offset
+    plain = event(NOW - timedelta(hours=1), "F002")
+    result = store.store([corrected, plain], clocks={corrected.event_id: EventClock(offset.total_seconds(), desk_time),
+                                                    plain.event_id: EventClock(0.4)})
+    assert result.stored == 2
+    with store.engine.connect() as conn:
+        rows = {r.event_id: r for r in conn.execute(select(EVENTS))}
+    row = rows[corrected.event_id]
+    assert row.local_day == date(2026, 12, 1) and as_utc(row.occurred_at) == NOW
+    assert as_utc(row.desk_occurred_at) == desk_time and row.clock_offset_s == offset.total_seconds()
+    assert rows[plain.event_id].desk_occurred_at is None and rows[plain.event_id].clock_offset_s == 0.4
+    usage = store.usage("F001", date(2025, 6, 1), date(2026, 12, 31))
+    assert {p.period: p.checkins for p in usage.periods if p.checkins} == {"2026-12-01": 1}
+    with store.engine.connect() as conn:
+        page = fleet_page(conn, FleetFilter(), NOW - timedelta(minutes=5))
+    by_facility = {r.facility_code: r for r in page.rows}
+    assert by_facility["F001"].clock_offset_s == offset.total_seconds()
+    assert by_facility["F001"].warnings == ["clock.offset"]
+    assert by_facility["F002"].clock_offset_s == 0.4 and by_facility["F002"].warnings == []
+
+
+def test_without_clocks_an_event_is_stored_as_before(store):
+    ev = event(NOW)
+    assert store.store([ev]).stored == 1
+    with store.engine.connect() as conn:
+        row = conn.execute(select(EVENTS)).one()
+        page = fleet_page(conn, FleetFilter(), NOW - timedelta(minutes=5))
+    assert row.clock_offset_s is None and row.desk_occurred_at is None
+    assert all(r.clock_offset_s is None and r.warnings == [] for r in page.rows)
