@@ -114,3 +114,43 @@ def test_without_clocks_an_event_is_stored_as_before(store):
         page = fleet_page(conn, FleetFilter(), NOW - timedelta(minutes=5))
     assert row.clock_offset_s is None and row.desk_occurred_at is None
     assert all(r.clock_offset_s is None and r.warnings == [] for r in page.rows)
+
+
+def test_through_the_broker_an_old_desks_event_from_before_the_epoch_is_quarantined_and_a_new_desks_is_corrected(
+        broker, tmp_path):
+    """The same event 1200 days behind: without a send time (an older desk) it is before the epoch
+    and quarantined, as before; with the desk's send time and expiry (read by the lean decoder)
+    it is stored on the server's day, the desk's time kept."""
+    import paho.mqtt.client as mqtt
+    from fastapi.testclient import TestClient
+    from paho.mqtt.enums import CallbackAPIVersion
+    from srvhelpers import make_settings, register_fleet, wait_until
+
+    from contract.mqtt import send_time_properties
+    from contract.topics import checkin_topic
+    from server.app import create_app
+
+    settings = make_settings(f"sqlite:///{tmp_path / 's.sqlite'}", broker.url)
+    app = create_app(settings)
+    register_fleet(app.state.store, 1)  # 34001/desk-1
+    error = timedelta(days=1200)  # the desk's date is before the product's epoch
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="old-and-new-desk", protocol=mqtt.MQTTv5)
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    with TestClient(app):
+        ingestor = app.state.ingestor
+        wait_until(lambda: ingestor.connected and ingestor.subscribed, 10, "the ingest to subscribe")
+        old, new = (event(datetime.now(UTC) - error, "34001") for _ in range(2))
+        topic = checkin_topic("34001", "desk-1")
+        client.publish(topic, old.to_json_bytes(), qos=1).wait_for_publish(5)
+        client.publish(topic, new.to_json_bytes(), qos=1,
+                       properties=send_time_properties(datetime.now(UTC) - error)).wait_for_publish(5)
+        wait_until(lambda: ingestor.counters["refused"] + ingestor.counters["stored"] >= 2, 20, "ingest")
+        assert ingestor.counters["refused_out_of_window"] == 1 and ingestor.counters["stored"] == 1
+    client.disconnect()
+    client.loop_stop()
+    with app.state.store.engine.connect() as conn:
+        row = conn.execute(select(EVENTS)).one()
+    assert row.event_id == new.event_id and as_utc(row.desk_occurred_at) == new.occurred_at
+    assert abs(row.clock_offset_s - error.total_seconds()) < 30
+    assert abs((as_utc(row.occurred_at) - (new.occurred_at + error)).total_seconds()) < 30
