@@ -276,7 +276,8 @@ class Ingestor:
             if self.auto_register:  # demos and tests only (parse_topic let only the contract's names through)
                 register = unknown - found
         events: list[tuple[CheckInEvent, _Incoming]] = []
-        clocks: dict[str, EventClock] = {}
+        clocks: dict[str, EventClock] = {}  # the corrected events: the offset and the desk's own time
+        offsets: dict[tuple[str, str], float] = {}  # each reader's newest measured offset
         activity: list[Activity] = []
         now = datetime.now(UTC)
         for facility, reader, kind, item in parsed:
@@ -293,9 +294,9 @@ class Ingestor:
                 else:
                     events.append((checked, item))
                     if offset is not None:
-                        clocks[checked.event_id] = EventClock(
-                            round(offset.total_seconds(), 3),
-                            checked.occurred_at - shift if shift is not None else None)
+                        offsets[(facility, reader)] = offset  # in arrival order: the newest wins
+                        if shift is not None:
+                            clocks[checked.event_id] = EventClock(round(offset, 3), checked.occurred_at - shift)
             elif kind == "status":
                 status = check_status(item.payload, self.bounds)
                 if isinstance(status, Reason):
@@ -310,7 +311,7 @@ class Ingestor:
                     health = HeartbeatReport.parse(item.payload)
                     activity.append(Activity(facility, reader, "heartbeat", now, health=health))
         try:
-            results = self._commit(events, activity, quarantine, register, clocks)
+            results = self._commit(events, activity, quarantine, register, clocks, offsets)
         except _Stopping:
             return  # the broker redelivers what was not acknowledged
         self._known |= register
@@ -343,6 +344,7 @@ class Ingestor:
         quarantine: list[QuarantineRecord],
         register: set[tuple[str, str]],
         clocks: dict[str, EventClock],
+        offsets: dict[tuple[str, str], float],
     ) -> list[tuple[StoreResult, list[CheckInEvent], list[QuarantineRecord]]]:
         """Store the batch; if it cannot be stored as one, store what it can and quarantine the rest.
 
@@ -352,13 +354,15 @@ class Ingestor:
         plain = [ev for ev, _ in events]
         try:
             result = self._store(lambda: self.store.store(plain, activity, quarantine=quarantine,
-                                                          auto_register=register, clocks=clocks))
+                                                          auto_register=register, clocks=clocks,
+                                                          clock_offsets=offsets))
             return [(result, plain, quarantine)]
         except _Unstorable as exc:
             log.warning("a batch of %d messages cannot be stored as one (%s): splitting it", len(events), exc)
         # The side data first (statuses, heartbeats, refusals), then the events by halves.
         try:
-            side = self._store(lambda: self.store.store([], activity, quarantine=quarantine, auto_register=register))
+            side = self._store(lambda: self.store.store([], activity, quarantine=quarantine, auto_register=register,
+                                                        clock_offsets=offsets))
             done: list[tuple[StoreResult, list[CheckInEvent], list[QuarantineRecord]]] = [(side, [], quarantine)]
         except _Unstorable:
             log.exception("the batch's statuses and refusals cannot be stored; dropping them")

@@ -88,10 +88,11 @@ def quarantine_record(
     )
 
 
-def clock_offset(sent_at: str | None, expiry_left: int | None, received: float) -> timedelta | None:
-    """The desk's clock offset (server time minus desk time) that one publish shows, or None when it
-    cannot tell: no send time (an older desk), an unreadable one, or no expiry left to say how long
-    the broker held the message (a broker's queue is not a clock offset)."""
+def clock_offset(sent_at: str | None, expiry_left: int | None, received: float) -> float | None:
+    """The desk's clock offset in seconds (server time minus desk time) that one publish shows, or
+    None when it cannot tell: no send time (an older desk), an unreadable one, or no expiry left
+    to say how long the broker held the message (a broker's queue is not a clock offset).
+    Seconds as floats, not timedeltas: it runs for every check-in."""
     if sent_at is None or expiry_left is None or not 0 <= expiry_left <= SENT_EXPIRY_SECONDS:
         return None
     try:
@@ -100,13 +101,17 @@ def clock_offset(sent_at: str | None, expiry_left: int | None, received: float) 
         return None
     if sent.tzinfo is None:
         return None
-    held = timedelta(seconds=SENT_EXPIRY_SECONDS - expiry_left)
-    return datetime.fromtimestamp(received, UTC) - held - sent
+    return received - (SENT_EXPIRY_SECONDS - expiry_left) - sent.timestamp()
 
 
-def clock_correction(offset: timedelta | None) -> timedelta | None:
+_BOUND_S = CLOCK_OFFSET_BOUND.total_seconds()
+
+
+def clock_correction(offset_s: float | None) -> timedelta | None:
     """The shift to apply to the desk's times: the offset when it is beyond the bound, else None."""
-    return offset if offset is not None and abs(offset) > CLOCK_OFFSET_BOUND else None
+    if offset_s is None or -_BOUND_S <= offset_s <= _BOUND_S:
+        return None
+    return timedelta(seconds=offset_s)
 
 
 def check_checkin(

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from sqlalchemy import Connection, Update, bindparam, case, or_, update
 
@@ -107,12 +107,11 @@ class QuarantineRecord:
     retained: bool = False
 
 
-@dataclass(frozen=True)
-class EventClock:
-    """What one event's publish told of its desk's clock (docs/clock.md)."""
+class EventClock(NamedTuple):
+    """A corrected event's desk clock (docs/clock.md): the offset measured and the desk's own read time."""
 
     offset_s: float  # server receive time - broker holding time - desk send time
-    desk_occurred_at: datetime | None = None  # the desk's own read time, when occurred_at was corrected
+    desk_occurred_at: datetime
 
 
 @dataclass
@@ -133,11 +132,13 @@ class EventWriter(StoreBase):
         auto_register: Iterable[tuple[str, str]] = (),
         quarantine: Sequence[QuarantineRecord] = (),
         clocks: Mapping[str, EventClock] | None = None,
+        clock_offsets: Mapping[tuple[str, str], float] | None = None,
     ) -> StoreResult:
         """Store a batch in one transaction; duplicates (by event id) change nothing.
 
         ``quarantine``: messages refused, recorded (and counted per reason with ``refused``).
-        ``clocks``: per event id, the desk clock's offset and, when corrected, the desk's own time.
+        ``clocks``: per corrected event's id, the offset and the desk's own time (docs/clock.md);
+        ``clock_offsets``: per reader, the newest offset measured (the fleet view shows it).
         """
         clocks = clocks or {}
         result = StoreResult()
@@ -156,8 +157,8 @@ class EventWriter(StoreBase):
             result.stored = len(new)
             result.stored_events = new
             self._touch_readers(conn, new, list(activity), now)
-            if clocks:
-                self._note_clock_offsets(conn, events, clocks, now)
+            if clock_offsets:
+                self._note_clock_offsets(conn, clock_offsets, now)
             refused = Counter(refused or {})
             refused.update(q.reason for q in quarantine)
             if quarantine:
@@ -210,12 +211,10 @@ class EventWriter(StoreBase):
             occurred = ev.occurred_at
             day = occurred.astimezone(tz).date().isoformat()
             days.append(day)
-            clock = clocks.get(ev.event_id)
-            desk_at = clock.desk_occurred_at if clock is not None else None
+            clock = clocks.get(ev.event_id) if clocks else None
             rows.append((ev.event_id, ev.facility_code, ev.reader_id, ts(occurred.astimezone(UTC)),
                          day, ev.method.value, ev.trust_level.value, ev.citizen_pseudonym, received,
-                         clock.offset_s if clock is not None else None,
-                         ts(desk_at.astimezone(UTC)) if desk_at is not None else None))
+                         *((clock.offset_s, ts(clock.desk_occurred_at.astimezone(UTC))) if clock else (None, None))))
         if is_pg:
             src = "FROM json_array_elements(%s::json) AS e"
 
@@ -271,22 +270,15 @@ class EventWriter(StoreBase):
         )
         return new
 
-    def _note_clock_offsets(self, conn: Connection, events: list[CheckInEvent],
-                            clocks: Mapping[str, EventClock], now: datetime) -> None:
-        """Each reader's latest measured clock offset (the batch's last, duplicates included: a
-        re-sent event measures the clock as well), for the fleet view."""
-        latest: dict[tuple[str, str], float] = {}
-        for ev in events:
-            clock = clocks.get(ev.event_id)
-            if clock is not None:
-                latest[(ev.facility_code, ev.reader_id)] = clock.offset_s
-        if latest:
-            conn.execute(
-                update(READER)
-                .where(READER.c.facility_code == bindparam("f"), READER.c.reader_id == bindparam("r"))
-                .values(clock_offset_s=bindparam("o"), clock_offset_at=bindparam("now")),
-                [{"f": f, "r": r, "o": o, "now": now} for (f, r), o in latest.items()],
-            )
+    def _note_clock_offsets(self, conn: Connection, offsets: Mapping[tuple[str, str], float],
+                            now: datetime) -> None:
+        """Each reader's newest measured clock offset, one executemany per batch, for the fleet view."""
+        conn.execute(
+            update(READER)
+            .where(READER.c.facility_code == bindparam("f"), READER.c.reader_id == bindparam("r"))
+            .values(clock_offset_s=bindparam("o"), clock_offset_at=bindparam("now")),
+            [{"f": f, "r": r, "o": round(o, 3), "now": now} for (f, r), o in offsets.items()],
+        )
 
     def _touch_readers(
         self, conn: Connection, new: list[CheckInEvent], activity: list[Activity], now: datetime

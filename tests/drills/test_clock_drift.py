@@ -139,12 +139,15 @@ def test_desks_a_day_ahead_and_500_days_behind_count_every_event_once_on_its_tru
         for ev, row in zip(evs, mine, strict=True):
             true_time = ev.occurred_at - error
             assert abs((parse(row[2]) - true_time).total_seconds()) < 10  # corrected to within transit
-            assert abs(row[4] + error.total_seconds()) < 10  # the offset: server minus desk
+            if error:  # the offset kept beside a corrected event: server minus desk
+                assert abs(row[4] + error.total_seconds()) < 10
         if error:
+            assert abs(fleet[facility]["clock_offset_s"] + error.total_seconds()) < 10
             assert kept == PER_DESK  # the desk's own time, exactly, beside the corrected one
             assert fleet[facility]["warnings"] == ["clock.offset"]
         else:
-            assert all(row[3] is None for row in mine) and abs(row[4]) < BOUND_S
+            assert all(row[3] is None and row[4] is None for row in mine)  # not corrected
+            assert abs(fleet[facility]["clock_offset_s"]) < BOUND_S
             assert fleet[facility]["warnings"] == []
     print(f"outboxes empty {recovery:.1f} s after the last scan; quarantined {ingest.get('quarantined', 0)}, "
           f"duplicates absorbed {ingest.get('duplicates', 0)}")
