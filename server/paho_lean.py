@@ -88,7 +88,10 @@ def _utf8(packet: bytes | bytearray, at: int, end: int) -> tuple[str, int]:
     (n,) = struct.unpack_from("!H", packet, at)
     if at + 2 + n > end:
         raise ValueError("string past its properties")
-    return bytes(packet[at + 2 : at + 2 + n]).decode("utf-8"), at + 2 + n
+    text = bytes(packet[at + 2 : at + 2 + n]).decode("utf-8")
+    if "\x00" in text or "\ufeff" in text:  # MQTT forbids them (paho raises): paho's decoder decides
+        raise ValueError("a character MQTT forbids in a string")
+    return text, at + 2 + n
 
 
 def _lean_properties(packet: bytes | bytearray, at: int) -> tuple[LeanProperties, int] | None:
