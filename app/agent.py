@@ -37,6 +37,7 @@ from contract.events import Receipt
 from contract.status import LOST_PAYLOAD, ONLINE_PAYLOAD, STOPPED_PAYLOAD
 from contract.topics import receipt_topic, status_topic
 from edge.checkin import CheckInOutcome, CheckInService
+from edge.clock import DeskClock
 from edge.config import EdgeSettings
 from edge.desk.app import DeskActions
 from edge.desk.flow import DeskFlow
@@ -130,11 +131,15 @@ class DeskAgent:
         qr_sources: Sequence[QrSource] | None = None,
         chip_reader: ChipReader | None = None,
         hub: DeskHub | None = None,
+        clock: DeskClock | None = None,
     ) -> None:
+        """``clock``: the desk's time and its sync state (a drill gives a desk a wrong clock here)."""
         self.settings = settings
+        self.clock = clock or DeskClock()
         self.outbox = Outbox(settings.outbox_path)
         secret = pseudonym_key if pseudonym_key is not None else settings.pseudonym_key()
-        self.service = CheckInService(settings.facility_code, settings.reader_id, secret, self.outbox)
+        self.service = CheckInService(settings.facility_code, settings.reader_id, secret, self.outbox,
+                                      clock=self.clock)
         status = status_topic(settings.facility_code, settings.reader_id)
         self.publisher = OutboxPublisher(
             self.outbox,
@@ -149,6 +154,7 @@ class DeskAgent:
             retry_after=settings.outbox.retry_after_seconds,
             max_retry_after=settings.outbox.max_retry_after_seconds,
             window=settings.outbox.resend_window,
+            now=self.clock.now,
         )
         self.hub = hub or DeskHub(
             history_enabled=settings.screen.history_enabled,
@@ -176,6 +182,7 @@ class DeskAgent:
             settings, outbox=self.outbox, publisher=self.publisher, hub=self.hub, health=self.health,
             last_scan_at=lambda: self.flow.last_scan_at, readers=self._reader_names,
             component_states=self.component_states, restarts=lambda: dict(self.supervisor.restarts),
+            clock=self.clock.state,
         )
         self.desk = DeskLoop(self)
         self.components: list[Component] = []

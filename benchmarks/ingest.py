@@ -37,6 +37,7 @@ from sqlalchemy import text
 
 from contract.events import CheckInEvent, Method, new_event_id
 from contract.levels import TrustLevel
+from contract.mqtt import send_time_properties
 from contract.settings import MqttSettings
 from contract.topics import checkin_topic
 from server.db import init_db, make_engine
@@ -49,7 +50,8 @@ BROKER_INFLIGHT = 0  # no broker-side cap: the subscriber's Receive Maximum gove
 
 
 # --------------------------------------------------------------------------- publishers
-def _publisher(idx: int, port: int, count: int, window: int, ready, start, done) -> None:  # type: ignore[no-untyped-def]
+def _publisher(idx: int, port: int, count: int, window: int, ready, start, done,  # type: ignore[no-untyped-def]
+               stamped: bool = False) -> None:
     facility, reader = f"B{idx:03d}", "desk-1"
     rng = random.Random(idx)
     methods = list(Method)
@@ -61,6 +63,8 @@ def _publisher(idx: int, port: int, count: int, window: int, ready, start, done)
                      citizen_pseudonym=f"{rng.randrange(10**9):064x}").to_json_bytes()
         for _ in range(count)
     ]
+    # stamped: the desks' send time and expiry on each publish (contract.mqtt), built before the clock starts
+    props = [send_time_properties(datetime.now(UTC)) if stamped else None for _ in payloads]
     topic = checkin_topic(facility, reader)
     slots = threading.Semaphore(window)
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{idx}", protocol=mqtt.MQTTv5)
@@ -70,9 +74,9 @@ def _publisher(idx: int, port: int, count: int, window: int, ready, start, done)
     client.loop_start()
     ready.put(idx)
     start.wait()
-    for payload in payloads:
+    for payload, prop in zip(payloads, props, strict=True):
         slots.acquire()
-        client.publish(topic, payload, qos=1)
+        client.publish(topic, payload, qos=1, properties=prop)
     for _ in range(window):
         slots.acquire()
     client.disconnect()
@@ -83,11 +87,12 @@ def _publisher(idx: int, port: int, count: int, window: int, ready, start, done)
 class Fleet:
     """Publisher processes, ready (connected, payloads built) before the clock starts."""
 
-    def __init__(self, port: int, publishers: int, per_publisher: int, window: int) -> None:
+    def __init__(self, port: int, publishers: int, per_publisher: int, window: int, stamped: bool = False) -> None:
         ctx = mp.get_context("spawn")
         self.ready, self.done, self.start = ctx.Queue(), ctx.Queue(), ctx.Event()
         self.procs = [
-            ctx.Process(target=_publisher, args=(i, port, per_publisher, window, self.ready, self.start, self.done))
+            ctx.Process(target=_publisher,
+                        args=(i, port, per_publisher, window, self.ready, self.start, self.done, stamped))
             for i in range(publishers)
         ]
         for p in self.procs:
@@ -160,8 +165,9 @@ def _registered_store(database_url: str, publishers: int) -> EventStore:
 
 
 def server_run(database_url: str, publishers: int, per_publisher: int, window: int, batch_size: int,
-               *, receipts: bool = True) -> float:
-    """Events/s from the publishers through the broker into the server's store (committed, receipted)."""
+               *, receipts: bool = True, stamped: bool = False) -> float:
+    """Events/s from the publishers through the broker into the server's store (committed, receipted);
+    ``stamped``: each publish carries the desks' send time and expiry (the server then measures offsets)."""
     total = publishers * per_publisher
     store = _registered_store(database_url, publishers)
     with Mosquitto(max_inflight=BROKER_INFLIGHT) as broker:
@@ -172,11 +178,14 @@ def server_run(database_url: str, publishers: int, per_publisher: int, window: i
         while not ingestor.connected and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(0.3)  # the subscription
-        fleet = Fleet(broker.port, publishers, per_publisher, window)
+        fleet = Fleet(broker.port, publishers, per_publisher, window, stamped)
         t0 = fleet.go()
+        cpu0 = time.process_time()  # this process is the server (the publishers are processes of their own)
         while ingestor.counters["stored"] < total:
             time.sleep(0.01)
         t1 = time.perf_counter()
+        print(f"    server CPU {(time.process_time() - cpu0) / total * 1e6:.0f} us/event"
+              f"{' (desks send time on)' if stamped else ''}", flush=True)
         fleet.join()
         ingestor.stop()
     assert store.event_count() == total, "every event stored exactly once"
@@ -412,6 +421,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-queries", action="store_true")
     parser.add_argument("--compare-receipts", action="store_true",
                         help="add a SQLite run without receipts (their cost)")
+    parser.add_argument("--compare-desk-properties", action="store_true",
+                        help="add a SQLite run whose publishes carry the desks' send time and expiry")
     args = parser.parse_args(argv)
     databases = [d for d in args.databases.split(",") if d]
     if "postgresql" in databases and not Postgres.available():
@@ -428,15 +439,18 @@ def main(argv: list[str] | None = None) -> int:
         kinds = ["raw", *databases]
         if args.compare_receipts and "sqlite" in databases:
             kinds.append("sqlite-norcpt")
+        if args.compare_desk_properties and "sqlite" in databases:
+            kinds.append("sqlite-stamped")
         runs: dict[str, list[float]] = {k: [] for k in kinds}
         for round_no in range(0 if args.drain_only else args.rounds):
             for kind in kinds:
                 if kind == "raw":
                     rate = raw_run(args.publishers, args.per_publisher, args.window)
-                elif kind in ("sqlite", "sqlite-norcpt"):
+                elif kind in ("sqlite", "sqlite-norcpt", "sqlite-stamped"):
                     db_file = work / f"ingest-{round_no}.sqlite"
                     rate = server_run(f"sqlite:///{db_file}", args.publishers, args.per_publisher, args.window,
-                                      args.batch_size, receipts=kind == "sqlite")
+                                      args.batch_size, receipts=kind != "sqlite-norcpt",
+                                      stamped=kind == "sqlite-stamped")
                     for f in work.glob(f"ingest-{round_no}.sqlite*"):
                         f.unlink()
                 else:
@@ -446,7 +460,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  round {round_no + 1} {kind:10} {rate:8,.0f} events/s", flush=True)
         labels = {"raw": "raw broker -> bare paho subscriber", "sqlite": "server, SQLite WAL synchronous=FULL",
                   "postgresql": "server, PostgreSQL 15 (fsync on)",
-                  "sqlite-norcpt": "server, SQLite, receipts off"}
+                  "sqlite-norcpt": "server, SQLite, receipts off",
+                  "sqlite-stamped": "server, SQLite, desks' send time on"}
         if not args.drain_only:
             raw = statistics.median(runs["raw"])
             print(f"{'run':40} {'median ev/s':>12} {'x raw':>6}   rounds")
@@ -457,7 +472,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"({n} events per run, every one stored exactly once: checked)")
         print(f"\n== Backlog drain: the same {n} events queued in the broker first (subscriber away), "
               f"then drained; {args.rounds} alternating rounds, median", flush=True)
-        kinds = [k for k in kinds if k != "sqlite-norcpt"]  # the drain compares the storage engines only
+        # the drain compares the storage engines only
+        kinds = [k for k in kinds if k not in ("sqlite-norcpt", "sqlite-stamped")]
         drains: dict[str, list[float]] = {k: [] for k in kinds}
         for round_no in range(args.rounds):
             for kind in kinds:

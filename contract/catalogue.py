@@ -95,6 +95,16 @@ _DOMAIN: dict[str, Text] = {
     ),
     "issue.invalid_date": Text("Ngày cấp không phải là ngày có thật.", "The issue date is not a real calendar date."),
     "issue.future": Text("Ngày cấp nằm trong tương lai.", "The issue date is in the future."),
+    "issue.future_unsynced": Text(
+        "Ngày cấp sau ngày của đầu đọc, nhưng đồng hồ đầu đọc chưa đồng bộ: thẻ vẫn được nhận, hãy gọi kỹ thuật viên.",
+        "The issue date is after the reader's date, but the reader's clock is not synchronised: "
+        "the card is accepted; call the technician.",
+    ),
+    "dob.future_unsynced": Text(
+        "Ngày sinh sau ngày của đầu đọc, nhưng đồng hồ đầu đọc chưa đồng bộ: thẻ vẫn được nhận, hãy gọi kỹ thuật viên.",
+        "The date of birth is after the reader's date, but the reader's clock is not synchronised: "
+        "the card is accepted; call the technician.",
+    ),
     "issue.before_birth": Text("Ngày cấp trước ngày sinh.", "The issue date is before the date of birth."),
     "id.unknown_province": Text(
         "Mã tỉnh nơi đăng ký khai sinh trong số định danh không có trong danh mục.",

@@ -120,9 +120,10 @@ def new_event_id(now: float | None = None) -> str:
             rand = (last_rand + 1) & ((1 << 80) - 1)
             _ulid_last[:] = (ms, rand)
         else:
+            # Also when ms < last_ms (an id for a later time came first: a desk clock that was ahead,
+            # now set right): the same millisecond must still sort in creation order from here.
             rand = int.from_bytes(os.urandom(10), "big")
-            if ms > last_ms:
-                _ulid_last[:] = (ms, rand)
+            _ulid_last[:] = (ms, rand)
     value = (ms << 80) | rand
     return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
+from edge.clock import DeskClock
 from edge.domain.messages import DomainError
 from edge.domain.qr import CccdRecord, parse_qr
 from edge.events import CheckInEvent, Method, checkin_topic, new_event_id, pseudonymise
@@ -36,17 +37,23 @@ class CheckInOutcome:
 class CheckInService:
     """Turns card reads at one reader into check-in events in the outbox."""
 
-    def __init__(self, facility_code: str, reader_id: str, pseudonym_key: bytes, outbox: Outbox) -> None:
+    def __init__(self, facility_code: str, reader_id: str, pseudonym_key: bytes, outbox: Outbox,
+                 *, clock: DeskClock | None = None) -> None:
         self.facility_code = facility_code
+        self.clock = clock or DeskClock()
         self.reader_id = reader_id
         self._key = pseudonym_key
         self.outbox = outbox
         self.topic = checkin_topic(facility_code, reader_id)
 
+    def parse_qr(self, payload: str | bytes) -> CccdRecord:
+        """The QR's record, its dates judged by the desk's clock (not refused when it is unsynchronised)."""
+        return parse_qr(payload, today=self.clock.today(), clock_trusted=self.clock.trusted())
+
     def submit_qr(self, payload: str | bytes, seen_at: datetime | None = None) -> CheckInOutcome:
         """Parse a QR payload and, when it is a card's, queue its check-in."""
         try:
-            record = parse_qr(payload)
+            record = self.parse_qr(payload)
         except DomainError as err:
             log.info("QR refused: %s", err.code)
             return CheckInOutcome(record=None, event=None, error=err)
@@ -60,7 +67,7 @@ class CheckInService:
         self, id_number: str, method: Method, trust_level: TrustLevel, seen_at: datetime | None = None
     ) -> CheckInEvent:
         """Queue one check-in durably and return its event."""
-        occurred = seen_at or datetime.now(UTC)
+        occurred = seen_at or self.clock.now()
         event = CheckInEvent(
             event_id=new_event_id(occurred.timestamp()),
             facility_code=self.facility_code,

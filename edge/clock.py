@@ -7,15 +7,24 @@ synchronised, systemd >= 239), and the kernel's NTP state from ``adjtimex(2)`` i
 mode (``TIME_ERROR`` or the ``STA_UNSYNC`` flag: not synchronised; ``maxerror``: the
 bound of the error, in microseconds), which any NTP client (timesyncd, chrony, ntpd)
 maintains. No personal data, no network.
+
+:class:`DeskClock` is the desk's one source of "now" and of whether to trust it: the
+check-in's read time, the publish's send time (the server corrects a desk's offset from
+it, docs/clock.md) and the card checks that compare a date with today all ask it, so a
+drill can give a desk a wrong clock without touching the process's time.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
+
+from edge.domain.qr import VIETNAM_TZ
 
 TIMESYNCD_FLAG = Path("/run/systemd/timesync/synchronized")
 TIME_ERROR = 5  # adjtimex's return value for "clock not synchronised"
@@ -48,10 +57,16 @@ class KernelClock:
         return self.state != TIME_ERROR and not self.status & STA_UNSYNC
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    # Once: find_library runs ldconfig, and the state is read every second and at every scan.
+    return ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+
+
 def read_kernel_clock() -> KernelClock | None:
     """The kernel's NTP state (adjtimex with modes=0 only reads), or None where there is none."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        libc = _libc()
         timex = _Timex()
         state = int(libc.adjtimex(ctypes.byref(timex)))
     except (OSError, AttributeError):  # not Linux, no libc
@@ -84,3 +99,25 @@ def clock_state(
     if k is not None:
         return ClockState(k.synchronized, "kernel", max_error)
     return ClockState(None, "unknown", None)
+
+
+def system_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class DeskClock:
+    """The desk's "now" (aware) and its synchronisation state, injected where the desk dates things."""
+
+    now: Callable[[], datetime] = system_now
+    state: Callable[[], ClockState] = clock_state
+
+    def today(self) -> date:
+        """The desk's date, on Vietnam time."""
+        return self.now().astimezone(VIETNAM_TZ).date()
+
+    def trusted(self) -> bool:
+        """May a card's date be refused for being after today? Not when the clock is known to be
+        unsynchronised: a Pi that booted on an old time would refuse genuine new cards. With
+        nothing to ask (not Linux) the clock is taken as it is."""
+        return self.state().synchronized is not False

@@ -36,11 +36,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from contract.mqtt import make_client
+from contract.mqtt import make_client, send_time_properties
 from edge.outbox import Outbox, OutboxItem
 from edge.settings_base import MqttSettings
 
@@ -126,14 +125,6 @@ class Backoff:
         self._current = self.initial
 
 
-def _sent_now() -> Properties:
-    """The desk's send time, as an MQTT v5 user property beside the payload (which keeps the read
-    time): the server can compare it with its own clock on receipt to see a desk's clock offset."""
-    props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]  # paho leaves it unannotated
-    props.UserProperty = [("sent_at", datetime.now(UTC).isoformat(timespec="milliseconds"))]
-    return props
-
-
 @dataclass
 class _Unconfirmed:
     item: OutboxItem
@@ -159,8 +150,11 @@ class OutboxPublisher:
         max_retry_after: float = 600.0,
         window: int = 1000,
         max_backoff: float = 2.0,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        """``now``: the desk's clock (:class:`edge.clock.DeskClock`'s), for each publish's ``sent_at``."""
         self.outbox = outbox
+        self.now = now
         self.settings = settings
         self.client_id = client_id
         self.max_inflight = max_inflight
@@ -396,7 +390,8 @@ class OutboxPublisher:
                             break
                         sent_upto = fresh[-1].seq
                     item = fresh.popleft()
-                info = client.publish(item.topic, item.payload, qos=1, properties=_sent_now())
+                # The desk's send time beside the read time: the server corrects a wrong desk clock (docs/clock.md).
+                info = client.publish(item.topic, item.payload, qos=1, properties=send_time_properties(self.now()))
                 if info.rc != mqtt.MQTT_ERR_SUCCESS:
                     self._note_error(f"publish failed: {mqtt.error_string(info.rc)}")
                     return

@@ -68,6 +68,9 @@ class Reader(Base):
     outbox_oldest_age_s: Mapped[float | None] = mapped_column(Float)
     readers_attached: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(String(200))
+    # the desk's clock offset measured on its latest check-in (docs/clock.md), and when
+    clock_offset_s: Mapped[float | None] = mapped_column(Float)
+    clock_offset_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class ReaderCert(Base):
@@ -105,6 +108,9 @@ class CheckInRow(Base):
     trust_level: Mapped[str] = mapped_column(String(32))
     citizen_pseudonym: Mapped[str] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # docs/clock.md: the desk's offset when it sent one, and its own read time when occurred_at was corrected
+    clock_offset_s: Mapped[float | None] = mapped_column(Float)
+    desk_occurred_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = ({"sqlite_with_rowid": False},)
 

@@ -4,6 +4,9 @@ Filtered (state, outbox depth, software version, area) and paged by the database
 page of 50 readers out of 40,000 costs one indexed query and one count. The heartbeat
 figures (software version, outbox depth and age, card readers attached, the last error)
 are the ones of each reader's latest heartbeat, kept on its registry row by the writer.
+The clock offset is the one measured on the reader's latest check-in (docs/clock.md);
+beyond the bound it is a warning (``clock.offset``): the server corrects its events'
+days, the desk's clock still needs the technician.
 """
 
 from __future__ import annotations
@@ -13,13 +16,14 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Connection, func, select
+from sqlalchemy import ColumnElement, Connection, func, literal_column, select
 
 from server.exports import Column, Row, Table
 from server.labels import reader_state as state_label
 from server.localformat import Lang
 from server.store.areas import reader_state
 from server.store.base import FACILITY, READER, as_utc
+from server.validation import CLOCK_OFFSET_BOUND
 
 ReaderState = Literal["online", "stopped", "last_will", "missed_heartbeats", "never_seen"]
 StateFilter = Literal["any", "online", "offline", "stopped", "last_will", "missed_heartbeats", "never_seen"]
@@ -55,6 +59,15 @@ class FleetRow(BaseModel):
     outbox_oldest_age_s: float | None
     readers_attached: int | None
     last_error: str | None
+    clock_offset_s: float | None = None  # server time minus the desk's, on its latest check-in
+    clock_offset_at: datetime | None = None
+    warnings: list[str] = []  # "clock.offset": the desk's clock is off by more than the bound
+
+
+def fleet_warnings(clock_offset_s: float | None) -> list[str]:
+    """A reader's warnings from its row's figures."""
+    off = clock_offset_s is not None and abs(clock_offset_s) > CLOCK_OFFSET_BOUND.total_seconds()
+    return ["clock.offset"] if off else []
 
 
 @dataclass(frozen=True)
@@ -122,7 +135,8 @@ def fleet_page(conn: Connection, flt: FleetFilter, offline_cutoff: datetime) -> 
     query = (
         select(READER.c.facility_code, FACILITY.c.name, FACILITY.c.province, FACILITY.c.district, READER.c.reader_id,
                state.label("state"), since.label("since"), READER.c.last_heartbeat_at, READER.c.software_version,
-               READER.c.outbox_depth, READER.c.outbox_oldest_age_s, READER.c.readers_attached, READER.c.last_error)
+               READER.c.outbox_depth, READER.c.outbox_oldest_age_s, READER.c.readers_attached, READER.c.last_error,
+               READER.c.clock_offset_s, READER.c.clock_offset_at)
         .select_from(joined)
         .where(*conds)
         .order_by(FACILITY.c.province, FACILITY.c.district, READER.c.facility_code, READER.c.reader_id)
@@ -135,12 +149,15 @@ def fleet_page(conn: Connection, flt: FleetFilter, offline_cutoff: datetime) -> 
                  last_heartbeat=as_utc(r.last_heartbeat_at),
                  software_version=r.software_version, outbox_depth=r.outbox_depth,
                  outbox_oldest_age_s=r.outbox_oldest_age_s, readers_attached=r.readers_attached,
-                 last_error=r.last_error)
+                 last_error=r.last_error, clock_offset_s=r.clock_offset_s,
+                 clock_offset_at=as_utc(r.clock_offset_at), warnings=fleet_warnings(r.clock_offset_s))
         for r in conn.execute(query)
     ]
+    # The empty string inline, not bound: PostgreSQL must see one expression in SELECT and GROUP BY.
+    version = func.coalesce(READER.c.software_version, literal_column("''"))
     versions_q = (
-        select(func.coalesce(READER.c.software_version, ""), func.count())
-        .group_by(func.coalesce(READER.c.software_version, ""))
+        select(version, func.count())
+        .group_by(version)
         .order_by(func.count().desc())
         .limit(50)
     )
@@ -157,13 +174,15 @@ def fleet_table(page: FleetPage, lang: Lang) -> Table:
         Column("version", "Phiên bản", "Version"), Column("outbox", "Hàng đợi", "Outbox", "int"),
         Column("age", "Tuổi hàng đợi (giây)", "Outbox age (s)", "int"),
         Column("attached", "Thiết bị đọc", "Card readers", "int"), Column("error", "Lỗi cuối", "Last error"),
+        Column("clock", "Lệch đồng hồ (giây)", "Clock offset (s)", "int"),
     )
     rows: list[Row] = [
         {"facility": r.facility_code, "name": r.facility_name, "district": r.district, "reader": r.reader_id,
          "state": state_label(r.state, lang), "since": r.since if r.state != "online" else None,
          "heartbeat": r.last_heartbeat, "version": r.software_version, "outbox": r.outbox_depth,
          "age": round(r.outbox_oldest_age_s) if r.outbox_oldest_age_s is not None else None,
-         "attached": r.readers_attached, "error": r.last_error}
+         "attached": r.readers_attached, "error": r.last_error,
+         "clock": round(r.clock_offset_s) if r.clock_offset_s is not None else None}
         for r in page.rows
     ]
     return Table("cccd-fleet", "Đầu đọc", "Readers", cols, rows)

@@ -23,6 +23,10 @@ After each commit the readers get a receipt of their committed event ids
 With ``[mqtt] shared_group`` several server processes share the check-ins and heartbeats
 (an MQTT v5 shared subscription, each process its own broker account: server.settings).
 
+A check-in's publish says when the desk sent it; the offset of the desk's clock is
+measured on receipt and, beyond a bound, the event is dated by the corrected clock
+(:func:`server.validation.clock_offset`, docs/clock.md), the desk's own time kept.
+
 Messages received on an earlier connection are not acknowledged on a later one (their
 packet ids may have been reused): the broker delivers them again and they are absorbed
 as duplicates.
@@ -49,7 +53,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, Opera
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from contract.events import CheckInEvent
-from contract.mqtt import make_client
+from contract.mqtt import SENT_AT, make_client
 from contract.settings import MqttSettings
 from contract.topics import READER_KINDS, Kind, parse_topic, subscription
 from server import paho_lean
@@ -57,8 +61,17 @@ from server.metrics import IngestMetrics
 from server.receipts import send_receipts
 from server.settings import SOLE_SESSION_EXPIRY, ServerMqttSettings
 from server.store import Activity, EventStore, StoreResult
-from server.store.writer import QuarantineRecord
-from server.validation import Bounds, Reason, check_checkin, check_heartbeat, check_status, quarantine_record
+from server.store.writer import EventClock, QuarantineRecord
+from server.validation import (
+    Bounds,
+    Reason,
+    check_checkin,
+    check_heartbeat,
+    check_status,
+    clock_correction,
+    clock_offset,
+    quarantine_record,
+)
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -104,6 +117,8 @@ class _Incoming:
     generation: int
     received: float
     retain: bool = False
+    sent_at: str | None = None  # the desk's send time (contract.mqtt.SENT_AT), when it gave one
+    expiry_left: int | None = None  # what the broker left of the publish's expiry
 
 
 class Ingestor:
@@ -219,8 +234,11 @@ class Ingestor:
             log.warning("ingest lost the broker; reconnecting")
 
     def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        props = msg.properties  # None without properties (statuses, heartbeats, older desks)
         self._queue.append(
-            _Incoming(msg.mid, msg.qos, msg.topic, bytes(msg.payload), self._generation, time.time(), bool(msg.retain))
+            _Incoming(msg.mid, msg.qos, msg.topic, bytes(msg.payload), self._generation, time.time(), bool(msg.retain),
+                      sent_at=paho_lean.user_property(props, SENT_AT) if props is not None else None,
+                      expiry_left=paho_lean.expiry_left(props) if props is not None else None)
         )
         if not self._wake.is_set():
             self._wake.set()
@@ -272,6 +290,8 @@ class Ingestor:
             if self.auto_register:  # demos and tests only (parse_topic let only the contract's names through)
                 register = unknown - found
         events: list[tuple[CheckInEvent, _Incoming]] = []
+        clocks: dict[str, EventClock] = {}  # the corrected events: the offset and the desk's own time
+        offsets: dict[tuple[str, str], float] = {}  # each reader's newest measured offset
         activity: list[Activity] = []
         now = datetime.now(UTC)
         for facility, reader, kind, item in parsed:
@@ -279,12 +299,18 @@ class Ingestor:
                 quarantine.append(self._refuse(Reason.unregistered_reader, item, facility, reader))
                 continue
             if kind == "checkin":
+                offset = clock_offset(item.sent_at, item.expiry_left, item.received)
+                shift = clock_correction(offset)
                 checked = check_checkin(item.payload, facility, reader, retained=item.retain, now=now,
-                                        bounds=self.bounds)
+                                        bounds=self.bounds, shift=shift)
                 if isinstance(checked, Reason):
                     quarantine.append(self._refuse(checked, item, facility, reader))
                 else:
                     events.append((checked, item))
+                    if offset is not None:
+                        offsets[(facility, reader)] = offset  # in arrival order: the newest wins
+                        if shift is not None:
+                            clocks[checked.event_id] = EventClock(round(offset, 3), checked.occurred_at - shift)
             elif kind == "status":
                 status = check_status(item.payload, self.bounds)
                 if isinstance(status, Reason):
@@ -298,7 +324,7 @@ class Ingestor:
                 else:  # parsed by the writer only if it is the reader's newest of the batch
                     activity.append(Activity(facility, reader, "heartbeat", now, payload=item.payload))
         try:
-            results = self._commit(events, activity, quarantine, register)
+            results = self._commit(events, activity, quarantine, register, clocks, offsets)
         except _Stopping:
             return  # the broker redelivers what was not acknowledged
         self._known |= register
@@ -330,6 +356,8 @@ class Ingestor:
         activity: list[Activity],
         quarantine: list[QuarantineRecord],
         register: set[tuple[str, str]],
+        clocks: dict[str, EventClock],
+        offsets: dict[tuple[str, str], float],
     ) -> list[tuple[StoreResult, list[CheckInEvent], list[QuarantineRecord]]]:
         """Store the batch; if it cannot be stored as one, store what it can and quarantine the rest.
 
@@ -339,32 +367,34 @@ class Ingestor:
         plain = [ev for ev, _ in events]
         try:
             result = self._store(lambda: self.store.store(plain, activity, quarantine=quarantine,
-                                                          auto_register=register))
+                                                          auto_register=register, clocks=clocks,
+                                                          clock_offsets=offsets))
             return [(result, plain, quarantine)]
         except _Unstorable as exc:
             log.warning("a batch of %d messages cannot be stored as one (%s): splitting it", len(events), exc)
         # The side data first (statuses, heartbeats, refusals), then the events by halves.
         try:
-            side = self._store(lambda: self.store.store([], activity, quarantine=quarantine, auto_register=register))
+            side = self._store(lambda: self.store.store([], activity, quarantine=quarantine, auto_register=register,
+                                                        clock_offsets=offsets))
             done: list[tuple[StoreResult, list[CheckInEvent], list[QuarantineRecord]]] = [(side, [], quarantine)]
         except _Unstorable:
             log.exception("the batch's statuses and refusals cannot be stored; dropping them")
             done = []
-        return done + self._store_split(events)
+        return done + self._store_split(events, clocks)
 
     def _store_split(
-        self, events: list[tuple[CheckInEvent, _Incoming]]
+        self, events: list[tuple[CheckInEvent, _Incoming]], clocks: dict[str, EventClock]
     ) -> list[tuple[StoreResult, list[CheckInEvent], list[QuarantineRecord]]]:
         if not events:
             return []
         plain = [ev for ev, _ in events]
         try:
-            return [(self._store(lambda: self.store.store(plain)), plain, [])]
+            return [(self._store(lambda: self.store.store(plain, clocks=clocks)), plain, [])]
         except _Unstorable:
             pass
         if len(events) > 1:
             half = len(events) // 2
-            return self._store_split(events[:half]) + self._store_split(events[half:])
+            return self._store_split(events[:half], clocks) + self._store_split(events[half:], clocks)
         event, item = events[0]
         record = self._refuse(Reason.store_failed, item, event.facility_code, event.reader_id)
         try:

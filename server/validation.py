@@ -9,6 +9,13 @@ product's epoch (a desk's outbox legitimately delivers weeks late after an outag
 not earlier, and not more than a small skew after the server's clock (a desk's clock
 runs a little fast, or its event is not real). Defaults: epoch 2024-01-01 UTC, skew one
 hour; both are settings (``[ingest] earliest_event``, ``max_future_skew_seconds``).
+
+A desk's clock (docs/clock.md): a check-in publish carries the desk's send time and a
+message expiry (:mod:`contract.mqtt`); :func:`clock_offset` is the server's receive time
+minus the send time minus what the broker held it (told by the expiry left). Beyond
+``CLOCK_OFFSET_BOUND`` the desk's clock is wrong, not merely imprecise: the event is
+dated ``occurred_at + offset`` (:func:`clock_correction`), and the window above applies
+to that corrected time. Without a send time (an older desk) the event stays as it is.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from enum import Enum
 from pydantic import ValidationError
 
 from contract.events import CheckInEvent
+from contract.mqtt import SENT_EXPIRY_SECONDS
 from contract.status import parse_status
 from server.store.writer import QuarantineRecord
 
@@ -32,6 +40,10 @@ DEFAULT_MAX_EVENT_BYTES = 16 * 1024
 #: Status and heartbeat payloads.
 DEFAULT_MAX_SIDE_BYTES = 4096
 TOPIC_KEPT = 256  # characters of a hostile topic kept in the quarantine
+#: A desk clock further off than this is corrected by the server. NTP keeps a synchronised desk
+#: within milliseconds and a publish's transit within seconds; two minutes is far above both and
+#: far below what moves an event to another day (a Pi booted on an old time is days off).
+CLOCK_OFFSET_BOUND = timedelta(minutes=2)
 
 
 class Reason(str, Enum):
@@ -77,10 +89,38 @@ def quarantine_record(
     )
 
 
+def clock_offset(sent_at: str | None, expiry_left: int | None, received: float) -> float | None:
+    """The desk's clock offset in seconds (server time minus desk time) that one publish shows, or
+    None when it cannot tell: no send time (an older desk), an unreadable one, or no expiry left
+    to say how long the broker held the message (a broker's queue is not a clock offset).
+    Seconds as floats, not timedeltas: it runs for every check-in."""
+    if sent_at is None or expiry_left is None or not 0 <= expiry_left <= SENT_EXPIRY_SECONDS:
+        return None
+    try:
+        sent = datetime.fromisoformat(sent_at)
+    except ValueError:
+        return None
+    if sent.tzinfo is None:
+        return None
+    return received - (SENT_EXPIRY_SECONDS - expiry_left) - sent.timestamp()
+
+
+_BOUND_S = CLOCK_OFFSET_BOUND.total_seconds()
+
+
+def clock_correction(offset_s: float | None) -> timedelta | None:
+    """The shift to apply to the desk's times: the offset when it is beyond the bound, else None."""
+    if offset_s is None or -_BOUND_S <= offset_s <= _BOUND_S:
+        return None
+    return timedelta(seconds=offset_s)
+
+
 def check_checkin(
-    payload: bytes, facility: str, reader: str, *, retained: bool, now: datetime, bounds: Bounds
+    payload: bytes, facility: str, reader: str, *, retained: bool, now: datetime, bounds: Bounds,
+    shift: timedelta | None = None,
 ) -> CheckInEvent | Reason:
-    """The event a check-in message carries, or why it cannot be stored."""
+    """The event a check-in message carries, or why it cannot be stored. ``shift`` (from
+    :func:`clock_correction`): the event is dated by the corrected desk clock, and judged so."""
     if retained:  # a retained check-in would be replayed to every new subscriber: not an event
         return Reason.retained
     if len(payload) > bounds.max_event_bytes:
@@ -96,6 +136,8 @@ def check_checkin(
         return Reason.invalid_event
     if event.facility_code != facility or event.reader_id != reader:
         return Reason.topic_mismatch
+    if shift is not None:
+        event = event.model_copy(update={"occurred_at": event.occurred_at + shift})
     if not bounds.earliest <= event.occurred_at <= now + bounds.future_skew:
         return Reason.out_of_window
     return event

@@ -29,6 +29,7 @@ from paho.mqtt.properties import Properties
 from app.agent import DeskAgent
 from contract.events import Receipt
 from contract.topics import receipt_topic
+from edge.clock import DeskClock
 from edge.config import EdgeSettings
 from edge.events import CheckInEvent
 from edge.settings_base import write_secret_file
@@ -124,9 +125,9 @@ class ShippedBroker:
 
 
 def drill_desk(tmp_path: Path, broker: ShippedBroker, facility: str, reader: str, *, retry_after: float,
-               **settings: object) -> DeskAgent:
+               clock: DeskClock | None = None, **settings: object) -> DeskAgent:
     """The real desk agent on the shipped broker (TLS, its issued password), no screen or chip,
-    with a short receipt wait so that a drill sees the re-sends."""
+    with a short receipt wait so that a drill sees the re-sends; ``clock``: the desk's (a wrong one)."""
     key = tmp_path / f"{facility}-{reader}.key"
     write_secret_file(key, os.urandom(32))
     return DeskAgent(EdgeSettings.load(
@@ -135,7 +136,7 @@ def drill_desk(tmp_path: Path, broker: ShippedBroker, facility: str, reader: str
         chip={"enabled": False}, screen={"enabled": False},
         outbox={"retry_after_seconds": retry_after, "max_retry_after_seconds": 2 * retry_after},
         **settings,
-    ))
+    ), clock=clock)
 
 
 def traffic_with_kills(agents: list[DeskAgent], broker: ShippedBroker, population: Population, per_desk: int,

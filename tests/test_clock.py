@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, date, datetime
 
 import pytest
 
-from edge.clock import STA_UNSYNC, TIME_ERROR, KernelClock, clock_state, read_kernel_clock
+from edge.clock import (
+    STA_UNSYNC,
+    TIME_ERROR,
+    ClockState,
+    DeskClock,
+    KernelClock,
+    clock_state,
+    read_kernel_clock,
+)
 
 
 def test_timesyncd_flag_means_synchronised(tmp_path):
@@ -37,3 +46,17 @@ def test_nothing_to_ask_is_unknown_not_synchronised(tmp_path):
 def test_the_real_kernel_answers_adjtimex_read_only():
     kernel = read_kernel_clock()
     assert kernel is not None and 0 <= kernel.state <= TIME_ERROR and kernel.max_error_us >= 0
+
+
+def test_a_desk_clock_is_trusted_unless_known_unsynchronised():
+    def state(synced: bool | None) -> ClockState:
+        return ClockState(synced, "kernel", None)
+
+    assert DeskClock(state=lambda: state(True)).trusted()
+    assert DeskClock(state=lambda: state(None)).trusted()  # nothing to ask: taken as it is
+    assert not DeskClock(state=lambda: state(False)).trusted()
+
+
+def test_the_desk_clock_gives_vietnams_date_of_its_own_now():
+    late_utc = datetime(2026, 3, 1, 18, 30, tzinfo=UTC)  # 01:30 on 2 March in Hanoi
+    assert DeskClock(now=lambda: late_utc).today() == date(2026, 3, 2)

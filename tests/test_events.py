@@ -100,3 +100,12 @@ def test_trust_levels_are_ordered():
     assert TrustLevel.INVALID < TrustLevel.QR_ONLY < TrustLevel.CHIP_DATA_UNANCHORED
     assert TrustLevel.CHIP_DATA_UNANCHORED < TrustLevel.CHIP_VERIFIED < TrustLevel.CHIP_VERIFIED_CLONE_CHECKED
     assert max(TrustLevel) == TrustLevel.CHIP_VERIFIED_CLONE_CHECKED
+
+
+def test_event_ids_still_sort_within_a_millisecond_after_an_id_for_a_later_time():
+    """A desk clock that was a day ahead and is set right: its next ids still sort by creation."""
+    import time
+
+    new_event_id(time.time() + 86400)
+    many = [new_event_id() for _ in range(2000)]
+    assert many == sorted(many)

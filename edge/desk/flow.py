@@ -40,7 +40,7 @@ from edge.desk.view import (
     with_write_failure,
 )
 from edge.domain.messages import MESSAGES, DomainError
-from edge.domain.qr import CccdRecord, parse_qr
+from edge.domain.qr import CccdRecord
 from edge.domain.validity import expiry_candidates
 from edge.events import Method
 from edge.icao.access import AccessKey, AccessKeyError, key_from_can, keys_from_qr
@@ -104,13 +104,13 @@ class DeskFlow:
         """A QR payload from any source (camera, scanner)."""
         if not self.debouncer.accept(data):
             return  # the same card again within the window: the same visit
-        self.last_scan_at = seen_at or datetime.now(UTC)
+        self.last_scan_at = seen_at or self.service.clock.now()
         if flags and flags.get("diacritics_lost"):
             # A keyboard-mode scanner dropped the Vietnamese letters: the name is wrong.
             self._settle_unrecorded(view_from_error(DomainError("qr.diacritics_lost")), [debounce_key(data)])
             return
         try:
-            record = parse_qr(data)
+            record = self.service.parse_qr(data)
         except DomainError as err:
             self._settle_unrecorded(view_from_error(err), [debounce_key(data)])
             return

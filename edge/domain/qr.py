@@ -166,8 +166,12 @@ def today_in_vietnam() -> date:
     return datetime.now(VIETNAM_TZ).date()
 
 
-def parse_qr(payload: str | bytes, *, today: date | None = None) -> CccdRecord:
-    """Parse and check a CCCD QR payload; raise :class:`QrError` for anything unusable."""
+def parse_qr(payload: str | bytes, *, today: date | None = None, clock_trusted: bool = True) -> CccdRecord:
+    """Parse and check a CCCD QR payload; raise :class:`QrError` for anything unusable.
+
+    ``clock_trusted=False`` (the desk's clock is not synchronised, :class:`edge.clock.DeskClock`):
+    a birth or issue date after ``today`` says more about the desk's date than about the
+    card, so it is a warning (``*.future_unsynced``), not a refusal."""
     text = _to_text(payload)
     if not text:
         raise QrError("qr.empty")
@@ -185,7 +189,7 @@ def parse_qr(payload: str | bytes, *, today: date | None = None) -> CccdRecord:
     for name, bound in MAX_FIELD_CHARS.items():
         if len(layout.value(fields, name)) > bound:
             raise QrError("text.too_long", f"{name}: more than {bound} characters")
-    return _build_record(layout, fields, today or today_in_vietnam())
+    return _build_record(layout, fields, today or today_in_vietnam(), clock_trusted)
 
 
 def _to_text(payload: str | bytes) -> str:
@@ -234,7 +238,7 @@ def _looks_garbled(text: str) -> bool:
     return False
 
 
-def _build_record(layout: QrLayout, fields: list[str], today: date) -> CccdRecord:
+def _build_record(layout: QrLayout, fields: list[str], today: date, clock_trusted: bool = True) -> CccdRecord:
     warnings: list[str] = []
     id_number, old_id_text, name, sex_text, address = (
         layout.value(fields, f) for f in ("id_number", "old_id_number", "full_name", "sex", "address"))
@@ -258,12 +262,16 @@ def _build_record(layout: QrLayout, fields: list[str], today: date) -> CccdRecor
 
     dob = _parse_date(layout, fields, "date_of_birth", "dob")
     if dob > today:
-        raise QrError("dob.future")
+        if clock_trusted:
+            raise QrError("dob.future")
+        warnings.append("dob.future_unsynced")
     issue: date | None = None
     if layout.from_card or layout.value(fields, "issue_date"):
         issue = _parse_date(layout, fields, "issue_date", "issue")
         if issue > today:
-            raise QrError("issue.future")
+            if clock_trusted:
+                raise QrError("issue.future")
+            warnings.append("issue.future_unsynced")
         if issue <= dob:
             raise QrError("issue.before_birth")
 

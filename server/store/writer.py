@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
-from sqlalchemy import Connection, bindparam
+from sqlalchemy import Connection, bindparam, update
 
 from contract.events import CheckInEvent
 from contract.heartbeat import HeartbeatFigures
 from contract.levels import TrustLevel
-from server.store.base import QUARANTINE, REFUSED, StoreBase, upsert, utcnow
+from server.store.base import QUARANTINE, READER, REFUSED, StoreBase, upsert, utcnow
 from server.store.distinct import count_new_rows
 from server.store.registry import auto_register_reader
 
@@ -79,6 +79,13 @@ class QuarantineRecord:
     retained: bool = False
 
 
+class EventClock(NamedTuple):
+    """A corrected event's desk clock (docs/clock.md): the offset measured and the desk's own read time."""
+
+    offset_s: float  # server receive time - broker holding time - desk send time
+    desk_occurred_at: datetime
+
+
 @dataclass
 class StoreResult:
     stored: int = 0
@@ -96,11 +103,16 @@ class EventWriter(StoreBase):
         refused: Counter[str] | None = None,
         auto_register: Iterable[tuple[str, str]] = (),
         quarantine: Sequence[QuarantineRecord] = (),
+        clocks: Mapping[str, EventClock] | None = None,
+        clock_offsets: Mapping[tuple[str, str], float] | None = None,
     ) -> StoreResult:
         """Store a batch in one transaction; duplicates (by event id) change nothing.
 
         ``quarantine``: messages refused, recorded (and counted per reason with ``refused``).
+        ``clocks``: per corrected event's id, the offset and the desk's own time (docs/clock.md);
+        ``clock_offsets``: per reader, the newest offset measured (the fleet view shows it).
         """
+        clocks = clocks or {}
         result = StoreResult()
         now = utcnow()
         with self.engine.begin() as conn:
@@ -112,11 +124,13 @@ class EventWriter(StoreBase):
                     result.duplicates += 1
                 else:
                     unique[ev.event_id] = ev
-            new = self._insert_events(conn, list(unique.values()), now) if unique else []
+            new = self._insert_events(conn, list(unique.values()), now, clocks) if unique else []
             result.duplicates += len(unique) - len(new)
             result.stored = len(new)
             result.stored_events = new
             self._touch_readers(conn, new, list(activity), now)
+            if clock_offsets:
+                self._note_clock_offsets(conn, clock_offsets, now)
             refused = Counter(refused or {})
             refused.update(q.reason for q in quarantine)
             if quarantine:
@@ -137,7 +151,8 @@ class EventWriter(StoreBase):
         with self.engine.begin() as conn:
             return int(conn.execute(QUARANTINE.delete().where(QUARANTINE.c.received_at < before)).rowcount)
 
-    def _insert_events(self, conn: Connection, events: list[CheckInEvent], now: datetime) -> list[CheckInEvent]:
+    def _insert_events(self, conn: Connection, events: list[CheckInEvent], now: datetime,
+                       clocks: Mapping[str, EventClock]) -> list[CheckInEvent]:
         """The batch's new events and their rollups: one statement per table, rows as a JSON array.
 
         The events' insert ignores ids already stored and returns the ids it inserted
@@ -149,6 +164,9 @@ class EventWriter(StoreBase):
         re-takes the GIL, which under load costs more than the insert itself). SQLite
         gets datetimes and dates in SQLAlchemy's own text format, so that the ORM reads
         them back unchanged.
+
+        ``occurred_at`` (and so the day) is the corrected time when the desk's clock was off;
+        the desk's own time and the offset are kept beside it (``clocks``, docs/clock.md).
         """
         is_pg = conn.dialect.name == "postgresql"
 
@@ -156,15 +174,17 @@ class EventWriter(StoreBase):
             return _ts(value, is_pg)
 
         received = ts(now)
-        rows: list[tuple[str, ...]] = []
+        rows: list[tuple[str | float | None, ...]] = []
         days: list[str] = []
         tz = self.tz
         for ev in events:
             occurred = ev.occurred_at
             day = occurred.astimezone(tz).date().isoformat()
             days.append(day)
+            clock = clocks.get(ev.event_id) if clocks else None
             rows.append((ev.event_id, ev.facility_code, ev.reader_id, ts(occurred.astimezone(UTC)),
-                         day, ev.method.value, ev.trust_level.value, ev.citizen_pseudonym, received))
+                         day, ev.method.value, ev.trust_level.value, ev.citizen_pseudonym, received,
+                         *((clock.offset_s, ts(clock.desk_occurred_at.astimezone(UTC))) if clock else (None, None))))
         if is_pg:
             src = "FROM json_array_elements(%s::json) AS e"
 
@@ -176,11 +196,13 @@ class EventWriter(StoreBase):
             def col(i: int, cast: str = "") -> str:
                 return f"j.value->>{i}"
         tstz, dt, num = ("::timestamptz", "::date", "::int") if is_pg else ("", "", "")
+        real = "::float8" if is_pg else ""
         cursor = conn.exec_driver_sql(
             "INSERT INTO checkin_event (event_id, facility_code, reader_id, occurred_at, local_day, method, "
-            "trust_level, citizen_pseudonym, received_at) "
+            "trust_level, citizen_pseudonym, received_at, clock_offset_s, desk_occurred_at) "
             f"SELECT {col(0)}, {col(1)}, {col(2)}, {col(3, tstz)}, {col(4, dt)}, {col(5)}, {col(6)}, {col(7)}, "
-            f"{col(8, tstz)} {src} WHERE true ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+            f"{col(8, tstz)}, {col(9, real)}, {col(10, tstz)} {src} "
+            "WHERE true ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
             (json.dumps(rows),),
         )
         inserted = {r[0] for r in cursor}
@@ -219,6 +241,16 @@ class EventWriter(StoreBase):
         )
         count_new_rows(conn, [tuple(r) for r in cursor])  # distinct citizens per area and period
         return new
+
+    def _note_clock_offsets(self, conn: Connection, offsets: Mapping[tuple[str, str], float],
+                            now: datetime) -> None:
+        """Each reader's newest measured clock offset, one executemany per batch, for the fleet view."""
+        conn.execute(
+            update(READER)
+            .where(READER.c.facility_code == bindparam("f"), READER.c.reader_id == bindparam("r"))
+            .values(clock_offset_s=bindparam("o"), clock_offset_at=bindparam("now")),
+            [{"f": f, "r": r, "o": round(o, 3), "now": now} for (f, r), o in offsets.items()],
+        )
 
     def _touch_readers(
         self, conn: Connection, new: list[CheckInEvent], activity: list[Activity], now: datetime

@@ -353,3 +353,32 @@ def test_a_can_at_a_qr_only_desk_opens_nothing_and_changes_nothing(outbox):
     flow = make_flow(outbox, chip=None)
     assert flow.on_can(CITIZEN.id_number[-6:]) == "no_chip_reader"
     assert flow.pending is None and flow.hub.current() is None
+
+
+def _clocked_flow(outbox, synchronized: bool):
+    from datetime import UTC, datetime
+
+    from edge.clock import ClockState, DeskClock
+
+    # A Pi that booted on an old date (500 days before this card was issued), its sync state as given.
+    clock = DeskClock(now=lambda: datetime(2019, 1, 1, 3, tzinfo=UTC),
+                      state=lambda: ClockState(synchronized, "kernel", 16_000.0))
+    service = CheckInService("34001", "desk-1", os.urandom(32), outbox, clock=clock)
+    return DeskFlow(service, DeskHub(clear_after_seconds=0), chip_reader=None, clock=Clock())
+
+
+def test_an_unsynchronised_desk_records_a_card_issued_after_its_wrong_date_and_shows_a_warning(outbox):
+    flow = _clocked_flow(outbox, synchronized=False)
+    flow.on_qr(qr())  # issued after 2019
+    (ev,) = events(outbox)
+    assert ev["occurred_at"].startswith("2019-01-01T03:00")  # the desk's own time, as it is
+    view = flow.hub.current()
+    assert view.checkin_recorded and "issue.future_unsynced" in [b.code for b in view.badges]
+
+
+def test_a_synchronised_desk_still_refuses_an_issue_date_after_today(outbox):
+    flow = _clocked_flow(outbox, synchronized=True)
+    flow.on_qr(qr())
+    assert events(outbox) == []
+    view = flow.hub.current()
+    assert not view.checkin_recorded and "issue.future" in [b.code for b in view.badges]

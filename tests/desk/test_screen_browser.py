@@ -268,3 +268,28 @@ def test_the_footer_says_when_the_disk_is_full_and_when_the_clock_is_not_synchro
             _shot(page, tmp_path, "desk-disk_full_clock-800x480.png")
     finally:
         desk.hub.set_status(write_alarm=None, clock=None)
+
+
+@pytest.mark.parametrize(("width", "height"), VIEWPORTS, ids=[f"{w}x{h}" for w, h in VIEWPORTS])
+def test_an_unsynchronised_clock_is_said_in_the_footer_and_a_card_issued_after_its_date_is_recorded(
+        desk, width, height, tmp_path):
+    """The "clock not synchronised" state alone (no disk alarm): a Pi that booted on an old date
+    records a card issued after it, with the warning, and the footer says the clock is not
+    synchronised."""
+    if not have_chromium():
+        return
+    record = parse_qr(PAYLOAD, today=date(2023, 6, 1), clock_trusted=False)  # issued 04/10/2024
+    assert "issue.future_unsynced" in record.warning_codes()
+    desk.hub.show(view_from_qr(record, checkin_recorded=True))
+    desk.hub.set_status(clock={"synchronized": False, "source": "kernel", "max_error_ms": 16000.0})
+    try:
+        with chromium_page(width, height) as page:
+            page.goto(desk.url)
+            page.wait_for_selector("#alarm:not(:empty)")
+            alarm = page.text_content("#alarm")
+            assert "Đồng hồ máy đọc chưa đồng bộ" in alarm and "ổ đĩa đầy" not in alarm
+            assert "đồng hồ đầu đọc chưa đồng bộ" in page.inner_text("body")  # the card's warning
+            assert page.evaluate(OVERFLOW_JS) == []
+            _shot(page, tmp_path, f"desk-clock_unsynchronised-{width}x{height}.png")
+    finally:
+        desk.hub.set_status(clock=None)

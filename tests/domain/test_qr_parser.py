@@ -207,3 +207,29 @@ def test_repr_of_a_record_does_not_reveal_personal_data():
     r = parse(P2021)
     text = repr(r) + str(r)
     assert "089202012345" not in text and "Lê Văn A" not in text
+
+
+@pytest.mark.parametrize(("payload", "code"), [
+    (P2021.replace("31122021", "01012030"), "issue.future"),
+    (P2021.replace("23052002", "23052099").replace("31122021", "31122100"), "dob.future"),
+])
+def test_an_unsynchronised_clock_turns_a_future_date_into_a_warning_not_a_refusal(payload, code):
+    with pytest.raises(QrError) as refused:
+        parse_qr(payload, today=date(2026, 1, 1))
+    assert refused.value.code == code
+    record = parse_qr(payload, today=date(2026, 1, 1), clock_trusted=False)
+    assert f"{code}_unsynced" in record.warning_codes()
+
+
+def test_a_desk_booted_500_days_in_the_past_accepts_a_card_issued_since_when_its_clock_is_unsynchronised():
+    issued_recently = P2021.replace("31122021", "15102026")
+    wrong_today = date(2025, 6, 1)
+    assert error_code_on(issued_recently, wrong_today) == "issue.future"
+    record = parse_qr(issued_recently, today=wrong_today, clock_trusted=False)
+    assert record.issue_date == date(2026, 10, 15) and record.warning_codes().count("issue.future_unsynced") == 1
+
+
+def error_code_on(payload: str, today: date) -> str:
+    with pytest.raises(QrError) as info:
+        parse_qr(payload, today=today)
+    return info.value.code

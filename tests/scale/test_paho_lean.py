@@ -65,3 +65,55 @@ def test_installing_replaces_pahos_decoder_once_and_keeps_a_working_client():
     h, body = header(1, False, True), publish_body(b"t/x", 1, 9, b"hello")
     got = _packet.decode_publish(h, body, V5)
     assert (got.topic, got.mid, got.payload, got.retain) == (b"t/x", 9, b"hello", True)
+
+
+@given(topic=st.text(min_size=1, max_size=40).map(str.encode), qos=st.integers(0, 1), mid=st.integers(1, 65535),
+       payload=st.binary(max_size=200), expiry=st.none() | st.integers(0, 2**32 - 1),
+       user=st.lists(st.tuples(st.text(max_size=20), st.text(max_size=40)), max_size=4))
+def test_a_publish_with_only_user_properties_and_an_expiry_decodes_as_paho_decodes_it(
+        topic, qos, mid, payload, expiry, user):
+    props = Properties(PacketTypes.PUBLISH)
+    if expiry is not None:
+        props.MessageExpiryInterval = expiry
+    if user:
+        props.UserProperty = user
+    h, body = header(qos, False, False), publish_body(topic, qos, mid, payload, props.pack())
+    if any(ch in text for pair in user for text in pair for ch in "\x00\ufeff"):
+        with pytest.raises(MalformedPacket):  # MQTT forbids them in strings: paho's error, through paho
+            lean(h, body)
+        return
+    ours, theirs = lean(h, body), ORIGINAL(h, body, V5)
+    assert ours._replace(properties=None) == theirs._replace(properties=None)
+    if expiry is None and not user:
+        assert ours.properties is None
+    else:
+        assert isinstance(ours.properties, paho_lean.LeanProperties)
+        assert ours.properties.json() == theirs.properties.json()
+        assert paho_lean.expiry_left(ours.properties) == paho_lean.expiry_left(theirs.properties) == expiry
+        first = dict(reversed(user)).get("sent_at") if user else None
+        assert paho_lean.user_property(ours.properties, "sent_at") == first
+
+
+def test_the_desks_send_time_properties_take_the_lean_path_and_read_back():
+    from datetime import UTC, datetime
+
+    from contract.mqtt import SENT_AT, SENT_EXPIRY_SECONDS, send_time_properties
+
+    at = datetime(2026, 12, 1, 7, 30, 0, 123000, tzinfo=UTC)
+    h, body = header(1, False, False), publish_body(b"cccd/v1/34001/desk-1/checkin", 1, 3, b"{}",
+                                                     send_time_properties(at).pack())
+    got = lean(h, body)
+    assert isinstance(got.properties, paho_lean.LeanProperties) and got.payload == b"{}"
+    assert paho_lean.user_property(got.properties, SENT_AT) == "2026-12-01T07:30:00.123+00:00"
+    assert paho_lean.expiry_left(got.properties) == SENT_EXPIRY_SECONDS
+
+
+@pytest.mark.parametrize("props", [
+    b"\x03\x02\x00\x00",  # an expiry cut short
+    b"\x05\x26\x00\x09ab",  # a user property's key longer than the block
+    b"\x03\x26\x00\x01\xff",  # not UTF-8 (and cut short)
+    b"\x07\x26\x00\x01\x00\x00\x01a",  # a NUL in a key: MQTT forbids it
+])
+def test_a_malformed_property_block_goes_to_paho_and_gets_its_error(props):
+    with pytest.raises(MalformedPacket):
+        lean(header(1, False, False), publish_body(b"t/x", 1, 9, b"", props))
