@@ -20,6 +20,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -37,6 +38,9 @@ from server.brokerfiles import acl_text, mosquitto_hash, password_text, reader_u
 from simulators.population import Population
 from simulators.services import MOSQUITTO_CANDIDATES, find_program, free_port, render_shipped_config, wait_for_port
 from simulators.tls import make_device_pki
+
+if TYPE_CHECKING:
+    from tests.processes import ServerProcess
 
 
 def receipt_bytes(event_ids: list[str]) -> bytes:
@@ -93,6 +97,20 @@ class ShippedBroker:
     @property
     def local_url(self) -> str:
         return f"mqtt://127.0.0.1:{self.local_port}"
+
+    def drill_server(self, workdir: Path) -> ServerProcess:
+        """The real ``cccd-server serve`` as the drills run it on this broker (not started yet):
+        its own SQLite database (``.db``) in ``workdir``, the server's account, readers
+        registered as they first publish."""
+        from tests.processes import READ_TOKEN, ServerProcess  # tests.processes loads the agent's stack
+
+        workdir.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        return ServerProcess(workdir, self.local_url, port=port, config_text=(
+            f'database_url = "sqlite:///{workdir / "server.sqlite"}"\n'
+            f'[mqtt]\nurl = "{self.local_url}"\nclient_id = "drill-server"\n'
+            f'username = "{SERVER_USER}"\npassword = "{SERVER_PASSWORD}"\n'
+            f'[api]\nport = {port}\nread_tokens = ["{READ_TOKEN}"]\n[registry]\nauto_register = true\n'))
 
     def start(self) -> ShippedBroker:
         log = open(self.workdir / "mosquitto.log", "ab")

@@ -11,9 +11,7 @@ import pytest
 
 from edge.domain.qr import VIETNAM_TZ
 from simulators.population import Population
-from simulators.services import free_port
-from tests.processes import READ_TOKEN, ServerProcess
-from tests.shipped_broker import SERVER_PASSWORD, SERVER_USER, ShippedBroker, drill_desk, traffic_with_kills
+from tests.shipped_broker import ShippedBroker, drill_desk, traffic_with_kills
 
 pytestmark = [
     pytest.mark.services,
@@ -28,14 +26,7 @@ KILLS = 3
 def test_broker_killed_during_traffic_with_the_real_server_counts_every_event_once(tmp_path):
     population = Population(33)
     with ShippedBroker(READERS) as broker:
-        server_dir = tmp_path / "server"
-        server_dir.mkdir()
-        port = free_port()
-        server = ServerProcess(server_dir, broker.local_url, port=port, config_text=(
-            f'database_url = "sqlite:///{server_dir / "server.sqlite"}"\n'
-            f'[mqtt]\nurl = "{broker.local_url}"\nclient_id = "drill-server"\n'
-            f'username = "{SERVER_USER}"\npassword = "{SERVER_PASSWORD}"\n'
-            f'[api]\nport = {port}\nread_tokens = ["{READ_TOKEN}"]\n[registry]\nauto_register = true\n'))
+        server = broker.drill_server(tmp_path / "server")
         server.start()
         agents = [drill_desk(tmp_path, broker, f, r, retry_after=3) for f, r in READERS]
         for agent in agents:

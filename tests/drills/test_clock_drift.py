@@ -25,9 +25,7 @@ from edge.clock import ClockState, DeskClock
 from edge.domain.qr import VIETNAM_TZ
 from edge.events import CheckInEvent
 from simulators.population import Population
-from simulators.services import free_port
-from tests.processes import READ_TOKEN, ServerProcess
-from tests.shipped_broker import SERVER_PASSWORD, SERVER_USER, ShippedBroker, drill_desk
+from tests.shipped_broker import ShippedBroker, drill_desk
 
 pytestmark = [
     pytest.mark.services,
@@ -51,14 +49,7 @@ def test_desks_a_day_ahead_and_500_days_behind_count_every_event_once_on_its_tru
     population = Population(71)
     readers = [(f, r) for f, r, _e, _s in DESKS]
     with ShippedBroker(readers) as broker:
-        server_dir = tmp_path / "server"
-        server_dir.mkdir()
-        port = free_port()
-        server = ServerProcess(server_dir, broker.local_url, port=port, config_text=(
-            f'database_url = "sqlite:///{server_dir / "server.sqlite"}"\n'
-            f'[mqtt]\nurl = "{broker.local_url}"\nclient_id = "drill-server"\n'
-            f'username = "{SERVER_USER}"\npassword = "{SERVER_PASSWORD}"\n'
-            f'[api]\nport = {port}\nread_tokens = ["{READ_TOKEN}"]\n[registry]\nauto_register = true\n'))
+        server = broker.drill_server(tmp_path / "server")
         server.start()
         agents = [drill_desk(tmp_path, broker, f, r, retry_after=3, clock=_desk_clock(e, s)) for f, r, e, s in DESKS]
         for agent in agents:
@@ -112,7 +103,7 @@ def test_desks_a_day_ahead_and_500_days_behind_count_every_event_once_on_its_tru
             for agent in agents:
                 agent.stop()
             server.stop()
-    with sqlite3.connect(server_dir / "server.sqlite") as db:
+    with sqlite3.connect(server.db) as db:
         rows = {r[0]: r for r in db.execute(
             "SELECT event_id, facility_code, occurred_at, desk_occurred_at, clock_offset_s FROM checkin_event")}
 

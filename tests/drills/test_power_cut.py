@@ -319,9 +319,7 @@ def _server_rows(db: Path) -> list[tuple[str, str]]:
 def test_power_cut_at_random_points_loses_no_recorded_checkin(lazy_root, tmp_path):
     from edge.domain.qr import VIETNAM_TZ
     from simulators.lazyfs import LazyMount
-    from simulators.services import free_port
-    from tests.processes import READ_TOKEN, ServerProcess
-    from tests.shipped_broker import SERVER_PASSWORD, SERVER_USER, ShippedBroker
+    from tests.shipped_broker import ShippedBroker
 
     _outbox_path_is_where_the_drill_looks(lazy_root)
     rng = random.Random(SEED)
@@ -331,14 +329,7 @@ def test_power_cut_at_random_points_loses_no_recorded_checkin(lazy_root, tmp_pat
     occurred: dict[str, datetime] = {}
     offset = 0
     with ShippedBroker([(FACILITY, READER)]) as broker:
-        server_dir = tmp_path / "server"
-        server_dir.mkdir()
-        port = free_port()
-        server = ServerProcess(server_dir, broker.local_url, port=port, config_text=(
-            f'database_url = "sqlite:///{server_dir / "server.sqlite"}"\n'
-            f'[mqtt]\nurl = "{broker.local_url}"\nclient_id = "drill-server"\n'
-            f'username = "{SERVER_USER}"\npassword = "{SERVER_PASSWORD}"\n'
-            f'[api]\nport = {port}\nread_tokens = ["{READ_TOKEN}"]\n[registry]\nauto_register = true\n'))
+        server = broker.drill_server(tmp_path / "server")
         server.start()
         mqtt = broker.reader_mqtt(FACILITY, READER)
         try:
