@@ -137,9 +137,11 @@ def fleet_page(conn: Connection, flt: FleetFilter, offline_cutoff: datetime) -> 
                  last_error=r.last_error)
         for r in conn.execute(query)
     ]
+    # one expression for SELECT and GROUP BY: two copies bind "" twice, which PostgreSQL refuses
+    version = func.coalesce(READER.c.software_version, "")
     versions_q = (
-        select(func.coalesce(READER.c.software_version, ""), func.count())
-        .group_by(func.coalesce(READER.c.software_version, ""))
+        select(version, func.count())
+        .group_by(version)
         .order_by(func.count().desc())
         .limit(50)
     )
