@@ -13,17 +13,19 @@ models from :mod:`server.schemas`), :mod:`server.store` (writer, registry, queri
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.security.utils import get_authorization_scheme_param
 
 from server.db import init_db, make_engine
-from server.deps import Role
+from server.deps import COOKIE, Role, client_key, role_of
 from server.fleet_metrics import FleetCollector, OpeningHours
 from server.ingest import Ingestor
 from server.metrics import IngestMetrics
+from server.read_cache import ReadCache
 from server.routes import api_router, dashboard, health, reports
 from server.routes.health import RemoteIngest
 from server.routes.meta import metrics_router
@@ -96,4 +98,22 @@ def create_app(settings: ServerSettings, *, ingest: bool = True, role: ServeRole
     app.include_router(api_router)
     app.include_router(dashboard.router)
     app.include_router(reports.router)
+    if settings.api.cache_seconds > 0:
+        app.add_middleware(ReadCache, seconds=settings.api.cache_seconds, authorised=_viewer_check(app))
     return app
+
+
+def _viewer_check(app: FastAPI) -> Callable[[Request], bool]:
+    """Whether a request may read now: a read or admin token in the header (a client not locked
+    out), or a live dashboard session; as :func:`server.deps.presented_role` decides."""
+    settings: ServerSettings = app.state.settings
+    sessions: SessionStore[Role] = app.state.sessions
+    limiter: FailedAuthLimiter = app.state.limiter
+
+    def viewer(request: Request) -> bool:
+        scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
+        if token and scheme.lower() == "bearer":  # as HTTPBearer(auto_error=False) reads it
+            return limiter.retry_after(client_key(request)) is None and role_of(token, settings) is not None
+        return sessions.get(request.cookies.get(COOKIE)) is not None
+
+    return viewer

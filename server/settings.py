@@ -44,6 +44,10 @@ class ApiSettings(Section):
     admin_tokens: list[SecretStr] = Field(default_factory=list, description="bearer tokens of administrators")
     max_failed_auth: int = Field(10, ge=1, le=1000, description="wrong tokens per client within a minute before 429")
     lockout_seconds: int = Field(60, ge=1, le=86_400, description="how long a client gets 429 after that")
+    cache_seconds: float = Field(
+        0.0, ge=0, le=300, description="keep coverage, readers, fleet and dashboard answers this long (0: never); "
+                                       "see server/read_cache.py"
+    )
 
     @field_validator("read_tokens", "admin_tokens")
     @classmethod
