@@ -13,7 +13,8 @@ holds) against two layouts of the real server, one after the other in the same r
 
 Per query p50 and p95 (ms), with the processes' CPU while the client ran. ``--profile S``
 samples the API process with py-spy for S seconds while the client runs, in a layout of its own
-(``split-profiled``: sampling costs CPU on a small machine, so it is not the measured one).
+(``split-profiled``: sampling costs CPU on a small machine, so it is not the measured one);
+``split-cached`` is the split with ``[api] cache_seconds = --cache`` (server/read_cache.py).
 
     python -m benchmarks.fleet_http --readers 40000 --database postgresql
     python -m benchmarks.fleet_http --readers 40000 --layouts all,split,split-profiled --profile 30
@@ -90,7 +91,7 @@ def client_main(args: argparse.Namespace) -> int:
             samples.sort()
             out[name] = {"p50": round(statistics.median(samples), 1),
                          "p95": round(samples[min(len(samples) - 1, math.ceil(0.95 * len(samples)) - 1)], 1),
-                         "n": len(samples), "bytes": size}
+                         "max": round(samples[-1], 1), "n": len(samples), "bytes": size}
     sys.stdout.write(json.dumps(out) + "\n")
     return 0
 
@@ -110,7 +111,7 @@ class RoleServer:
     """``cccd-server serve [--role R]`` with its own TOML file; ``port`` is its HTTP port."""
 
     def __init__(self, work: Path, name: str, database_url: str, broker_port: int, token: str, role: str,
-                 ingest_urls: list[str] | None = None) -> None:
+                 ingest_urls: list[str] | None = None, cache_seconds: float = 0.0) -> None:
         work.mkdir(parents=True, exist_ok=True)
         self.work, self.name, self.role, self.token = work, name, role, token
         api_port, ingest_port = free_port(), free_port()
@@ -120,7 +121,8 @@ class RoleServer:
         self.config.write_text(
             f'database_url = "{database_url}"\n\n[mqtt]\nurl = "mqtt://127.0.0.1:{broker_port}"\n'
             f'username = "{SERVER_USER}"\npassword = "{SERVER_PASSWORD}"\n\n'
-            f'[api]\nhost = "127.0.0.1"\nport = {api_port}\nread_tokens = ["{token}"]\n\n'
+            f'[api]\nhost = "127.0.0.1"\nport = {api_port}\nread_tokens = ["{token}"]\n'
+            f"cache_seconds = {cache_seconds}\n\n"
             f"[process]\ningest_port = {ingest_port}\ningest_urls = {urls}\n")
         os.chmod(self.config, 0o600)
         self.proc: subprocess.Popen[bytes] | None = None
@@ -267,7 +269,8 @@ def one_database(kind: str, args: argparse.Namespace, work: Path) -> dict[str, d
                 for s in ingests:
                     s.start()
                 target = RoleServer(work / kind, "api", url, brokers[0].port, token, "api",
-                                    ingest_urls=[s.url for s in ingests])
+                                    ingest_urls=[s.url for s in ingests],
+                                    cache_seconds=args.cache if layout == "split-cached" else 0.0)
                 servers[:] = [*ingests, target]
                 target.start()
             settle = quiet([s.pid for s in servers], limit=120)
@@ -311,7 +314,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heartbeat", type=float, default=60.0)
     parser.add_argument("--connect-rate", type=float, default=1500.0)
     parser.add_argument("--database", default="postgresql")
-    parser.add_argument("--layouts", default="all,split", help="all | split | split-profiled, in order")
+    parser.add_argument("--layouts", default="all,split",
+                        help="all | split | split-profiled | split-cached, in order")
+    parser.add_argument("--cache", type=float, default=5.0, help="[api] cache_seconds of split-cached")
     parser.add_argument("--reps", type=int, default=40)
     parser.add_argument("--budget", type=float, default=60.0)
     parser.add_argument("--profile", type=float, default=0.0, help="py-spy the API process (split-profiled)")
