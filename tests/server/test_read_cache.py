@@ -7,7 +7,7 @@ says without the cache. The expiry is driven by an injected clock (no sleeping).
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from srvhelpers import ADMIN_TOKEN, READ_TOKEN, auth, make_settings, register_fleet
+from srvhelpers import ADMIN_TOKEN, READ_TOKEN, auth, make_settings, register_fleet, wait_until
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
@@ -47,7 +47,7 @@ def test_a_kept_answer_is_given_only_to_a_request_that_may_read_now(tmp_path):
         assert browser.get("/dashboard", follow_redirects=False).status_code == 303  # not the kept page
 
 
-def test_an_answer_is_kept_for_its_seconds_and_only_when_it_is_a_whole_200():
+def test_an_answer_is_kept_for_its_seconds_renewed_behind_for_as_long_again_and_only_when_a_200():
     calls = {"n": 0}
     now = [100.0]
 
@@ -57,13 +57,18 @@ def test_an_answer_is_kept_for_its_seconds_and_only_when_it_is_a_whole_200():
 
     app = ReadCache(Starlette(routes=[Route("/api/v1/readers", readers), Route("/api/v1/usage", readers)]),
                     seconds=5, authorised=lambda _r: True, clock=lambda: now[0])
-    client = TestClient(app)
-    assert client.get("/api/v1/readers").text == "answer 1"
-    now[0] += 4.9
-    assert client.get("/api/v1/readers").text == "answer 1"
-    now[0] += 0.2
-    assert client.get("/api/v1/readers").text == "answer 2"  # older than 5 s: asked again
-    assert client.get("/api/v1/readers?status=503").text == "answer 3"
-    assert client.get("/api/v1/readers?status=503").text == "answer 4"  # an error is never kept
-    assert client.get("/api/v1/usage").text == "answer 5"
-    assert client.get("/api/v1/usage").text == "answer 6"  # not a fleet-wide path
+    with TestClient(app) as client:
+        assert client.get("/api/v1/readers").text == "answer 1"
+        now[0] += 4.9
+        assert client.get("/api/v1/readers").text == "answer 1"
+        now[0] += 0.2  # 5.1 s old: still given at once, and renewed behind it, once
+        stale = [client.get("/api/v1/readers").text for _ in range(3)]
+        assert stale[0] == "answer 1"
+        wait_until(lambda: client.get("/api/v1/readers").text == "answer 2", 10, "the renewed answer")
+        assert calls["n"] == 2
+        now[0] += 10.1  # past twice its seconds: asked again while the client waits
+        assert client.get("/api/v1/readers").text == "answer 3"
+        assert client.get("/api/v1/readers?status=503").text == "answer 4"
+        assert client.get("/api/v1/readers?status=503").text == "answer 5"  # an error is never kept
+        assert client.get("/api/v1/usage").text == "answer 6"
+        assert client.get("/api/v1/usage").text == "answer 7"  # not a fleet-wide path
