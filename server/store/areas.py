@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, Connection, Table, case, exists, func, literal, select
+from sqlalchemy import ColumnElement, Connection, Table, case, exists, func, literal, or_, select
 
 from server.localformat import Lang
 from server.store.base import AREA, CITIZEN, FACILITY, READER, USAGE, as_utc
@@ -319,6 +319,13 @@ def reader_state(cutoff: datetime) -> ColumnElement[str]:
         (READER.c.last_seen_at < cutoff, literal("missed_heartbeats")),
         else_=literal("online"),
     )
+
+
+def not_online(cutoff: datetime) -> ColumnElement[bool]:
+    """``reader_state(cutoff) != "online"`` as plain column tests: PostgreSQL estimates these from
+    its statistics (none match in a healthy fleet), where it guessed almost every row for the CASE
+    and walked all 13,334 facilities by index for an empty page (230 ms at 40,000 readers)."""
+    return or_(READER.c.status == "offline", READER.c.last_seen_at.is_(None), READER.c.last_seen_at < cutoff)
 
 
 def reader_rows(conn: Connection, facility: str, offline_cutoff: datetime) -> list[ReaderRow]:
