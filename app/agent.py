@@ -4,7 +4,8 @@ Components, each with ``start()``/``stop()`` and a state (see :mod:`app.componen
 one :class:`~app.qr_input.QrInput` per QR source, the :class:`~app.chip_input.ChipInput`
 (pcscd's card observer), the :class:`~app.desk_web.DeskWeb` (screen and HIS API), the
 :class:`~app.availability.Availability` (status and heartbeat) and the publisher (outbox
-to broker, with the retained ``online`` and the ``offline`` last will).
+to broker, with the retained ``online``, the ``offline`` last will and a clean stop's
+``stopped``: :mod:`contract.status`).
 
 The inputs put typed events (:mod:`app.events`) on one queue; the controller's desk
 thread takes them in order and dispatches them by type to the visit flow, so the flow
@@ -33,6 +34,7 @@ from app.events import AgentEvent, CanEntered, CardInserted, CardRemoved, NextPa
 from app.qr_input import QrInput, aim_view
 from app.supervisor import Supervisor
 from contract.events import Receipt
+from contract.status import LOST_PAYLOAD, ONLINE_PAYLOAD, STOPPED_PAYLOAD
 from contract.topics import receipt_topic, status_topic
 from edge.checkin import CheckInOutcome, CheckInService
 from edge.config import EdgeSettings
@@ -139,8 +141,9 @@ class DeskAgent:
             settings.mqtt,
             client_id=settings.mqtt.client_id or f"edge-{settings.facility_code}-{settings.reader_id}",
             max_inflight=settings.outbox.max_inflight,
-            will=RetainedMessage(status, b"offline"),
-            birth=RetainedMessage(status, b"online"),
+            will=RetainedMessage(status, LOST_PAYLOAD),
+            birth=RetainedMessage(status, ONLINE_PAYLOAD),
+            farewell=RetainedMessage(status, STOPPED_PAYLOAD),
             receipts=receipt_link(settings.facility_code, settings.reader_id)
             if settings.outbox.require_receipt else None,
             retry_after=settings.outbox.retry_after_seconds,

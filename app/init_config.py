@@ -100,6 +100,7 @@ host = "127.0.0.1"                   # loopback: the kiosk browser on this machi
 port = 8081
 history_enabled = false              # today's check-ins on the screen (kept until midnight)
 clear_after_seconds = 120.0
+technician_mode = false              # true while setting up the camera: the aiming view at /screen/aim
 # A desk PC on the LAN: allow it explicitly, with a token and TLS (refused otherwise).
 # allow_lan = true
 # host = "0.0.0.0"
@@ -180,7 +181,19 @@ def init_desk(desk: DeskIdentity, *, pseudonym_key: Path | None = None, force: b
         lines.append(f"wrote {token_path} (0600): give its text to the HIS as its Bearer token")
     (desk.config_dir / "trust").mkdir(parents=True, exist_ok=True)
     lines.append(f"trust certificates go in {desk.config_dir / 'trust'}")
+    _sync_to_disk([config, key_path, token_path], desk.config_dir)
     return lines
+
+
+def _sync_to_disk(files: list[Path], directory: Path) -> None:
+    """fsync the desk's files and their folder: a Pi unplugged right after ``init`` otherwise
+    comes back with empty key files (the power-cut drill found it), which ``init`` then keeps."""
+    for path in [*files, directory]:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def init_main(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) -> int:

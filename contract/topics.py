@@ -1,7 +1,7 @@
 """Topics of the contract v1 and the identifier rules they are built from.
 
 ``cccd/v1/<facility>/<reader>/<kind>``: ``checkin`` (QoS 1, never retained), ``status``
-(retained online/offline, the last will), ``heartbeat`` (never retained), and
+(retained: online, the last will, a clean stop; :mod:`contract.status`), ``heartbeat`` (never retained), and
 ``receipt`` (server to that reader only: the event ids the server has stored).
 
 The identifier rules (facility codes, reader ids, broker usernames) are defined here

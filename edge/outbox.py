@@ -48,6 +48,9 @@ class Outbox:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
+        # FULL: every commit fsyncs the WAL. NORMAL (WAL mode's usual choice) syncs only at
+        # checkpoints: in the power-cut drill (tests/drills/test_power_cut.py) it lost 120 of 120
+        # recorded check-ins; FULL lost none, at 6-8 ms per add on the test machine's disk.
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
         # Write failures (a full or failing disk), for the alarm: a failure since the last success is loud.

@@ -152,6 +152,7 @@ class OutboxPublisher:
         max_inflight: int = 20,
         will: RetainedMessage | None = None,
         birth: RetainedMessage | None = None,
+        farewell: RetainedMessage | None = None,
         on_change: Callable[[PublisherState], None] | None = None,
         receipts: ReceiptLink | None = None,
         retry_after: float = 30.0,
@@ -165,6 +166,8 @@ class OutboxPublisher:
         self.max_inflight = max_inflight
         self.will = will
         self.birth = birth
+        # said on a clean stop, so that the status tells it from the will's lost connection
+        self.farewell = farewell or will
         self.receipts = receipts
         self.retry_after = retry_after
         self.max_retry_after = max(max_retry_after, retry_after)
@@ -271,11 +274,12 @@ class OutboxPublisher:
         self._set_connected(False)
         self._client = None
         try:
-            if self._stop.is_set() and self.will is not None:
-                # A clean stop says "offline" itself; the broker sends the will only on a loss.
-                client.publish(self.will.topic, self.will.payload, qos=1, retain=True).wait_for_publish(2)
+            if self._stop.is_set() and self.farewell is not None:
+                # A clean stop says so itself (contract.status: "stopped"); the broker sends the
+                # will ("offline") only when the connection is lost.
+                client.publish(self.farewell.topic, self.farewell.payload, qos=1, retain=True).wait_for_publish(2)
         except (RuntimeError, ValueError, OSError):  # the link is already gone: the will says it
-            log.debug("could not say offline", exc_info=True)
+            log.debug("could not say stopped", exc_info=True)
         client.disconnect()
         client.loop_stop()
 

@@ -21,6 +21,7 @@ APT_PACKAGES=(
   curl                                   # the demo prints a curl command to try the API
   prometheus                             # promtool checks and unit-tests the shipped alert rules
   poppler-utils                          # pdftoppm/pdfinfo render the printed province report in its test
+  fuse3                                  # fusermount3 + libfuse3: the power-cut drill's lazy filesystem (simulators/lazyfs.py)
 )
 # Held by apt-get update (lists), apt-get install / dpkg (the others).
 APT_LOCKS=(/var/lib/dpkg/lock-frontend /var/lib/dpkg/lock /var/lib/apt/lists/lock /var/cache/apt/archives/lock)

@@ -21,7 +21,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.security.utils import get_authorization_scheme_param
 
 from server.db import init_db, make_engine
-from server.deps import COOKIE, Role, client_key, role_of
+from server.deps import COOKIE, client_key, role_of
 from server.fleet_metrics import FleetCollector, OpeningHours
 from server.ingest import Ingestor
 from server.metrics import IngestMetrics
@@ -81,8 +81,9 @@ def create_app(settings: ServerSettings, *, ingest: bool = True, role: ServeRole
     app.state.remote_ingest = (RemoteIngest(settings.process.ingest_health_urls,
                                             settings.process.ingest_timeout_seconds)
                                if ingest and role is ServeRole.api else None)
-    app.state.sessions = SessionStore[Role]()
-    app.state.limiter = FailedAuthLimiter(settings.api.max_failed_auth, 60.0, settings.api.lockout_seconds)
+    # in the database: a restart keeps the viewers signed in, and every server process shares the limit
+    app.state.sessions = SessionStore(engine)
+    app.state.limiter = FailedAuthLimiter(engine, settings.api.max_failed_auth, 60.0, settings.api.lockout_seconds)
     app.add_middleware(SecurityHeaders)
     app.include_router(metrics_router)
     if role is ServeRole.ingest:
@@ -107,7 +108,7 @@ def _viewer_check(app: FastAPI) -> Callable[[Request], bool]:
     """Whether a request may read now: a read or admin token in the header (a client not locked
     out), or a live dashboard session; as :func:`server.deps.presented_role` decides."""
     settings: ServerSettings = app.state.settings
-    sessions: SessionStore[Role] = app.state.sessions
+    sessions: SessionStore = app.state.sessions
     limiter: FailedAuthLimiter = app.state.limiter
 
     def viewer(request: Request) -> bool:

@@ -160,6 +160,33 @@ class QuarantineRow(Base):
     __table_args__ = (Index("ix_quarantine_received_at", "received_at"),)
 
 
+class DashboardSession(Base):
+    """A signed-in dashboard browser (server/security.py): only the hash of its opaque id is kept."""
+
+    __tablename__ = "dashboard_session"
+
+    id_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_dashboard_session_expires_at", "expires_at"),)
+
+
+class FailedAuth(Base):
+    """Failed authentications per client address in its current window, and its lockout (shared by
+    every server process)."""
+
+    __tablename__ = "failed_auth"
+
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    failures: Mapped[int] = mapped_column(Integer)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_failed_auth_window_start", "window_start"),)
+
+
 def make_engine(url: str) -> Engine:
     """An engine; SQLite gets WAL, a busy timeout and foreign keys."""
     if url.startswith("sqlite"):

@@ -3,9 +3,11 @@
 Viewers use a read token, administrators an admin token (which also reads). The API
 takes ``Authorization: Bearer``; the dashboard takes a token once through its login
 form and keeps only an opaque, expiring session id in an HttpOnly, SameSite=Strict
-cookie (Secure over TLS). Reads accept the header or the session; admin endpoints take
+cookie (Secure over TLS); the database keeps only the id's hash, so a restart or another
+server process keeps the session. Reads accept the header or the session; admin endpoints take
 the header only, so no page in the user's browser can act as its admin. Wrong tokens
-are counted per client: past the limit the client gets 429 until its lockout ends.
+are counted per client in the database (shared by every server process): past the limit the
+client gets 429 until its lockout ends.
 """
 
 from __future__ import annotations
@@ -75,8 +77,8 @@ def offline_after(settings: Annotated[ServerSettings, Depends(get_settings)]) ->
     return timedelta(seconds=settings.registry.offline_after_seconds)
 
 
-def get_sessions(request: Request) -> SessionStore[Role]:
-    sessions: SessionStore[Role] = request.app.state.sessions
+def get_sessions(request: Request) -> SessionStore:
+    sessions: SessionStore = request.app.state.sessions
     return sessions
 
 
@@ -115,7 +117,8 @@ def check_token(request: Request, token: str, settings: ServerSettings) -> Role:
 def session_role(request: Request) -> Role | None:
     """The role of the browser's dashboard session (the ``viewer`` check of pages such as
     :mod:`server.routes.reports`), or None."""
-    return get_sessions(request).get(request.cookies.get(COOKIE))
+    role = get_sessions(request).get(request.cookies.get(COOKIE))
+    return next((r for r in Role if r.value == role), None)
 
 
 def presented_role(

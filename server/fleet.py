@@ -21,9 +21,10 @@ from server.localformat import Lang
 from server.store.areas import not_online, reader_state
 from server.store.base import FACILITY, READER, as_utc
 
-ReaderState = Literal["online", "last_will", "missed_heartbeats", "never_seen"]
-StateFilter = Literal["any", "online", "offline", "last_will", "missed_heartbeats", "never_seen"]
-STATE_FILTERS: tuple[StateFilter, ...] = ("any", "online", "offline", "last_will", "missed_heartbeats", "never_seen")
+ReaderState = Literal["online", "stopped", "last_will", "missed_heartbeats", "never_seen"]
+StateFilter = Literal["any", "online", "offline", "stopped", "last_will", "missed_heartbeats", "never_seen"]
+STATE_FILTERS: tuple[StateFilter, ...] = ("any", "online", "offline", "stopped", "last_will", "missed_heartbeats",
+                                          "never_seen")
 MAX_PAGE = 500
 
 

@@ -23,12 +23,13 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy import Connection, and_, func, or_, select
 
+from contract.status import OFFLINE_STATUSES
 from server.store import EventStore
 from server.store.areas import reader_state
 from server.store.base import FACILITY, READER
 
 #: Why a reader is not online; the same words as the readers API.
-OFFLINE_REASONS = ("last_will", "missed_heartbeats", "never_seen")
+OFFLINE_REASONS = ("stopped", "last_will", "missed_heartbeats", "never_seen")
 #: A covered facility is listed once nobody checked in there for this long (the alert waits longer).
 QUIET_AFTER = timedelta(days=1)
 
@@ -110,7 +111,8 @@ class FleetCollector:
                    reader_state(cutoff).label("state"),
                    func.coalesce(READER.c.last_seen_at, READER.c.registered_at).label("since"))
             .select_from(READER.join(FACILITY, FACILITY.c.code == READER.c.facility_code))
-            .where(or_(READER.c.status == "offline", READER.c.last_seen_at.is_(None), READER.c.last_seen_at < cutoff))
+            .where(or_(READER.c.status.in_(OFFLINE_STATUSES), READER.c.last_seen_at.is_(None),
+                       READER.c.last_seen_at < cutoff))
         )
         for r in conn.execute(query):
             since = _utc(r.since) or now

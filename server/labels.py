@@ -16,8 +16,9 @@ FACILITY_TYPES: dict[str, tuple[str, str]] = {
 }
 READER_STATES: dict[str, tuple[str, str]] = {
     "online": ("Đang hoạt động", "Online"),
-    # a clean stop and the broker's last will both say "offline": they cannot be told apart yet
-    "last_will": ("Đã báo ngừng hoạt động", "Reported offline"),
+    # a clean stop says "stopped" itself; the broker's will ("offline") means the link was lost
+    "stopped": ("Đã tắt đúng cách", "Stopped cleanly"),
+    "last_will": ("Mất kết nối đột ngột", "Lost connection"),
     "missed_heartbeats": ("Mất tín hiệu định kỳ", "Missed heartbeats"),
     "never_seen": ("Chưa từng kết nối", "Never connected"),
 }

@@ -34,7 +34,8 @@ class Format(str, Enum):
 
 
 class OfflineReason(str, Enum):
-    last_will = "last_will"
+    stopped = "stopped"  # the desk said so on a clean stop (contract.status)
+    last_will = "last_will"  # the broker's will: the connection was lost
     missed_heartbeats = "missed_heartbeats"
     never_seen = "never_seen"
 

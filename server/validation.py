@@ -21,6 +21,7 @@ from enum import Enum
 from pydantic import ValidationError
 
 from contract.events import CheckInEvent
+from contract.status import parse_status
 from server.store.writer import QuarantineRecord
 
 #: The product's epoch: no genuine event is older.
@@ -103,8 +104,8 @@ def check_checkin(
 def check_status(payload: bytes, bounds: Bounds) -> str | Reason:
     if len(payload) > bounds.max_side_bytes:
         return Reason.oversize
-    status = payload.strip().decode("ascii", "replace")
-    return status if status in ("online", "offline") else Reason.bad_status
+    status = parse_status(payload)  # online, offline (the will: a lost connection) or stopped (a clean stop)
+    return Reason.bad_status if status is None else status
 
 
 def check_heartbeat(payload: bytes, *, retained: bool, bounds: Bounds) -> Reason | None:

@@ -52,6 +52,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from contract.status import LOST_PAYLOAD, STOPPED_PAYLOAD
 from edge.events import CheckInEvent, Method, checkin_topic, heartbeat_topic, new_event_id, status_topic
 from edge.heartbeat import HealthSnapshot
 from edge.trust.levels import TrustLevel
@@ -218,7 +219,7 @@ class ReaderConnection(asyncio.Protocol):
         self.transport = transport
         transport.write(connect_packet(
             self.client_id, self.reader.username, self.password, keepalive=self.keepalive,
-            will_topic=status_topic(self.reader.facility, self.reader.reader), will_payload=b"offline",
+            will_topic=status_topic(self.reader.facility, self.reader.reader), will_payload=LOST_PAYLOAD,
         ))
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -411,7 +412,7 @@ async def _run_process(plan: FleetPlan, index: int) -> ProcessReport:
             break
         await asyncio.sleep(0.1)
     for conn in conns.values():
-        conn.publish(status_topic(conn.reader.facility, conn.reader.reader), b"offline", retain=True)
+        conn.publish(status_topic(conn.reader.facility, conn.reader.reader), STOPPED_PAYLOAD, retain=True)
         conn.close()
     await asyncio.sleep(0.2)
     usage = resource.getrusage(resource.RUSAGE_SELF)

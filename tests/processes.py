@@ -30,6 +30,24 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def write_agent_config(workdir: Path, broker_url: str, *, mqtt: str = "", outbox: str = "") -> Path:
+    """An ``edge.toml`` for ``cccd-edge run`` as desk 34001/desk-1 (no chip, no screen), with its own
+    pseudonym key and state in ``workdir``; ``mqtt`` and ``outbox`` are extra lines of those sections."""
+    from edge.settings_base import write_secret_file
+
+    key = workdir / "pseudonym.key"
+    if not key.exists():
+        write_secret_file(key, os.urandom(32))
+    config = workdir / "edge.toml"
+    config.write_text(
+        f'facility_code = "34001"\nreader_id = "desk-1"\npseudonym_key_file = "{key}"\n'
+        f'state_dir = "{workdir / "state"}"\n'
+        f'[mqtt]\nurl = "{broker_url}"\n{mqtt}\n[outbox]\n{outbox}\n'
+        '[chip]\nenabled = false\n[screen]\nenabled = false\n'
+    )
+    return config
+
+
 class ProgramProcess:
     """A console program of this project, started with ``python -m``, killable by signal."""
 

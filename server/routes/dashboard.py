@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -51,7 +52,8 @@ async def login(request: Request, settings: Settings) -> Response:
     if not _same_origin(request):
         return HTMLResponse("cross-origin sign-in refused", status_code=status.HTTP_403_FORBIDDEN)
     limiter = get_limiter(request)
-    retry = limiter.retry_after(client_key(request))
+    # the limiter and the sessions are in the database: off the event loop
+    retry = await run_in_threadpool(limiter.retry_after, client_key(request))
     if retry is not None:
         page = _login_page(locked=True, status_code=status.HTTP_429_TOO_MANY_REQUESTS)
         page.headers["Retry-After"] = str(retry)
@@ -61,10 +63,11 @@ async def login(request: Request, settings: Settings) -> Response:
     token = (parse_qs(body).get("token") or [""])[0]
     role = role_of(token, settings)
     if role is None:
-        limiter.failed(client_key(request))
+        await run_in_threadpool(limiter.failed, client_key(request))
         return RedirectResponse("/dashboard/login?error=true", status_code=status.HTTP_303_SEE_OTHER)
     response = RedirectResponse("/dashboard", status_code=status.HTTP_303_SEE_OTHER)
-    response.set_cookie(COOKIE, get_sessions(request).create(role), httponly=True, samesite="strict",
+    sid = await run_in_threadpool(get_sessions(request).create, role.value)
+    response.set_cookie(COOKIE, sid, httponly=True, samesite="strict",
                         max_age=SESSION_SECONDS, secure=request.url.scheme == "https", path="/")
     return response
 

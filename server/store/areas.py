@@ -199,7 +199,7 @@ class FacilityRow:
 class ReaderRow:
     facility_code: str
     reader_id: str
-    state: str  # online / last_will / missed_heartbeats / never_seen
+    state: str  # online / stopped / last_will / missed_heartbeats / never_seen
     last_seen: datetime | None
     last_heartbeat: datetime | None
     last_checkin: datetime | None
@@ -312,8 +312,10 @@ def facility_rows(conn: Connection, area: Area, start: date, end: date, live_cut
 
 
 def reader_state(cutoff: datetime) -> ColumnElement[str]:
-    """online / last_will / missed_heartbeats / never_seen, decided by the database (docs/counting.md)."""
+    """online / stopped / last_will / missed_heartbeats / never_seen, decided by the database
+    (docs/counting.md): a clean stop and the broker's will (a lost connection) are told apart."""
     return case(
+        (READER.c.status == "stopped", literal("stopped")),
         (READER.c.status == "offline", literal("last_will")),
         (READER.c.last_seen_at.is_(None), literal("never_seen")),
         (READER.c.last_seen_at < cutoff, literal("missed_heartbeats")),

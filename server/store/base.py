@@ -14,7 +14,9 @@ from server.db import (
     CheckInRow,
     DailyCitizen,
     DailyUsage,
+    DashboardSession,
     Facility,
+    FailedAuth,
     QuarantineRow,
     Reader,
     RefusedDaily,
@@ -34,6 +36,8 @@ REFUSED = _table(RefusedDaily)
 FACILITY = _table(Facility)
 READER = _table(Reader)
 QUARANTINE = _table(QuarantineRow)
+SESSIONS = _table(DashboardSession)
+FAILURES = _table(FailedAuth)
 
 
 def utcnow() -> datetime:

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import ColumnElement, Connection, Date, and_, case, cast, func, or_, select
 
+from contract.status import OFFLINE_STATUSES
 from server.schemas import (
     Coverage,
     CoverageArea,
@@ -115,7 +116,7 @@ class Queries(StoreBase):
             query = query.where(FACILITY.c.province == province)
         if offline is not None:
             # the same rule as offline_reason below: its last will, never heard, or silent too long
-            silent = or_(func.coalesce(READER.c.status, "") == "offline", READER.c.last_seen_at.is_(None),
+            silent = or_(func.coalesce(READER.c.status, "").in_(OFFLINE_STATUSES), READER.c.last_seen_at.is_(None),
                          READER.c.last_seen_at < now - offline_after)
             query = query.where(silent if offline else ~silent)
         if limit is not None:
@@ -131,7 +132,9 @@ class Queries(StoreBase):
                     row[key] = value.isoformat() if value else None
                 seen = as_utc(r.last_seen_at)
                 reason: OfflineReason | None = None
-                if r.status == "offline":
+                if r.status == "stopped":
+                    reason = OfflineReason.stopped
+                elif r.status == "offline":
                     reason = OfflineReason.last_will
                 elif seen is None:
                     reason = OfflineReason.never_seen

@@ -5,7 +5,6 @@ agent SIGKILLed mid-publish and restarted — nothing lost, nothing counted twic
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -13,29 +12,18 @@ from pathlib import Path
 import pytest
 
 from edge.domain.qr import today_in_vietnam
-from edge.settings_base import write_secret_file
 from simulators.population import Population
 from simulators.services import Mosquitto, free_port
 from tests.mqtt_sniffer import Sniffer
-from tests.processes import ProgramProcess, ServerProcess, wait_until
+from tests.processes import ProgramProcess, ServerProcess, wait_until, write_agent_config
 
 pytestmark = pytest.mark.services
 SCANS = 1500
 
 
 def agent_config(tmp_path: Path, broker_url: str) -> Path:
-    key = tmp_path / "pseudonym.key"
-    if not key.exists():
-        write_secret_file(key, os.urandom(32))
-    config = tmp_path / "edge.toml"
-    config.write_text(
-        f'facility_code = "34001"\nreader_id = "desk-1"\npseudonym_key_file = "{key}"\n'
-        f'state_dir = "{tmp_path / "state"}"\n'
-        # one event in flight at a time: publishing takes long enough to be interrupted
-        f'[mqtt]\nurl = "{broker_url}"\n[outbox]\nmax_inflight = 1\n'
-        '[chip]\nenabled = false\n[screen]\nenabled = false\n'
-    )
-    return config
+    # one event in flight at a time: publishing takes long enough to be interrupted
+    return write_agent_config(tmp_path, broker_url, outbox="max_inflight = 1")
 
 
 def outbox_depth(tmp_path: Path) -> int:

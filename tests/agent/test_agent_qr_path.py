@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from app.agent import DeskAgent
+from contract.status import STOPPED_PAYLOAD
 from edge.config import EdgeSettings
 from edge.settings_base import write_secret_file
 from simulators.qr_sources import SyntheticCardStream
@@ -86,5 +87,6 @@ def test_camera_cards_become_one_checkin_each_with_screen_his_and_availability(t
                 publish_screenshot(tmp_path / "desk-qr-only.png", "desk-qr-only.png")  # only when refreshing docs
     finally:
         agent.stop()
-    wait_until(lambda: sniffer.payloads("/status")[-1:] == [b"offline"], 10, "the offline status")
+    # a clean stop says so (contract.status), not the will's plain "offline"
+    wait_until(lambda: sniffer.payloads("/status")[-1:] == [STOPPED_PAYLOAD], 10, "the stopped status")
     sniffer.close()

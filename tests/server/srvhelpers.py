@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import uvicorn
 from fastapi import FastAPI
 
+from contract.topics import reader_username
 from server.settings import ServerSettings
 from server.store import EventStore
+from server.store.registry import BrokerAccount
 from simulators.fleet import facility_codes
 from simulators.services import free_port
 
@@ -30,21 +32,26 @@ def make_settings(database_url: str, broker_url: str = "mqtt://127.0.0.1:1", **o
     return ServerSettings.load(None, **values)
 
 
-def facilities_csv(codes: list[str], extra: int = 0) -> str:
-    """A registry CSV: the fleet's facilities spread over three districts, plus ``extra`` without readers."""
+def facilities_csv(codes: list[str], extra: int = 0, provinces: Sequence[str] = ("Thái Bình",)) -> str:
+    """A registry CSV: the fleet's facilities spread over three districts (and round the ``provinces``),
+    plus ``extra`` without readers."""
     lines = ["code,name,type,province,district,commune"]
     all_codes = codes + [f"99{i:03d}" for i in range(extra)]
     for i, code in enumerate(all_codes):
         kind = ("hospital", "trạm y tế", "private_clinic")[i % 3]
-        lines.append(f"{code},Cơ sở y tế {code},{kind},Thái Bình,{DISTRICTS[i % 3]},Xã {i}")
+        lines.append(f"{code},Cơ sở y tế {code},{kind},{provinces[i % len(provinces)]},{DISTRICTS[i % 3]},Xã {i}")
     return "\n".join(lines) + "\n"
 
 
-def register_fleet(store: EventStore, facilities: int, extra: int = 0) -> list[str]:
+def register_fleet(store: EventStore, facilities: int, extra: int = 0, *, readers: int = 1,
+                   provinces: Sequence[str] = ("Thái Bình",)) -> list[str]:
+    """``facilities`` registered facilities (codes 34001...) with readers ``desk-1`` to ``desk-<readers>``
+    each (their own ``<facility>/<reader>`` usernames), registered in one transaction; their codes."""
     codes = facility_codes(facilities)
-    store.import_facilities(facilities_csv(codes, extra))
-    for code in codes:
-        store.add_reader(code, "desk-1")
+    store.import_facilities(facilities_csv(codes, extra, provinces))
+    desks = [f"desk-{d}" for d in range(1, readers + 1)]
+    store.add_readers([BrokerAccount(reader_username(code, desk), None, code, desk)
+                       for code in codes for desk in desks])
     return codes
 
 

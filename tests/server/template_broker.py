@@ -72,6 +72,15 @@ class TemplateBroker:
         self.stop()
         self.start()
 
+    def server_config(self, db_path: Path, port: int, client_id: str, read_token: str, admin_token: str,
+                      extra: str = "") -> str:
+        """A ``server.toml`` for ``cccd-server serve`` with the server's account on the loopback listener;
+        ``extra`` is appended (more lines of the ``[api]`` table, or further tables)."""
+        return (f'database_url = "sqlite:///{db_path}"\n'
+                f'[mqtt]\nurl = "{self.server_url}"\nusername = "{SERVER_USER}"\n'
+                f'password = "{SERVER_PASSWORD}"\nclient_id = "{client_id}"\n'
+                f'[api]\nport = {port}\nread_tokens = ["{read_token}"]\nadmin_tokens = ["{admin_token}"]\n' + extra)
+
     def log_text(self) -> str:
         return (self.work / "log").read_text(errors="replace")
 

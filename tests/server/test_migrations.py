@@ -15,8 +15,9 @@ def test_upgrade_head_matches_the_models_and_is_idempotent(database_url):
     init_db(engine)  # a restart: nothing to do
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-        assert MigrationContext.configure(conn).get_current_revision() == "0004"
+        assert MigrationContext.configure(conn).get_current_revision() == "0007"
     assert diff == []
     assert {"facility", "reader", "checkin_event", "daily_usage", "area_daily_usage", "daily_citizen",
-            "refused_daily", "quarantine", "alembic_version"} <= set(inspect(engine).get_table_names())
+            "refused_daily", "quarantine", "dashboard_session", "failed_auth",
+            "alembic_version"} <= set(inspect(engine).get_table_names())
     engine.dispose()

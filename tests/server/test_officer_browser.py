@@ -11,64 +11,23 @@ import io
 import os
 import random
 import time
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import openpyxl
 import pytest
+from province_data import DISTRICTS, checkin, populate
 from srvhelpers import READ_TOKEN, make_settings, serving
 
-from contract.events import CheckInEvent, Method, new_event_id
+from contract.events import Method
 from contract.levels import TrustLevel
 from server.app import create_app
-from server.store import Activity, EventStore
+from server.labels import READER_STATES
+from server.store import EventStore
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, publish_screenshot
 
-VN = timezone(timedelta(hours=7))
-DISTRICTS = ["TP Thái Bình", "Đông Hưng", "Hưng Hà", "Kiến Xương", "Quỳnh Phụ", "Thái Thụy", "Tiền Hải", "Vũ Thư"]
-KINDS = [("hospital", "Bệnh viện đa khoa"), ("health_station", "Trạm y tế xã"), ("private_clinic", "Phòng khám")]
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt install chromium)")
-
-
-def _event(code: str, when: datetime, rng: random.Random, trust: TrustLevel, method: Method) -> CheckInEvent:
-    return CheckInEvent(event_id=new_event_id(), facility_code=code, reader_id="desk-1", occurred_at=when,
-                        method=method, trust_level=trust, citizen_pseudonym=f"{rng.randrange(3000):064x}")
-
-
-def populate(store: EventStore, rng: random.Random) -> tuple[list[str], int, int]:
-    """48 facilities in Thái Bình (35 with a reader heard this week) and 2 in Hà Nam; 30 days of reads."""
-    lines = ["code,name,type,province,district,commune"]
-    codes = []
-    for i in range(48):
-        district = DISTRICTS[i % len(DISTRICTS)]
-        kind, label = KINDS[0] if i < 8 else KINDS[1] if i < 40 else KINDS[2]
-        code = f"34{i + 1:03d}"
-        codes.append(code)
-        lines.append(f"{code},{label} {district} {i + 1},{kind},Thái Bình,{district},Xã {i + 1}")
-    lines += ["35001,Bệnh viện Hà Nam,hospital,Hà Nam,Phủ Lý,", "35002,Trạm y tế Hà Nam,health_station,Hà Nam,Phủ Lý,"]
-    store.import_facilities("\n".join(lines) + "\n")
-    now = datetime.now(VN)
-    active = [c for i, c in enumerate(codes[:44]) if i % 8 != 7 and i % 11 != 5]  # 35 facilities
-    for code in [*codes[:44], "35001"]:
-        store.add_reader(code, "desk-1")
-    store.add_reader(codes[0], "desk-2")
-    kinds = [(Method.QR, TrustLevel.QR_ONLY)] * 5 + [(Method.CHIP, TrustLevel.CHIP_VERIFIED)] * 3 + [
-        (Method.QR_AND_CHIP, TrustLevel.CHIP_VERIFIED_CLONE_CHECKED)] * 2 + [
-        (Method.CHIP, TrustLevel.CHIP_DATA_UNANCHORED), (Method.QR, TrustLevel.INVALID)]
-    events = []
-    for day in range(30):
-        for code in active:
-            for _ in range(rng.randint(0, 5) + (3 if day < 9 else 0)):
-                method, trust = rng.choice(kinds)
-                when = now - timedelta(days=day, minutes=rng.randint(0, 300))
-                events.append(_event(code, when, rng, trust, method))
-    store.store(events)
-    store.store([], [Activity(codes[7], "desk-1", "status", now, "offline"),
-                     Activity(codes[0], "desk-1", "heartbeat", now)])
-    checkins = sum(1 for e in events if e.trust_level != TrustLevel.INVALID)
-    rejected = len(events) - checkins
-    return codes, checkins, rejected
 
 
 @pytest.fixture(scope="module")
@@ -167,10 +126,11 @@ def test_drill_down_province_district_facility_reader_with_breadcrumb_and_sharea
     assert page.inner_text("[data-testid=breadcrumb]").split(" › ")[-1] == "Bệnh viện đa khoa Vũ Thư 8"  # its name
     assert page.locator("[data-testid=reader-row]").count() == 1
     states = page.locator("[data-testid=reader-row] .badge").get_attribute("data-state")
-    assert states == "last_will"  # 34008's reader said offline
-    assert "Đã báo ngừng hoạt động" in page.inner_text("[data-testid=reader-table]")
+    assert states == "last_will"  # 34008's reader's last status is the will: a lost connection
+    assert READER_STATES["last_will"][0] in page.inner_text("[data-testid=reader-table]")
     page.screenshot(path=str(served["shots"] / "dashboard-facility-1280.png"), full_page=True)
     page.click("[data-testid=reader-row] a")
+    page.wait_for_selector("[data-testid=reader-detail]")  # the click navigates: wait for the new page
     assert page.locator("[data-testid=reader-detail]").count() == 1
     shared = page.url
     crumbs = page.inner_text("[data-testid=breadcrumb]")
@@ -220,7 +180,7 @@ def test_the_page_refreshes_itself_without_losing_the_view(served):
     page.evaluate("window.__kept = 'same document'")
     page.evaluate("window.scrollTo(0, 400)")
     rng = random.Random(9)
-    served["store"].store([_event(served["codes"][1], datetime.now(UTC), rng, TrustLevel.CHIP_VERIFIED, Method.CHIP)
+    served["store"].store([checkin(served["codes"][1], datetime.now(UTC), rng, TrustLevel.CHIP_VERIFIED, Method.CHIP)
                            for _ in range(3)])
     # polled from here: the page's CSP (no eval) refuses wait_for_function's string predicate
     deadline = time.monotonic() + 20

@@ -174,11 +174,8 @@ def test_the_drill_against_the_real_server_process_killed_and_restarted(tmp_path
     store.engine.dispose()
     with TemplateBroker([GOOD, BAD]) as broker:
         port = free_port()
-        config = (f'database_url = "sqlite:///{db_path}"\n'
-                  f'[mqtt]\nurl = "{broker.server_url}"\nusername = "{SERVER_USER}"\n'
-                  f'password = "{SERVER_PASSWORD}"\nclient_id = "cccd-server-drill-process"\n'
-                  f'[api]\nport = {port}\nread_tokens = ["{READ_TOKEN}"]\nadmin_tokens = ["{ADMIN_TOKEN}"]\n'
-                  "[ingest]\nquarantine_alert_seconds = 3\nbatch_size = 50\n")
+        config = broker.server_config(db_path, port, "cccd-server-drill-process", READ_TOKEN, ADMIN_TOKEN,
+                                      "[ingest]\nquarantine_alert_seconds = 3\nbatch_size = 50\n")
         server = ServerProcess(tmp_path, broker.server_url, auto_register=False, config_text=config, port=port)
         good = broker.reader(GOOD[0], GOOD[1], "desk-a").connect()
         bad = broker.reader(BAD[0], BAD[1], "desk-b").connect()

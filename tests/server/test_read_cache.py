@@ -18,9 +18,8 @@ from server.read_cache import ReadCache
 
 
 def test_a_kept_answer_is_given_only_to_a_request_that_may_read_now(tmp_path):
-    settings = make_settings(f"sqlite:///{tmp_path / 's.sqlite'}", api={
-        "read_tokens": [READ_TOKEN], "admin_tokens": [ADMIN_TOKEN], "cache_seconds": 300, "max_failed_auth": 2})
-    app = create_app(settings, ingest=False)
+    api = {"read_tokens": [READ_TOKEN], "admin_tokens": [ADMIN_TOKEN], "cache_seconds": 300, "max_failed_auth": 2}
+    app = create_app(make_settings(f"sqlite:///{tmp_path / 's.sqlite'}", api=api), ingest=False)
     register_fleet(app.state.store, 2)
     with TestClient(app) as client:
         first = client.get("/api/v1/readers", headers=auth())
@@ -36,7 +35,8 @@ def test_a_kept_answer_is_given_only_to_a_request_that_may_read_now(tmp_path):
         # the two wrong tokens above locked this client out: even the right token is refused now
         assert client.get("/api/v1/readers", headers=auth()).status_code == 429
 
-    app = create_app(settings, ingest=False)
+    # another database: the lockout above is kept in the first one, for every process
+    app = create_app(make_settings(f"sqlite:///{tmp_path / 'b.sqlite'}", api=api), ingest=False)
     with TestClient(app) as browser:
         assert browser.get("/dashboard", follow_redirects=False).status_code == 303
         browser.post("/dashboard/login", data={"token": READ_TOKEN})

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from srvhelpers import register_fleet
 
 from server.db import init_db, make_engine
 from server.store import Activity, EventStore
-from server.store.registry import BrokerAccount
 
 OFFLINE_AFTER = timedelta(minutes=15)
 
@@ -18,14 +18,12 @@ OFFLINE_AFTER = timedelta(minutes=15)
 def store(database_url):
     store = EventStore(make_engine(database_url))
     init_db(store.engine)
-    store.import_facilities("code,name,type,province,district,commune\n"
-                            + "".join(f"F{i:02d},Trạm {i},health_station,Tỉnh {i % 2},Huyện,Xã\n" for i in range(20)))
-    store.add_readers([BrokerAccount(f"F{i:02d}/desk-{d}", None, f"F{i:02d}", f"desk-{d}")
-                       for i in range(20) for d in range(3)])
+    codes = register_fleet(store, 20, readers=3, provinces=("Tỉnh 0", "Tỉnh 1"))
     now = datetime.now(UTC)
-    beats = [Activity(f"F{i:02d}", "desk-0", "heartbeat", now) for i in range(20)]  # desk-0: online
-    wills = [Activity(f"F{i:02d}", "desk-1", "status", now, "offline") for i in range(0, 20, 4)]  # last will
-    store.store([], beats + wills)  # desk-2 and the rest of desk-1: never seen
+    beats = [Activity(code, "desk-1", "heartbeat", now) for code in codes]  # desk-1: online
+    wills = [Activity(codes[i], "desk-2", "status", now, "offline") for i in range(0, 20, 4)]  # last will
+    stops = [Activity(codes[i], "desk-2", "status", now, "stopped") for i in range(2, 20, 4)]  # a clean stop
+    store.store([], beats + wills + stops)  # desk-3 and the rest of desk-2: never seen
     yield store
     store.engine.dispose()
 
@@ -43,9 +41,9 @@ def test_the_offline_filter_in_the_database_agrees_with_each_readers_reason(stor
     everyone = store.readers(OFFLINE_AFTER)
     offline = store.readers(OFFLINE_AFTER, offline=True)
     online = store.readers(OFFLINE_AFTER, offline=False)
-    assert {r.reader_id for r in online} == {"desk-0"} and len(online) == 20
+    assert {r.reader_id for r in online} == {"desk-1"} and len(online) == 20
     assert [r.model_dump() for r in offline] == [r.model_dump() for r in everyone if not r.online]
-    assert {r.offline_reason for r in offline} == {"last_will", "never_seen"}
+    assert {r.offline_reason for r in offline} == {"stopped", "last_will", "never_seen"}
     assert [r.model_dump() for r in store.readers(OFFLINE_AFTER, offline=True, limit=5, offset=5)] == \
         [r.model_dump() for r in offline[5:10]]
 
