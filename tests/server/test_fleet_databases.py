@@ -26,12 +26,13 @@ def test_the_fleet_api_counts_versions_on_sqlite_and_postgresql(database_url):
 
 def test_the_offline_filter_takes_exactly_the_readers_whose_state_is_not_online(database_url):
     app = create_app(make_settings(database_url), ingest=False)
-    codes = register_fleet(app.state.store, 5)
+    codes = register_fleet(app.state.store, 6)
     now = datetime.now(UTC)
     rows = {codes[0]: {"status": "offline", "last_seen_at": now},  # its last will
             codes[1]: {"status": None, "last_seen_at": now - timedelta(hours=2)},  # silent too long
             codes[2]: {"status": None, "last_seen_at": now},  # heard, no status yet: online
-            codes[3]: {"status": "online", "last_seen_at": now}}  # codes[4]: never seen
+            codes[3]: {"status": "online", "last_seen_at": now},
+            codes[5]: {"status": "stopped", "last_seen_at": now}}  # a clean stop; codes[4]: never seen
     with app.state.store.engine.begin() as conn:
         for code, values in rows.items():
             conn.execute(update(READER).where(READER.c.facility_code == code).values(**values))
@@ -39,5 +40,5 @@ def test_the_offline_filter_takes_exactly_the_readers_whose_state_is_not_online(
         every = client.get("/api/v1/fleet", params={"limit": 50}, headers=auth()).json()["readers"]
         offline = client.get("/api/v1/fleet", params={"state": "offline", "limit": 50}, headers=auth()).json()
     expected = {r["facility_code"] for r in every if r["state"] != "online"}
-    assert expected == {codes[0], codes[1], codes[4]}
-    assert {r["facility_code"] for r in offline["readers"]} == expected and offline["total"] == 3
+    assert expected == {codes[0], codes[1], codes[4], codes[5]}
+    assert {r["facility_code"] for r in offline["readers"]} == expected and offline["total"] == 4
