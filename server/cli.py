@@ -1,6 +1,7 @@
 """``cccd-server``: run the central server and manage its registry.
 
     cccd-server serve --config server.toml
+    cccd-server serve --role api --config server.toml      (and --role ingest: see docs/scale.md)
     cccd-server migrate --config server.toml
     cccd-server facility import facilities.csv --config server.toml
     cccd-server facility list --config server.toml
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from contract.settings import ConfigError
 from contract.topics import is_facility_code, is_reader_id, is_username
-from server.settings import ServerSettings
+from server.settings import ServeRole, ServerSettings
 
 if TYPE_CHECKING:  # the store (SQLAlchemy) loads only for the commands that need it
     from server.store import EventStore
@@ -107,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", default=argparse.SUPPRESS, help="TOML settings file (env CCCD_SERVER_* overrides)")
-    sub.add_parser("serve", parents=[common], help="run the API, the dashboard and the MQTT ingest")
+    serve = sub.add_parser("serve", parents=[common], help="run the API, the dashboard and the MQTT ingest")
+    serve.add_argument("--role", choices=[r.value for r in ServeRole],
+                       help="all (default: [process] role), api (API and dashboard), ingest (MQTT ingest)")
     sub.add_parser("migrate", parents=[common], help="bring the database schema up to date")
     sub.add_parser("broker-files", parents=[common], help="rewrite the mosquitto password and ACL files")
     fac = sub.add_parser("facility", help="health facilities").add_subparsers(dest="action", required=True)
@@ -155,8 +158,10 @@ def main(argv: list[str] | None = None) -> int:
 
         from server.api import create_app
 
-        uvicorn.run(create_app(settings), host=settings.api.host, port=settings.api.port, log_level="info",
-                    access_log=False)
+        role = ServeRole(args.role) if args.role else settings.process.role
+        host, port = ((settings.process.ingest_host, settings.process.ingest_port) if role is ServeRole.ingest
+                      else (settings.api.host, settings.api.port))
+        uvicorn.run(create_app(settings, role=role), host=host, port=port, log_level="info", access_log=False)
         return 0
 
     from server.store import RegistryError

@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, Connection, func, literal_column, select
 from server.exports import Column, Row, Table
 from server.labels import reader_state as state_label
 from server.localformat import Lang
-from server.store.areas import reader_state
+from server.store.areas import not_online, reader_state
 from server.store.base import FACILITY, READER, as_utc
 from server.validation import CLOCK_OFFSET_BOUND
 
@@ -108,10 +108,10 @@ def parse_filter(params: dict[str, str]) -> FleetFilter:
                        texts["district"], numbers["limit"] or 50, numbers["offset"] or 0)
 
 
-def _conditions(flt: FleetFilter, state: ColumnElement[str]) -> list[ColumnElement[bool]]:
+def _conditions(flt: FleetFilter, state: ColumnElement[str], cutoff: datetime) -> list[ColumnElement[bool]]:
     conds: list[ColumnElement[bool]] = []
     if flt.state == "offline":
-        conds.append(state != "online")
+        conds.append(not_online(cutoff))
     elif flt.state != "any":
         conds.append(state == flt.state)
     if flt.min_outbox is not None:
@@ -129,7 +129,7 @@ def fleet_page(conn: Connection, flt: FleetFilter, offline_cutoff: datetime) -> 
     """One page of readers matching the filter, the number that match, and the fleet's versions."""
     state = reader_state(offline_cutoff)
     joined = READER.join(FACILITY, FACILITY.c.code == READER.c.facility_code)
-    conds = _conditions(flt, state)
+    conds = _conditions(flt, state, offline_cutoff)
     total = int(conn.execute(select(func.count()).select_from(joined).where(*conds)).scalar_one())
     since = func.coalesce(READER.c.last_seen_at, READER.c.registered_at)
     query = (

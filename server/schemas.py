@@ -175,7 +175,7 @@ class HealthStatus(str, Enum):
 
 
 class HealthReason(Row):
-    code: str = Field(description="store_retrying | quarantine_rising | broker_disconnected")
+    code: str = Field(description="store_retrying | quarantine_rising | broker_disconnected | ingest_unreachable")
     detail: str
     since_seconds: float | None = Field(None, description="how long ago it started (or last happened)")
 

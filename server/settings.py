@@ -8,6 +8,7 @@ import stat
 import tomllib
 from collections import Counter
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Self
 
@@ -44,6 +45,10 @@ class ApiSettings(Section):
     admin_tokens: list[SecretStr] = Field(default_factory=list, description="bearer tokens of administrators")
     max_failed_auth: int = Field(10, ge=1, le=1000, description="wrong tokens per client within a minute before 429")
     lockout_seconds: int = Field(60, ge=1, le=86_400, description="how long a client gets 429 after that")
+    cache_seconds: float = Field(
+        0.0, ge=0, le=300, description="keep coverage, readers, fleet and dashboard answers this long (0: never); "
+                                       "see server/read_cache.py"
+    )
 
     @field_validator("read_tokens", "admin_tokens")
     @classmethod
@@ -188,6 +193,35 @@ class IngestSettings(Section):
     )
 
 
+class ServeRole(StrEnum):
+    """What one ``cccd-server serve`` process runs."""
+
+    all = "all"  # API, dashboard and MQTT ingest in one process (a small site, the demo)
+    api = "api"  # API and dashboard; the ingest runs in its own process(es)
+    ingest = "ingest"  # the MQTT ingest, with only its health and metrics over HTTP
+
+
+class ProcessSettings(Section):
+    """Which parts of the server this process runs: the API apart from the ingest, so a slow
+    query never holds the ingest's GIL and the ingest's load never delays an answer."""
+
+    role: ServeRole = Field(ServeRole.all, description="all | api | ingest (`cccd-server serve --role`)")
+    ingest_host: str = Field("127.0.0.1", description="ingest role: where it serves /api/v1/health and /metrics")
+    ingest_port: int = Field(8081, ge=1, le=65535, description="ingest role: the port of its health and metrics")
+    ingest_urls: list[str] = Field(
+        default_factory=list,
+        description="api role: the ingest processes whose health /api/v1/health reports "
+                    "(default http://127.0.0.1:<ingest_port>)",
+    )
+    ingest_timeout_seconds: float = Field(
+        1.0, gt=0, le=30, description="api role: an ingest process that does not answer in this time is degraded"
+    )
+
+    @property
+    def ingest_health_urls(self) -> list[str]:
+        return [u.rstrip("/") for u in self.ingest_urls] or [f"http://127.0.0.1:{self.ingest_port}"]
+
+
 class ServerSettings(TomlSettings):
     """Everything the central server needs."""
 
@@ -201,6 +235,7 @@ class ServerSettings(TomlSettings):
     broker_files: BrokerFilesSettings = BrokerFilesSettings()
     device_ca: DeviceCaSettings = DeviceCaSettings()
     ingest: IngestSettings = IngestSettings()
+    process: ProcessSettings = ProcessSettings()
     ingest_batch_size: int | None = Field(None, ge=1, le=50_000, description="deprecated alias of ingest.batch_size")
 
     @model_validator(mode="after")

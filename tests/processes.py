@@ -84,7 +84,7 @@ class ServerProcess(ProgramProcess):
     """``cccd-server serve`` on a free port with its own SQLite database."""
 
     def __init__(self, workdir: Path, broker_url: str, *, auto_register: bool = True,
-                 config_text: str | None = None, port: int | None = None) -> None:
+                 config_text: str | None = None, port: int | None = None, role: str | None = None) -> None:
         self.port = port or free_port()
         self.db = workdir / "server.sqlite"
         config = workdir / "server.toml"
@@ -96,7 +96,9 @@ class ServerProcess(ProgramProcess):
             + ("[registry]\nauto_register = true\n" if auto_register else "")
         ))
         config.chmod(0o600)  # it holds a token: the server refuses a config others can read
-        super().__init__("server.cli", ["serve", "--config", str(config)], workdir / "server.log")
+        role_args = ["--role", role] if role else []  # api or ingest: `port` is that process's HTTP port
+        super().__init__("server.cli", ["serve", "--config", str(config), *role_args],
+                         workdir / (f"server-{role}.log" if role else "server.log"))
 
     @property
     def base(self) -> str:

@@ -36,3 +36,16 @@ def test_edge_unit_is_type_notify_with_a_watchdog_and_hardening():
                  "ProtectSystem=strict", "NoNewPrivileges=yes", "PrivateTmp=yes", "DevicePolicy=closed",
                  "After=network-online.target pcscd.socket", "Wants=network-online.target pcscd.socket"):
         assert line in text, line
+
+
+def test_the_split_server_units_run_one_role_each_migrate_first_and_never_beside_the_all_in_one_unit():
+    api = (ROOT / "systemd" / "cccd-server-api.service").read_text()
+    ingest = (ROOT / "systemd" / "cccd-server-ingest.service").read_text()
+    assert "cccd-server serve --role api " in api and "cccd-server serve --role ingest " in ingest
+    for text in (api, ingest):
+        assert "Conflicts=cccd-server.service" in text  # two ingests of one account take each other's session
+        for line in ("ProtectSystem=strict", "NoNewPrivileges=yes", "User=cccd-server", "Restart=on-failure"):
+            assert line in text, line
+    # the ingest migrates before it counts as started; the API starts after it: no migration race
+    assert ingest.index("ExecStartPre=/opt/cccd/venv/bin/cccd-server migrate") < ingest.index("ExecStart=")
+    assert "After=network-online.target postgresql.service cccd-server-ingest.service" in api

@@ -13,8 +13,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, Connection, Table, case, exists, func, literal, select
+from sqlalchemy import ColumnElement, Connection, Table, case, exists, func, literal, or_, select
 
+from contract.status import OFFLINE_STATUSES
 from server.localformat import Lang
 from server.store.base import AREA, CITIZEN, FACILITY, READER, USAGE, as_utc
 from server.store.distinct import area_scope, as_date, bounded, calendar_kind, counters, keyed_scope
@@ -358,6 +359,13 @@ def reader_state(cutoff: datetime) -> ColumnElement[str]:
         (READER.c.last_seen_at < cutoff, literal("missed_heartbeats")),
         else_=literal("online"),
     )
+
+
+def not_online(cutoff: datetime) -> ColumnElement[bool]:
+    """``reader_state(cutoff) != "online"`` as plain column tests: PostgreSQL estimates these from
+    its statistics (none match in a healthy fleet), where it guessed almost every row for the CASE
+    and walked all 13,334 facilities by index for an empty page (230 ms at 40,000 readers)."""
+    return or_(READER.c.status.in_(OFFLINE_STATUSES), READER.c.last_seen_at.is_(None), READER.c.last_seen_at < cutoff)
 
 
 def reader_rows(conn: Connection, facility: str, offline_cutoff: datetime) -> list[ReaderRow]:
