@@ -104,17 +104,39 @@ def facility_counts(conn: Connection, area: Area, key: ColumnElement[str] | None
 
 def usage_counts(conn: Connection, area: Area, key: ColumnElement[str] | None, start: date,
                  end: date) -> dict[str, tuple[int, int]]:
-    """(check-ins, rejected attempts) per key from the facility rollup."""
-    rejected = USAGE.c.trust_level == REJECTED
-    cols = [key.label("k")] if key is not None else []
-    query = (
-        select(*cols, func.sum(case((rejected, 0), else_=USAGE.c.checkins)),
-               func.sum(case((rejected, USAGE.c.checkins), else_=0)))
-        .select_from(USAGE.join(FACILITY, FACILITY.c.code == USAGE.c.facility_code))
-        .where(USAGE.c.day.between(start, end), *area.conditions())
-    )
-    if key is not None:
-        query = query.group_by(key)
+    """(check-ins, rejected attempts) per key (province, district, type) or for the whole area (key None).
+
+    An area, or an area by province or district: the per-district rollup, which keeps the district a
+    facility had when each event was stored, as the distinct counters do (docs/counting.md). One
+    facility, or a breakdown by facility type: the facility rollup joined to the registry.
+    """
+    area_key = {id(FACILITY.c.province): AREA.c.province, id(FACILITY.c.district): AREA.c.district}.get(id(key))
+    table, conds = _rollup(area)
+    if key is not None and area_key is None:
+        table, conds = USAGE, []
+        if area.facility:
+            conds.append(USAGE.c.facility_code == area.facility)
+        elif area.province or area.district:  # the area's facilities by the registry index
+            conds.append(USAGE.c.facility_code.in_(select(FACILITY.c.code).where(*area.conditions())))
+    rejected = table.c.trust_level == REJECTED
+    sums = (func.sum(case((rejected, 0), else_=table.c.checkins)).label("checkins"),
+            func.sum(case((rejected, table.c.checkins), else_=0)).label("rejected"))
+    if table is AREA:
+        cols = [area_key.label("k")] if area_key is not None else []
+        query = select(*cols, *sums).where(table.c.day.between(start, end), *conds)
+        if area_key is not None:
+            query = query.group_by(area_key)
+    else:
+        # sum per facility first (the rollup's primary-key order), then join the registry: joining
+        # row by row through the day index costs seconds for a country-wide quarter
+        per = (select(USAGE.c.facility_code, *sums).where(USAGE.c.day.between(start, end), *conds)
+               .group_by(USAGE.c.facility_code).subquery())
+        cols = [key.label("k")] if key is not None else []
+        query = (select(*cols, func.sum(per.c.checkins), func.sum(per.c.rejected))
+                 .select_from(per.join(FACILITY, FACILITY.c.code == per.c.facility_code))
+                 .where(*area.conditions()))
+        if key is not None:
+            query = query.group_by(key)
     return {str(r[0]) if key is not None else "": (int(r[-2] or 0), int(r[-1] or 0)) for r in conn.execute(query)}
 
 

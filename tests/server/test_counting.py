@@ -88,6 +88,30 @@ def test_distinct_citizen_excludes_people_seen_only_in_rejected_attempts(store):
     assert _report(store).total.citizens == 1
 
 
+def test_a_facility_moved_to_another_district_keeps_its_earlier_check_ins_and_citizens_in_the_old_one(store):
+    """Check-ins and distinct citizens follow one rule: an event counts in the district its
+    facility had when it was stored, so after a move the earlier figures stay where they were."""
+    store.store([_event("34002", datetime(2026, 10, 7, 9, tzinfo=VN), 1),
+                 _event("34002", datetime(2026, 10, 8, 9, tzinfo=VN), 2),
+                 _event("34002", datetime(2026, 10, 9, 9, tzinfo=VN), 2, TrustLevel.INVALID)])
+    store.import_facilities("code,name,type,province,district,commune\n"
+                            "34002,Trạm y tế B,health_station,Thái Bình,Vũ Thư,\n")  # Kiến Xương -> Vũ Thư
+    store.store([_event("34002", datetime(2026, 11, 3, 9, tzinfo=VN), 3)])
+
+    def by_district(period: str) -> dict[str, tuple[int, int, int | None]]:
+        return {r.label: (r.checkins, r.rejected, r.citizens) for r in _report(store, period).by_district
+                if r.checkins or r.rejected or r.citizens}
+
+    assert by_district("2026-10") == {"Kiến Xương": (2, 1, 2)}
+    assert by_district("2026-11") == {"Vũ Thư": (1, 0, 1)}
+    assert by_district("2026-Q4") == {"Kiến Xương": (2, 1, 2), "Vũ Thư": (1, 0, 1)}
+    with store.engine.connect() as conn:  # the country, by province and for the province: all of them
+        country = figures_by(conn, Area(), FACILITY.c.province, date(2026, 10, 1), date(2026, 12, 31))
+        district = figures_by(conn, Area("Thái Bình", "Kiến Xương"), None, date(2026, 10, 1), date(2026, 12, 31))
+    assert [(f.label, f.checkins, f.rejected, f.citizens) for f in country] == [("Thái Bình", 3, 1, 3)]
+    assert [(f.checkins, f.rejected, f.citizens) for f in district] == [(2, 1, 2)]
+
+
 def test_covered_facility_in_a_period_stored_a_card_read_and_live_coverage_needs_a_reader_heard(store):
     at = datetime(2026, 11, 5, 8, 0, tzinfo=VN)
     store.store([_event("34001", at, 1), _event("34002", at, 2, TrustLevel.INVALID)])
