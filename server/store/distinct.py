@@ -25,6 +25,7 @@ import functools
 import json
 import sqlite3
 import time
+import weakref
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, timedelta
@@ -279,11 +280,25 @@ def _budget(conn: Connection, seconds: float) -> Iterator[None]:
         savepoint.rollback()
 
 
+#: The deadline of each connection's exact counts: one request (one connection) that needs several
+#: exact counts (a custom range cut at both ends, and its total) shares one budget among them.
+_DEADLINES: weakref.WeakKeyDictionary[Connection, float] = weakref.WeakKeyDictionary()
+
+
 def bounded(conn: Connection, query: Executable, seconds: float | None = None) -> list[tuple[object, int]] | None:
     """The rows (key, count) of an exact ``count(DISTINCT ...)`` query, or None when it would take
-    longer than the budget."""
+    longer than the budget. Without ``seconds``, every exact count on ``conn`` draws on one budget of
+    :data:`EXACT_BUDGET_S` from the first: once it is spent the rest answer None at once, so no
+    request spends more than the budget on them however many it needs."""
+    now = time.monotonic()
+    if seconds is None:
+        remaining = _DEADLINES.setdefault(conn, now + EXACT_BUDGET_S) - now
+        if remaining <= 0:
+            return None
+    else:
+        remaining = seconds
     try:
-        with _budget(conn, EXACT_BUDGET_S if seconds is None else seconds):
+        with _budget(conn, remaining):
             return [(r[0], int(r[1] or 0)) for r in conn.execute(query)]
     except OperationalError as exc:
         if _interrupted(exc):

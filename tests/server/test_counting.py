@@ -278,3 +278,29 @@ def test_country_report_by_district_counts_a_district_name_shared_by_two_provinc
     assert report.total.citizens == 3
     assert {r.label: r.citizens for r in report.by_district} == {"Vũ Thư": 2, "Kiến Xương": 1, "Lý Nhân": 1}
     assert {r.label: r.citizens for r in report.by_type} == {"Bệnh viện": 3, "Trạm y tế": 1}
+
+
+def test_the_exact_counts_of_one_request_share_one_budget_so_a_costly_range_cannot_multiply_it(fleet, monkeypatch):
+    """A custom range cut at both ends needs three exact counts (two cut weeks and the total). Each
+    that runs out of time spends the whole remaining budget; those after it must answer None at
+    once, without running, so the request never spends more than one budget on exact counts."""
+    clock = [1000.0]
+    monkeypatch.setattr(distinct.time, "monotonic", lambda: clock[0])
+    ran: list[float] = []
+
+    real_budget = distinct._budget
+
+    def spending_budget(conn, seconds):  # each exact count takes all the time it is given
+        ran.append(seconds)
+        clock[0] += seconds
+        return real_budget(conn, 0.0)
+
+    monkeypatch.setattr(distinct, "_budget", spending_budget)
+    fleet.store([_event("34002", datetime(2026, 9, 10, 8, tzinfo=VN), 7)])
+    usage = fleet.usage(None, date(2026, 9, 3), date(2026, 9, 22), group_by="week", province="Thái Bình")
+    assert usage.distinct_citizens is None and usage.distinct_citizens_note == distinct.OVER_BUDGET
+    assert ran == [pytest.approx(distinct.EXACT_BUDGET_S)]  # the first spent it all; the others never ran
+    ran.clear()
+    # a new request: a new budget
+    again = fleet.usage(None, date(2026, 9, 3), date(2026, 9, 22), group_by="week", province="Thái Bình")
+    assert again.distinct_citizens is None and ran == [pytest.approx(distinct.EXACT_BUDGET_S)]
