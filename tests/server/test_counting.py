@@ -304,3 +304,20 @@ def test_the_exact_counts_of_one_request_share_one_budget_so_a_costly_range_cann
     # a new request: a new budget
     again = fleet.usage(None, date(2026, 9, 3), date(2026, 9, 22), group_by="week", province="Thái Bình")
     assert again.distinct_citizens is None and ran == [pytest.approx(distinct.EXACT_BUDGET_S)]
+
+
+def test_weekly_coverage_counts_each_facility_once_per_week_it_read_a_card_out_of_all_in_the_area(fleet):
+    """Three ISO weeks in Thái Bình (3 facilities): 34001 reads twice in week 1; 34001 and 34002 in
+    week 2, with Hà Nam's 35001 outside the area; nothing in week 3."""
+    from server.store.areas import coverage_series
+
+    monday = date(2026, 9, 14)
+    at = lambda d, h=9: datetime.combine(monday + timedelta(days=d), time(h), tzinfo=VN)  # noqa: E731
+    fleet.store([_event("34001", at(0), 1), _event("34001", at(6, 16), 2),
+                 _event("34001", at(7), 3), _event("34002", at(13), 4), _event("35001", at(8), 5)])
+    weeks = [(monday + timedelta(weeks=i), monday + timedelta(weeks=i, days=6)) for i in range(3)]
+    with fleet.engine.connect() as conn:
+        series = coverage_series(conn, Area("Thái Bình"), weeks)
+        country = coverage_series(conn, Area(), weeks)
+    assert [(w.start, w.used, w.facilities) for w in series] == [(s, n, 3) for (s, _), n in zip(weeks, [1, 2, 0], strict=True)]
+    assert [w.used for w in country] == [1, 3, 0] and {w.facilities for w in country} == {4}
