@@ -319,5 +319,6 @@ def test_weekly_coverage_counts_each_facility_once_per_week_it_read_a_card_out_o
     with fleet.engine.connect() as conn:
         series = coverage_series(conn, Area("Thái Bình"), weeks)
         country = coverage_series(conn, Area(), weeks)
-    assert [(w.start, w.used, w.facilities) for w in series] == [(s, n, 3) for (s, _), n in zip(weeks, [1, 2, 0], strict=True)]
+    expected = [(start, used, 3) for (start, _), used in zip(weeks, [1, 2, 0], strict=True)]
+    assert [(w.start, w.used, w.facilities) for w in series] == expected
     assert [w.used for w in country] == [1, 3, 0] and {w.facilities for w in country} == {4}
