@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, Connection, Table, case, exists, func, literal, or_, select
+from sqlalchemy import ColumnElement, Connection, Integer, Table, case, cast, exists, func, literal, or_, select
 
 from contract.status import OFFLINE_STATUSES
 from server.localformat import Lang
@@ -312,19 +312,41 @@ def mix(conn: Connection, area: Area, start: date, end: date) -> tuple[dict[str,
 def coverage_series(conn: Connection, area: Area, weeks: list[tuple[date, date]]) -> list[WeekCoverage]:
     """Per week: facilities of the area with a card read stored that week, out of all (registered now).
 
-    One grouped query for all the weeks (non-overlapping ranges, each its CASE branch), not one per
-    week: a year's series of a province was 53 scans of its rows."""
+    An area: one grouped query for all the weeks (consecutive 7-day weeks), not one per week,
+    each of which scanned every facility's rows of its week (a province's year: 1.3 s -> 0.19 s
+    at 2 M events)."""
     total = int(conn.execute(select(func.count()).select_from(FACILITY).where(*area.conditions())).scalar_one())
     if not weeks:
         return []
-    bucket = case(*[(USAGE.c.day.between(start, end), i) for i, (start, end) in enumerate(weeks)], else_=-1)
-    query = (
+    if not area.conditions():
+        # the whole country: one query per week through the day index measured faster (13 weeks at
+        # 2 M events: 0.7 s against 1.2 s grouped, whose distinct (week, facility) set is the larger)
+        out = []
+        for start, end in weeks:
+            query = (
+                select(func.count(func.distinct(USAGE.c.facility_code)))
+                .select_from(USAGE.join(FACILITY, FACILITY.c.code == USAGE.c.facility_code))
+                .where(USAGE.c.day.between(start, end))
+            )
+            out.append(WeekCoverage(start, int(conn.execute(query).scalar_one()), total))
+        return out
+    first = weeks[0][0]
+    if any(s != first + timedelta(weeks=i) or e != s + timedelta(days=6) for i, (s, e) in enumerate(weeks)):
+        raise ValueError("coverage_series takes consecutive 7-day weeks")
+    # the week's index by arithmetic (cheaper per row than a CASE of ranges): days since the first // 7
+    days: ColumnElement[int]
+    if conn.dialect.name == "postgresql":  # date - date is a number of days
+        days = cast(USAGE.c.day - first, Integer)
+    else:
+        days = cast(func.julianday(USAGE.c.day) - func.julianday(first.isoformat()), Integer)
+    bucket = days // 7  # floor division: SQLAlchemy's "/" is true division
+    grouped = (
         select(bucket.label("week"), func.count(func.distinct(USAGE.c.facility_code)))
         .select_from(USAGE.join(FACILITY, FACILITY.c.code == USAGE.c.facility_code))
         .where(USAGE.c.day.between(min(s for s, _ in weeks), max(e for _, e in weeks)), *area.conditions())
         .group_by(bucket)
     )
-    covered = {int(i): int(n) for i, n in conn.execute(query)}
+    covered = {int(i): int(n) for i, n in conn.execute(grouped)}
     return [WeekCoverage(start, covered.get(i, 0), total) for i, (start, _end) in enumerate(weeks)]
 
 
