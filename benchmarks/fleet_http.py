@@ -47,6 +47,7 @@ from benchmarks.national import (
     SEED,
     SERVER_PASSWORD,
     SERVER_USER,
+    ServeProcess,
     cpu_seconds,
     regional_brokers,
     register_fleet,
@@ -107,60 +108,25 @@ def run_client(url: str, token: str, reps: int, budget: float) -> dict[str, dict
 
 
 # --------------------------------------------------------------------------- server processes
-class RoleServer:
+class RoleServer(ServeProcess):
     """``cccd-server serve [--role R]`` with its own TOML file; ``port`` is its HTTP port."""
 
     def __init__(self, work: Path, name: str, database_url: str, broker_port: int, token: str, role: str,
                  ingest_urls: list[str] | None = None, cache_seconds: float = 0.0) -> None:
-        work.mkdir(parents=True, exist_ok=True)
-        self.work, self.name, self.role, self.token = work, name, role, token
         api_port, ingest_port = free_port(), free_port()
-        self.port = ingest_port if role == "ingest" else api_port
+        super().__init__(work, name, ingest_port if role == "ingest" else api_port)
+        self.role, self.token = role, token
         urls = json.dumps(ingest_urls or [])
-        self.config = work / f"{name}.toml"
-        self.config.write_text(
+        self.write_config(
             f'database_url = "{database_url}"\n\n[mqtt]\nurl = "mqtt://127.0.0.1:{broker_port}"\n'
             f'username = "{SERVER_USER}"\npassword = "{SERVER_PASSWORD}"\n\n'
             f'[api]\nhost = "127.0.0.1"\nport = {api_port}\nread_tokens = ["{token}"]\n'
             f"cache_seconds = {cache_seconds}\n\n"
             f"[process]\ningest_port = {ingest_port}\ningest_urls = {urls}\n")
-        os.chmod(self.config, 0o600)
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
 
     def start(self, timeout: float = 120.0) -> RoleServer:
-        log = open(self.work / f"{self.name}.log", "ab")  # noqa: SIM115 - the child holds it
-        self.proc = subprocess.Popen([str(BIN / "cccd-server"), "serve", "--role", self.role,
-                                      "--config", str(self.config)],
-                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited: {(self.work / f'{self.name}.log').read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/api/v1/health", timeout=5).json().get("mqtt_subscribed"):
-                    return self
-            except (httpx.HTTPError, ValueError):
-                pass
-            time.sleep(0.2)
-        raise TimeoutError(f"{self.name} did not subscribe in time")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        self.start_serve(["--role", self.role], timeout)
+        return self
 
 
 def quiet(pids: list[int], limit: float = 120.0, threshold: float = 0.15, hold: int = 3) -> float:

@@ -79,45 +79,37 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-class ServerProcess:
-    """``cccd-server serve`` as users run it: its own process, a TOML file, the API on a port."""
+class ServeProcess:
+    """A ``cccd-server serve`` process of the benchmarks: its TOML file in ``work``, its log, its
+    HTTP ``port``; started, waited for until its health says it subscribed, stopped."""
 
-    def __init__(self, work: Path, database_url: str, broker_port: int, *, username: str | None = None,
-                 password: str | None = None, batch_size: int = 2000, offline_after: int = 900,
-                 shared_group: str = "", members: int = 1, member: int = 1) -> None:
+    def __init__(self, work: Path, name: str, port: int) -> None:
         work.mkdir(parents=True, exist_ok=True)
-        self.work, self.port = work, free_port()
-        self.read_token, admin_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-        auth = f'username = "{username}"\npassword = "{password}"\n' if username else ""
-        self.config = work / "server.toml"
-        self.config.write_text(
-            f'database_url = "{database_url}"\n\n[mqtt]\nurl = "mqtt://127.0.0.1:{broker_port}"\n'
-            f'client_id = "{username or "cccd-server"}"\n{auth}'
-            + (f'shared_group = "{shared_group}"\nmembers = {members}\nmember = {member}\n' if shared_group else "")
-            + "\n"
-            f'[api]\nhost = "127.0.0.1"\nport = {self.port}\nread_tokens = ["{self.read_token}"]\n'
-            f'admin_tokens = ["{admin_token}"]\n\n[ingest]\nbatch_size = {batch_size}\n\n'
-            f"[registry]\noffline_after_seconds = {offline_after}\n")
-        os.chmod(self.config, 0o600)
+        self.work, self.name, self.port = work, name, port
+        self.config = work / f"{name}.toml"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 60.0) -> ServerProcess:
-        log = open(self.work / "server.log", "ab")  # noqa: SIM115 - the child holds it
-        self.proc = subprocess.Popen([str(BIN / "cccd-server"), "serve", "--config", str(self.config)],
+    def write_config(self, text: str) -> None:
+        self.config.write_text(text)
+        os.chmod(self.config, 0o600)  # it holds tokens: the server refuses a file others can read
+
+    def start_serve(self, extra: list[str], timeout: float) -> None:
+        log_path = self.work / f"{self.name}.log"
+        log = open(log_path, "ab")  # noqa: SIM115 - the child holds it
+        self.proc = subprocess.Popen([str(BIN / "cccd-server"), "serve", *extra, "--config", str(self.config)],
                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"the server exited: {(self.work / 'server.log').read_text()[-3000:]}")
+                raise RuntimeError(f"{self.name} exited: {log_path.read_text()[-3000:]}")
             try:
-                health = httpx.get(f"{self.url}/api/v1/health", timeout=2).json()
-                if health.get("mqtt_subscribed"):
+                if httpx.get(f"{self.url}/api/v1/health", timeout=5).json().get("mqtt_subscribed"):
                     time.sleep(0.3)
-                    return self
+                    return
             except (httpx.HTTPError, ValueError):
                 pass
             time.sleep(0.1)
-        raise TimeoutError("the server did not subscribe in time")
+        raise TimeoutError(f"{self.name} did not subscribe in time")
 
     @property
     def url(self) -> str:
@@ -128,6 +120,38 @@ class ServerProcess:
         assert self.proc is not None
         return self.proc.pid
 
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+class ServerProcess(ServeProcess):
+    """``cccd-server serve`` as users run it: its own process, a TOML file, the API on a port."""
+
+    def __init__(self, work: Path, database_url: str, broker_port: int, *, username: str | None = None,
+                 password: str | None = None, batch_size: int = 2000, offline_after: int = 900,
+                 shared_group: str = "", members: int = 1, member: int = 1) -> None:
+        super().__init__(work, "server", free_port())
+        self.read_token, admin_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        auth = f'username = "{username}"\npassword = "{password}"\n' if username else ""
+        self.write_config(
+            f'database_url = "{database_url}"\n\n[mqtt]\nurl = "mqtt://127.0.0.1:{broker_port}"\n'
+            f'client_id = "{username or "cccd-server"}"\n{auth}'
+            + (f'shared_group = "{shared_group}"\nmembers = {members}\nmember = {member}\n' if shared_group else "")
+            + "\n"
+            f'[api]\nhost = "127.0.0.1"\nport = {self.port}\nread_tokens = ["{self.read_token}"]\n'
+            f'admin_tokens = ["{admin_token}"]\n\n[ingest]\nbatch_size = {batch_size}\n\n'
+            f"[registry]\noffline_after_seconds = {offline_after}\n")
+
+    def start(self, timeout: float = 60.0) -> ServerProcess:
+        self.start_serve([], timeout)
+        return self
+
     def get(self, path: str, timeout: float = 60.0) -> httpx.Response:
         return httpx.get(f"{self.url}{path}", headers={"Authorization": f"Bearer {self.read_token}"},
                          timeout=timeout)
@@ -136,15 +160,6 @@ class ServerProcess:
         body = self.get("/metrics").text
         found = re.search(rf"^{re.escape(name)} ([0-9.e+-]+)$", body, re.M)
         return float(found.group(1)) if found else None
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
 
 
 def _raw_subscriber(port: int, total: int, ready: mp.Queue[bool], out: mp.Queue[tuple[int, float, float]]) -> None:
