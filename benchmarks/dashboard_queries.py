@@ -86,7 +86,8 @@ def generate(store: EventStore, first: int, last: int) -> None:
     with store.engine.begin() as conn:
         if pg:
             conn.execute(text(f"""
-                INSERT INTO checkin_event
+                INSERT INTO checkin_event (event_id, facility_code, reader_id, occurred_at, local_day, method,
+                                           trust_level, citizen_pseudonym, received_at)
                 SELECT lpad(i::text, 26, '0'), 'F' || lpad(((i * 7919) % {FACILITIES})::text, 5, '0'), 'desk-1',
                        timestamptz '{START}T03:00:00Z' + ((i / {per_day}) % {DAYS}) * interval '1 day',
                        date '{START}' + ((i / {per_day}) % {DAYS})::int,
@@ -97,7 +98,8 @@ def generate(store: EventStore, first: int, last: int) -> None:
         else:
             conn.execute(text(f"""
                 WITH RECURSIVE n(i) AS (SELECT {first} UNION ALL SELECT i + 1 FROM n WHERE i < {last - 1})
-                INSERT INTO checkin_event
+                INSERT INTO checkin_event (event_id, facility_code, reader_id, occurred_at, local_day, method,
+                                           trust_level, citizen_pseudonym, received_at)
                 SELECT printf('%026d', i), printf('F%05d', (i * 7919) % {FACILITIES}), 'desk-1',
                        datetime('{START}', '+' || ((i / {per_day}) % {DAYS}) || ' days', '+3 hours'),
                        date('{START}', '+' || ((i / {per_day}) % {DAYS}) || ' days'),
