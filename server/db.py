@@ -129,6 +129,23 @@ class DailyUsage(Base):
     __table_args__ = (Index("ix_daily_usage_day", "day"), {"sqlite_with_rowid": False})
 
 
+class FacilityPeriod(Base):
+    """One row per facility and calendar week, month, quarter or year in which it stored a card read.
+
+    The covered-facility figures (the dashboard's weekly coverage, the report's facilities
+    with a working reader) read these rows (one per facility and period) instead of probing
+    every facility's days (server/store/periods.py).
+    """
+
+    __tablename__ = "facility_period"
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    period_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    facility_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+
 class DailyCitizen(Base):
     """One row per pseudonym seen at a facility on a day: distinct citizens per period."""
 

@@ -251,7 +251,7 @@ def _live(conn: Connection, area: Area, cutoff: datetime, key=None) -> dict[str,
     """(facilities, covered now) per key, or for the area (key None): covered = a reader heard since cutoff."""
     covered = func.sum(case((heard_within(cutoff), 1), else_=0))
     cols = [key] if key is not None else []
-    query = select(*cols, func.count(), covered).where(*area.conditions())
+    query = select(*cols, func.count(), covered).select_from(FACILITY).where(*area.conditions())
     if key is not None:
         query = query.group_by(key)
     return {str(r[0]) if key is not None else "": (int(r[-2]), int(r[-1] or 0)) for r in conn.execute(query)}

@@ -17,6 +17,7 @@ from server.db import (
     DailyUsage,
     DashboardSession,
     Facility,
+    FacilityPeriod,
     FailedAuth,
     QuarantineRow,
     Reader,
@@ -37,6 +38,7 @@ AREA_DISTINCT = _table(AreaDistinct)
 CITIZEN = _table(DailyCitizen)
 REFUSED = _table(RefusedDaily)
 FACILITY = _table(Facility)
+FACILITY_PERIOD = _table(FacilityPeriod)
 READER = _table(Reader)
 QUARANTINE = _table(QuarantineRow)
 SESSIONS = _table(DashboardSession)

@@ -12,7 +12,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Literal, NamedTuple
 
 from sqlalchemy import Connection, bindparam, update
@@ -22,6 +22,7 @@ from contract.heartbeat import HeartbeatFigures
 from contract.levels import TrustLevel
 from server.store.base import QUARANTINE, READER, REFUSED, StoreBase, upsert, utcnow
 from server.store.distinct import count_new_rows
+from server.store.periods import record_reads
 from server.store.registry import auto_register_reader
 
 
@@ -233,6 +234,7 @@ class EventWriter(StoreBase):
             "DO UPDATE SET checkins = area_daily_usage.checkins + excluded.checkins",
             (json.dumps([[f, d, m, t, n] for (f, d, m, t), n in usage.items()]),),
         )
+        record_reads(conn, {(f, date.fromisoformat(d)) for f, d, _m, _t in usage})  # covered facilities
         cursor = conn.exec_driver_sql(
             f"INSERT INTO daily_citizen (facility_code, day, citizen_pseudonym) "
             f"SELECT {col(0)}, {col(1, dt)}, {col(2)} {src} WHERE true ON CONFLICT DO NOTHING "

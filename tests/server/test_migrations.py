@@ -20,7 +20,7 @@ def test_upgrade_head_matches_the_models_and_is_idempotent(database_url):
     init_db(engine)  # a restart: nothing to do
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-        assert MigrationContext.configure(conn).get_current_revision() == "0008"
+        assert MigrationContext.configure(conn).get_current_revision() == "0009"
     assert diff == []
     assert {"facility", "reader", "checkin_event", "daily_usage", "area_daily_usage", "daily_citizen",
             "refused_daily", "quarantine", "area_distinct", "dashboard_session", "failed_auth", "reader_cert",
@@ -67,4 +67,30 @@ def test_0005_backfills_the_distinct_counters_from_the_citizen_days_stored_befor
                for s, k, p, n in conn.execute(text("SELECT scope, kind, period_start, citizens FROM area_distinct"))}
     assert got == {key: len(ps) for key, ps in expected.items()}
     assert any(k == "week" and p == date(2026, 12, 28) for _s, k, p in got)  # the straddling week
+    engine.dispose()
+
+
+def test_0009_backfills_each_facilitys_weeks_months_quarters_and_years_from_its_stored_reads(database_url):
+    """A database at 0008 with reads on every day from 20 December 2026 to 10 January 2027 (ISO weeks
+    across the year's end, 2026-W53 included; two months, quarters and years), and rows of a facility
+    missing from the registry: after the upgrade ``facility_period`` holds exactly the periods of each
+    registered facility's days, as the writer's Python (``calendar_period``) computes them."""
+    from server.store.periods import PERIOD_KINDS
+
+    engine = make_engine(database_url)
+    _upgrade(engine, "0008")
+    days = [date(2026, 12, 20) + timedelta(days=i) for i in range(22)]
+    rows = [{"f": f, "d": d} for i, d in enumerate(days) for f in (["A1", "B1", "X9"][: 1 + i % 3])]
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO facility (code, name, type, province, district, commune) "
+                          "VALUES (:c, :c, 'hospital', 'Thái Bình', 'Vũ Thư', '')"), [{"c": "A1"}, {"c": "B1"}])
+        conn.execute(text("INSERT INTO daily_usage (facility_code, day, method, trust_level, checkins) "
+                          "VALUES (:f, :d, 'chip', 'chip_verified', 1)"), rows)
+    _upgrade(engine, "head")
+    expected = {(k, calendar_period(k, r["d"])[0], r["f"]) for r in rows if r["f"] != "X9" for k in PERIOD_KINDS}
+    with engine.connect() as conn:
+        got = {(k, p if isinstance(p, date) else date.fromisoformat(p), f) for k, p, f in
+               conn.execute(text("SELECT kind, period_start, facility_code FROM facility_period"))}
+    assert got == expected
+    assert ("week", date(2026, 12, 28), "A1") in got and ("quarter", date(2027, 1, 1), "B1") in got
     engine.dispose()
