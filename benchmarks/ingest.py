@@ -43,7 +43,8 @@ from contract.topics import checkin_topic
 from server.db import init_db, make_engine
 from server.ingest import Ingestor
 from server.store import EventStore
-from server.store.periods import rebuild_periods
+from server.store.periods import rebuild_coverage, rebuild_periods
+from server.store.writer import rebuild_type_usage
 from simulators.services import Mosquitto, Postgres
 
 VN = timezone(timedelta(hours=7))
@@ -327,7 +328,9 @@ def _rebuild_rollups(store: EventStore) -> None:
             GROUP BY f.province, f.district, u.day, u.method, u.trust_level"""))
         conn.execute(text("""INSERT INTO daily_citizen (facility_code, day, citizen_pseudonym)
             SELECT DISTINCT facility_code, local_day, citizen_pseudonym FROM checkin_event"""))
-        rebuild_periods(conn)  # facility_period, as the writer (or migration 0009) keeps it
+        rebuild_periods(conn)  # the covered facilities and the type rollup, as the writer keeps them
+        rebuild_coverage(conn)
+        rebuild_type_usage(conn)
     if store.engine.dialect.name == "postgresql":
         with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE"))

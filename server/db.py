@@ -197,6 +197,39 @@ class AreaDailyUsage(Base):
     __table_args__ = (Index("ix_area_daily_usage_day", "day"),)
 
 
+class TypeDailyUsage(Base):
+    """Check-ins and rejected attempts per district, facility type and day: the report's "by
+    facility type" without summing every facility's rows (like ``area_daily_usage``, a facility's
+    events count in the district and type it had when they were stored)."""
+
+    __tablename__ = "type_daily_usage"
+
+    province: Mapped[str] = mapped_column(String(100), primary_key=True)
+    district: Mapped[str] = mapped_column(String(100), primary_key=True)
+    facility_type: Mapped[str] = mapped_column(String(20), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    checkins: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (Index("ix_type_daily_usage_day", "day"),)
+
+
+class AreaCoverage(Base):
+    """Covered facilities per district and calendar week, month, quarter or year: the number of
+    ``facility_period`` rows of the district's facilities (the district each had when its first read
+    of the period was stored), for the weekly coverage of an area without joining the registry."""
+
+    __tablename__ = "area_coverage"
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    period_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    province: Mapped[str] = mapped_column(String(100), primary_key=True)
+    district: Mapped[str] = mapped_column(String(100), primary_key=True)
+    facilities: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+
 class RefusedDaily(Base):
     """Refused messages per day and reason (never their payload)."""
 

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 from server.db import (
+    AreaCoverage,
     AreaDailyUsage,
     AreaDistinct,
     CheckInRow,
@@ -23,6 +24,7 @@ from server.db import (
     Reader,
     ReaderCert,
     RefusedDaily,
+    TypeDailyUsage,
 )
 
 
@@ -34,6 +36,8 @@ def _table(model: type[Any]) -> Table:
 EVENTS = _table(CheckInRow)
 USAGE = _table(DailyUsage)
 AREA = _table(AreaDailyUsage)
+AREA_TYPE = _table(TypeDailyUsage)
+AREA_COVERAGE = _table(AreaCoverage)
 AREA_DISTINCT = _table(AreaDistinct)
 CITIZEN = _table(DailyCitizen)
 REFUSED = _table(RefusedDaily)

@@ -4,16 +4,19 @@
 the dashboard's totals, its coverage over time) is a count of facilities that stored at
 least one card read then. Asked of ``daily_usage`` it probes every facility's days of the
 period: the weekly coverage of the country over a quarter scanned every facility-day row
-of the quarter, 13 times or grouped (1.1-1.2 s on PostgreSQL at 2 M events). The writer
-therefore keeps ``facility_period``: one row per (kind, period start, facility) as the
-first read of that facility in that period is stored, in the same transaction as the
-event (late events included: the period is the event's local day's). A period's covered
-facilities are then its rows (one per facility), joined to the registry as it is now
-for an area, exactly as the query over ``daily_usage`` did: the figures do not change.
+of the quarter, 13 times or grouped (1.1-1.2 s on PostgreSQL at 2 M events; the whole
+dashboard 4.8 s at 10 M). The writer therefore keeps, in the events' transaction (late
+events included: the period is the event's local day's):
 
-Only registered facilities get rows (the insert joins the registry); facilities are never
-deleted, so the country's figure needs no join. A day, or a range that is no calendar
-period, is still read from ``daily_usage`` (:func:`used_in`). The rules are in docs/counting.md.
+- ``facility_period``: one row per (kind, period start, facility) from the first read of
+  that facility in that period. A report's period reads its rows (one per facility),
+  joined to the registry as it is now, as the query over ``daily_usage`` did.
+- ``area_coverage``: per district (the facility's when that row was added) and period, the
+  number of those rows: the weekly series of an area sums a few rows per week.
+
+Only registered facilities get rows (the insert joins the registry). A day, or a range
+that is no calendar period, is still read from ``daily_usage`` (:func:`used_in`). The
+rules are in docs/counting.md.
 """
 
 from __future__ import annotations
@@ -25,30 +28,48 @@ from typing import Final
 
 from sqlalchemy import ColumnElement, Connection, exists, func, select
 
-from server.store.base import FACILITY, FACILITY_PERIOD, USAGE
+from server.store.base import AREA_COVERAGE, FACILITY, FACILITY_PERIOD, USAGE
 from server.store.distinct import as_date, calendar_kind, calendar_period
 
 #: The calendar periods kept per facility (a day is one probe of ``daily_usage``'s key already).
 PERIOD_KINDS: Final = ("week", "month", "quarter", "year")
 
 
-def record_reads(conn: Connection, reads: Iterable[tuple[str, date]]) -> None:
-    """Note each (facility, local day) of a batch's newly stored events in its four periods.
+def _json_source(dialect: str) -> tuple[str, str]:
+    """A statement's rows as one JSON array parameter (as the writer's rollups): (FROM item, element)."""
+    if dialect == "postgresql":
+        return "json_array_elements(%s::json) AS e", "e"
+    return "json_each(?) AS j", "j.value"
 
-    One statement for the batch, rows in key order (two writers then take their row locks in
-    the same order); a period already noted changes nothing."""
+
+def record_reads(conn: Connection, reads: Iterable[tuple[str, date]]) -> None:
+    """Note each (facility, local day) of a batch's newly stored events in its four periods, and
+    count each period new to a facility in its district's ``area_coverage``.
+
+    One statement per table for the batch, rows in key order (two writers then take their row
+    locks in the same order); a period already noted changes nothing. The insert returns the
+    rows it added, so a facility counts once per period even with a second writer."""
     rows = sorted({(kind, calendar_period(kind, day)[0].isoformat(), code)
                    for code, day in reads for kind in PERIOD_KINDS})
     if not rows:
         return
-    if conn.dialect.name == "postgresql":
-        src, cols, code = "json_array_elements(%s::json) AS e", "e->>0, (e->>1)::date, e->>2", "e->>2"
-    else:
-        src, cols, code = "json_each(?) AS j", "j.value->>0, j.value->>1, j.value->>2", "(j.value->>2)"
-    conn.exec_driver_sql(
-        f"INSERT INTO facility_period (kind, period_start, facility_code) SELECT {cols} FROM {src} "
-        f"JOIN facility f ON f.code = {code} WHERE true ON CONFLICT DO NOTHING",
+    pg = conn.dialect.name == "postgresql"
+    src, e = _json_source(conn.dialect.name)
+    day = f"({e}->>1)::date" if pg else f"({e}->>1)"
+    added = conn.exec_driver_sql(
+        f"INSERT INTO facility_period (kind, period_start, facility_code) SELECT {e}->>0, {day}, {e}->>2 "
+        f"FROM {src} JOIN facility f ON f.code = ({e}->>2) WHERE true ON CONFLICT DO NOTHING "
+        "RETURNING kind, period_start, facility_code",
         (json.dumps(rows),),
+    ).all()
+    if not added:
+        return
+    conn.exec_driver_sql(
+        "INSERT INTO area_coverage (kind, period_start, province, district, facilities) "
+        f"SELECT {e}->>0, {day}, f.province, f.district, count(*) FROM {src} JOIN facility f ON f.code = ({e}->>2) "
+        "WHERE true GROUP BY 1, 2, 3, 4 ON CONFLICT (kind, period_start, province, district) "
+        "DO UPDATE SET facilities = area_coverage.facilities + excluded.facilities",
+        (json.dumps(sorted([k, as_date(p).isoformat(), f] for k, p, f in added)),),
     )
 
 
@@ -68,7 +89,8 @@ def _period_start_sql(dialect: str, kind: str) -> str:
 
 
 def rebuild_periods(conn: Connection) -> None:
-    """Every row again from ``daily_usage`` (the migration's backfill; benchmarks after a bulk load)."""
+    """Every ``facility_period`` row again from ``daily_usage`` (migration 0009's backfill; benchmarks
+    after a bulk load, then :func:`rebuild_coverage`)."""
     conn.execute(FACILITY_PERIOD.delete())
     for kind in PERIOD_KINDS:
         conn.exec_driver_sql(
@@ -78,21 +100,47 @@ def rebuild_periods(conn: Connection) -> None:
         )
 
 
+def rebuild_coverage(conn: Connection) -> None:
+    """The district counts again from ``facility_period``, with the registry as it is now (migration
+    0010's backfill; benchmarks)."""
+    conn.execute(AREA_COVERAGE.delete())
+    conn.exec_driver_sql(
+        "INSERT INTO area_coverage (kind, period_start, province, district, facilities) "
+        "SELECT p.kind, p.period_start, f.province, f.district, count(*) "
+        "FROM facility_period p JOIN facility f ON f.code = p.facility_code GROUP BY 1, 2, 3, 4"
+    )
+
+
 def used_in(start: date, end: date) -> ColumnElement[bool]:
-    """The facility (of the enclosing query's ``facility`` row) stored a card read between the days:
-    one key probe of ``facility_period`` for a calendar period, of ``daily_usage`` otherwise."""
+    """The facility (of the enclosing query's ``facility`` row) stored a card read between the days.
+
+    A calendar period: its ``facility_period`` rows, read once into a hash (an uncorrelated IN;
+    a correlated probe per facility cost 90-140 ms country-wide at 10 M events on PostgreSQL).
+    Any other range: a probe of the facility's ``daily_usage`` days, which stops at the first."""
     kind = calendar_kind(start, end)
     if kind in PERIOD_KINDS:
-        return exists().where(FACILITY_PERIOD.c.kind == kind, FACILITY_PERIOD.c.period_start == start,
-                              FACILITY_PERIOD.c.facility_code == FACILITY.c.code)
+        fp = FACILITY_PERIOD
+        return FACILITY.c.code.in_(select(fp.c.facility_code).where(fp.c.kind == kind, fp.c.period_start == start))
     return exists().where(USAGE.c.facility_code == FACILITY.c.code, USAGE.c.day.between(start, end))
 
 
-def covered_weeks(conn: Connection, conditions: Collection[ColumnElement[bool]],
+def covered_weeks(conn: Connection, province: str | None, district: str | None, facility: str | None,
                   mondays: Collection[date]) -> dict[date, int]:
-    """Facilities (of the registry rows matching ``conditions``) with a card read in each ISO week."""
+    """Facilities of an area with a card read in each ISO week starting on ``mondays``.
+
+    The country, a province or a district of a province: the district counts (``area_coverage``,
+    a few rows per week). One facility, or a district named without its province: its rows of
+    ``facility_period`` joined to the registry."""
+    starts = sorted(mondays)
+    if not facility and (province or not district):
+        ac = AREA_COVERAGE
+        query = select(ac.c.period_start, func.sum(ac.c.facilities)).where(
+            ac.c.kind == "week", ac.c.period_start.in_(starts),
+            *([ac.c.province == province] if province else []), *([ac.c.district == district] if district else []))
+        return {as_date(start): int(n) for start, n in conn.execute(query.group_by(ac.c.period_start))}
     fp = FACILITY_PERIOD
-    query = select(fp.c.period_start, func.count()).where(fp.c.kind == "week", fp.c.period_start.in_(sorted(mondays)))
-    if conditions:  # the country: every row is a registered facility's
-        query = query.select_from(fp.join(FACILITY, FACILITY.c.code == fp.c.facility_code)).where(*conditions)
-    return {as_date(start): int(n) for start, n in conn.execute(query.group_by(fp.c.period_start))}
+    conds = [FACILITY.c.code == facility] if facility else [FACILITY.c.district == district]
+    query = (select(fp.c.period_start, func.count())
+             .select_from(fp.join(FACILITY, FACILITY.c.code == fp.c.facility_code))
+             .where(fp.c.kind == "week", fp.c.period_start.in_(starts), *conds).group_by(fp.c.period_start))
+    return {as_date(start): int(n) for start, n in conn.execute(query)}

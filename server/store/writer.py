@@ -234,7 +234,19 @@ class EventWriter(StoreBase):
             "DO UPDATE SET checkins = area_daily_usage.checkins + excluded.checkins",
             (json.dumps([[f, d, m, t, n] for (f, d, m, t), n in usage.items()]),),
         )
-        record_reads(conn, {(f, date.fromisoformat(d)) for f, d, _m, _t in usage})  # covered facilities
+        per_day: dict[tuple[str, str], list[int]] = {}  # (facility, day): [check-ins, rejected attempts]
+        for (f, d, _m, t), n in usage.items():
+            per_day.setdefault((f, d), [0, 0])[t == TrustLevel.INVALID.value] += n
+        conn.exec_driver_sql(
+            "INSERT INTO type_daily_usage (province, district, facility_type, day, checkins, rejected) "
+            f"SELECT f.province, f.district, f.type, {col(1, dt)}, SUM({col(2, num)}), SUM({col(3, num)}) {src} "
+            f"JOIN facility f ON f.code = ({j}->>0) WHERE true GROUP BY 1, 2, 3, 4 "
+            "ON CONFLICT (province, district, facility_type, day) DO UPDATE SET "
+            "checkins = type_daily_usage.checkins + excluded.checkins, "
+            "rejected = type_daily_usage.rejected + excluded.rejected",
+            (json.dumps([[f, d, c, r] for (f, d), (c, r) in per_day.items()]),),
+        )
+        record_reads(conn, [(f, date.fromisoformat(d)) for f, d in per_day])  # covered facilities
         cursor = conn.exec_driver_sql(
             f"INSERT INTO daily_citizen (facility_code, day, citizen_pseudonym) "
             f"SELECT {col(0)}, {col(1, dt)}, {col(2)} {src} WHERE true ON CONFLICT DO NOTHING "
@@ -329,4 +341,17 @@ def _touch_statement(is_pg: bool) -> str:
         f"last_seen_at = CASE WHEN {col(6)}{flag} THEN n.now ELSE reader.last_seen_at END, "
         f"{figures} "
         f"{src} WHERE reader.facility_code = {col(0)} AND reader.reader_id = {col(1)}"
+    )
+
+
+def rebuild_type_usage(conn: Connection) -> None:
+    """``type_daily_usage`` again from ``daily_usage``, with the registry as it is now (migration
+    0010's backfill; benchmarks after a bulk load)."""
+    conn.exec_driver_sql("DELETE FROM type_daily_usage")
+    conn.exec_driver_sql(
+        "INSERT INTO type_daily_usage (province, district, facility_type, day, checkins, rejected) "
+        "SELECT f.province, f.district, f.type, u.day, "
+        f"SUM(CASE WHEN u.trust_level = '{TrustLevel.INVALID.value}' THEN 0 ELSE u.checkins END), "
+        f"SUM(CASE WHEN u.trust_level = '{TrustLevel.INVALID.value}' THEN u.checkins ELSE 0 END) "
+        "FROM daily_usage u JOIN facility f ON f.code = u.facility_code GROUP BY 1, 2, 3, 4"
     )

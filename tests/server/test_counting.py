@@ -90,13 +90,14 @@ def test_distinct_citizen_excludes_people_seen_only_in_rejected_attempts(store):
 
 
 def test_a_facility_moved_to_another_district_keeps_its_earlier_check_ins_and_citizens_in_the_old_one(store):
-    """Check-ins and distinct citizens follow one rule: an event counts in the district its
-    facility had when it was stored, so after a move the earlier figures stay where they were."""
+    """Check-ins, distinct citizens and weekly coverage follow one rule: an event counts in the
+    district (and under the type) its facility had when it was stored, so after a move the
+    earlier figures stay where they were."""
     store.store([_event("34002", datetime(2026, 10, 7, 9, tzinfo=VN), 1),
                  _event("34002", datetime(2026, 10, 8, 9, tzinfo=VN), 2),
                  _event("34002", datetime(2026, 10, 9, 9, tzinfo=VN), 2, TrustLevel.INVALID)])
     store.import_facilities("code,name,type,province,district,commune\n"
-                            "34002,Trạm y tế B,health_station,Thái Bình,Vũ Thư,\n")  # Kiến Xương -> Vũ Thư
+                            "34002,Trạm y tế B,hospital,Thái Bình,Vũ Thư,\n")  # Kiến Xương -> Vũ Thư, a hospital
     store.store([_event("34002", datetime(2026, 11, 3, 9, tzinfo=VN), 3)])
 
     def by_district(period: str) -> dict[str, tuple[int, int, int | None]]:
@@ -111,6 +112,18 @@ def test_a_facility_moved_to_another_district_keeps_its_earlier_check_ins_and_ci
         district = figures_by(conn, Area("Thái Bình", "Kiến Xương"), None, date(2026, 10, 1), date(2026, 12, 31))
     assert [(f.label, f.checkins, f.rejected, f.citizens) for f in country] == [("Thái Bình", 3, 1, 3)]
     assert [(f.checkins, f.rejected, f.citizens) for f in district] == [(2, 1, 2)]
+
+    def by_type(period: str) -> dict[str, tuple[int, int, int | None]]:
+        return {r.label: (r.checkins, r.rejected, r.citizens) for r in _report(store, period).by_type
+                if r.checkins or r.rejected or r.citizens}
+
+    assert by_type("2026-10") == {"Trạm y tế": (2, 1, 2)} and by_type("2026-11") == {"Bệnh viện": (1, 0, 1)}
+    from server.store.areas import coverage_series
+
+    weeks = [(date(2026, 10, 5), date(2026, 10, 11)), (date(2026, 11, 2), date(2026, 11, 8))]
+    with store.engine.connect() as conn:
+        old, new = (coverage_series(conn, Area("Thái Bình", d), weeks) for d in ("Kiến Xương", "Vũ Thư"))
+    assert [w.used for w in old] == [1, 0] and [w.used for w in new] == [0, 1]
 
 
 def test_covered_facility_in_a_period_stored_a_card_read_and_live_coverage_needs_a_reader_heard(store):
@@ -170,7 +183,7 @@ def fleet(database_url: str) -> EventStore:
 def _wipe(store: EventStore) -> None:
     with store.engine.begin() as conn:
         for table in ("checkin_event", "daily_usage", "area_daily_usage", "daily_citizen", "area_distinct",
-                      "facility_period"):
+                      "facility_period", "area_coverage", "type_daily_usage"):
             conn.execute(text(f"DELETE FROM {table}"))
 
 
@@ -339,6 +352,12 @@ def _covered(store: EventStore) -> set[tuple[str, date, str]]:
                 conn.execute(text("SELECT kind, period_start, facility_code FROM facility_period"))}
 
 
+def _area_coverage(store: EventStore) -> dict[tuple[str, date, str, str], int]:
+    with store.engine.connect() as conn:
+        return {(k, p if isinstance(p, date) else date.fromisoformat(p), prov, d): n for k, p, prov, d, n in
+                conn.execute(text("SELECT kind, period_start, province, district, facilities FROM area_coverage"))}
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(reads=reads, order=st.randoms(use_true_random=False), cuts=st.lists(st.integers(1, 40), max_size=4))
 def test_covered_facilities_per_period_are_exact_against_a_brute_force_whatever_the_order_and_repeats(
@@ -350,7 +369,7 @@ def test_covered_facilities_per_period_are_exact_against_a_brute_force_whatever_
     range's all equal the set of facilities with a read, worked out by hand; a rebuild from
     daily_usage (the migration's backfill) finds the same rows."""
     from server.store.areas import coverage_series
-    from server.store.periods import PERIOD_KINDS, rebuild_periods
+    from server.store.periods import PERIOD_KINDS, rebuild_coverage, rebuild_periods
 
     _wipe(fleet)
     events = [_event("99999" if citizen == 9 else code,
@@ -365,10 +384,15 @@ def test_covered_facilities_per_period_are_exact_against_a_brute_force_whatever_
     registered = [e for e in events if e.facility_code in FACILITIES]
     expected = {(kind, calendar_period(kind, e.occurred_at.astimezone(VN).date())[0], e.facility_code)
                 for e in registered for kind in PERIOD_KINDS}
-    assert _covered(fleet) == expected
+    district_counts: dict[tuple[str, date, str, str], int] = {}
+    for kind, first, code in expected:
+        key = (kind, first, *FACILITIES[code][:2])
+        district_counts[key] = district_counts.get(key, 0) + 1
+    assert (_covered(fleet), _area_coverage(fleet)) == (expected, district_counts)
     with fleet.engine.begin() as conn:
         rebuild_periods(conn)
-    assert _covered(fleet) == expected
+        rebuild_coverage(conn)
+    assert (_covered(fleet), _area_coverage(fleet)) == (expected, district_counts)
 
     def used(codes: set[str], start: date, end: date) -> int:
         return len({e.facility_code for e in registered if e.facility_code in codes
@@ -387,3 +411,9 @@ def test_covered_facilities_per_period_are_exact_against_a_brute_force_whatever_
         d: used(_codes("Thái Bình", d), date(2026, 7, 1), date(2026, 9, 30)) for d in ("Vũ Thư", "Kiến Xương")}
     assert october.total.with_reader == used(set(FACILITIES), date(2026, 10, 1), date(2026, 10, 31))
     assert custom[0].with_reader == used(_codes("Thái Bình"), date(2026, 9, 20), date(2026, 10, 3))
+    checkins = {t: sum(1 for e in registered if e.trust_level != TrustLevel.INVALID
+                       and FACILITIES[e.facility_code][0] == "Thái Bình" and FACILITIES[e.facility_code][2] == t
+                       and e.occurred_at.astimezone(VN).date() <= date(2026, 9, 30))
+                for t in ("hospital", "health_station")}
+    assert {r.label: r.checkins for r in q3.by_type if r.checkins} == {
+        {"hospital": "Bệnh viện", "health_station": "Trạm y tế"}[t]: n for t, n in checkins.items() if n}

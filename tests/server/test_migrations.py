@@ -20,7 +20,7 @@ def test_upgrade_head_matches_the_models_and_is_idempotent(database_url):
     init_db(engine)  # a restart: nothing to do
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-        assert MigrationContext.configure(conn).get_current_revision() == "0009"
+        assert MigrationContext.configure(conn).get_current_revision() == "0010"
     assert diff == []
     assert {"facility", "reader", "checkin_event", "daily_usage", "area_daily_usage", "daily_citizen",
             "refused_daily", "quarantine", "area_distinct", "dashboard_session", "failed_auth", "reader_cert",
@@ -72,20 +72,25 @@ def test_0005_backfills_the_distinct_counters_from_the_citizen_days_stored_befor
 
 def test_0009_backfills_each_facilitys_weeks_months_quarters_and_years_from_its_stored_reads(database_url):
     """A database at 0008 with reads on every day from 20 December 2026 to 10 January 2027 (ISO weeks
-    across the year's end, 2026-W53 included; two months, quarters and years), and rows of a facility
-    missing from the registry: after the upgrade ``facility_period`` holds exactly the periods of each
-    registered facility's days, as the writer's Python (``calendar_period``) computes them."""
+    across the year's end, 2026-W53 included; two months, quarters and years), some rejected, and rows
+    of a facility missing from the registry: after the upgrade (0009, 0010) ``facility_period`` holds
+    exactly the periods of each registered facility's days, as the writer's Python
+    (``calendar_period``) computes them, ``area_coverage`` their count per district, and
+    ``type_daily_usage`` the check-ins and rejected attempts per type and day."""
     from server.store.periods import PERIOD_KINDS
 
     engine = make_engine(database_url)
     _upgrade(engine, "0008")
     days = [date(2026, 12, 20) + timedelta(days=i) for i in range(22)]
-    rows = [{"f": f, "d": d} for i, d in enumerate(days) for f in (["A1", "B1", "X9"][: 1 + i % 3])]
+    rows = [{"f": f, "d": d, "t": "invalid" if i % 4 == 0 else "chip_verified", "n": 1 + i % 5}
+            for i, d in enumerate(days) for f in (["A1", "B1", "X9"][: 1 + i % 3])]
+    types = {"A1": "hospital", "B1": "health_station"}
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO facility (code, name, type, province, district, commune) "
-                          "VALUES (:c, :c, 'hospital', 'Thái Bình', 'Vũ Thư', '')"), [{"c": "A1"}, {"c": "B1"}])
+                          "VALUES (:c, :c, :t, 'Thái Bình', 'Vũ Thư', '')"),
+                     [{"c": c, "t": t} for c, t in types.items()])
         conn.execute(text("INSERT INTO daily_usage (facility_code, day, method, trust_level, checkins) "
-                          "VALUES (:f, :d, 'chip', 'chip_verified', 1)"), rows)
+                          "VALUES (:f, :d, 'chip', :t, :n)"), rows)
     _upgrade(engine, "head")
     expected = {(k, calendar_period(k, r["d"])[0], r["f"]) for r in rows if r["f"] != "X9" for k in PERIOD_KINDS}
     with engine.connect() as conn:
@@ -93,4 +98,17 @@ def test_0009_backfills_each_facilitys_weeks_months_quarters_and_years_from_its_
                conn.execute(text("SELECT kind, period_start, facility_code FROM facility_period"))}
     assert got == expected
     assert ("week", date(2026, 12, 28), "A1") in got and ("quarter", date(2027, 1, 1), "B1") in got
+    coverage: dict[tuple[str, date], int] = {}
+    for k, p, _f in expected:
+        coverage[(k, p)] = coverage.get((k, p), 0) + 1
+    by_type: dict[tuple[str, date], list[int]] = {}
+    for r in rows:
+        if r["f"] in types:
+            by_type.setdefault((types[r["f"]], r["d"]), [0, 0])[r["t"] == "invalid"] += r["n"]
+    with engine.connect() as conn:
+        counted = {(k, p if isinstance(p, date) else date.fromisoformat(p)): n for k, p, n in conn.execute(text(
+            "SELECT kind, period_start, facilities FROM area_coverage WHERE district = 'Vũ Thư'"))}
+        typed = {(t, d if isinstance(d, date) else date.fromisoformat(d)): [c, r] for t, d, c, r in conn.execute(text(
+            "SELECT facility_type, day, checkins, rejected FROM type_daily_usage"))}
+    assert (counted, typed) == (coverage, by_type)
     engine.dispose()
