@@ -12,7 +12,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Literal, NamedTuple
 
 from sqlalchemy import Connection, bindparam, update
@@ -21,7 +21,7 @@ from contract.events import CheckInEvent
 from contract.heartbeat import HeartbeatFigures
 from contract.levels import TrustLevel
 from server.store.base import QUARANTINE, READER, REFUSED, StoreBase, upsert, utcnow
-from server.store.distinct import count_new_rows
+from server.store.distinct import as_date, count_new_rows
 from server.store.periods import record_reads
 from server.store.registry import auto_register_reader
 
@@ -218,13 +218,16 @@ class EventWriter(StoreBase):
                     citizens.add((ev.facility_code, day, ev.citizen_pseudonym))
         if not new:
             return new
-        conn.exec_driver_sql(
+        upserted = conn.exec_driver_sql(
             "INSERT INTO daily_usage (facility_code, day, method, trust_level, checkins) "
             f"SELECT {col(0)}, {col(1, dt)}, {col(2)}, {col(3)}, {col(4, num)} {src} WHERE true "
             "ON CONFLICT (facility_code, day, method, trust_level) "
-            "DO UPDATE SET checkins = daily_usage.checkins + excluded.checkins",
+            "DO UPDATE SET checkins = daily_usage.checkins + excluded.checkins "
+            "RETURNING facility_code, day, method, trust_level, checkins",
             (json.dumps([[f, d, m, t, n] for (f, d, m, t), n in usage.items()]),),
         )
+        # a row whose count is just this batch's was new: its facility-day may be new too
+        new_days = {(f, as_date(d)) for f, d, m, t, n in upserted if n == usage[(f, as_date(d).isoformat(), m, t)]}
         j = "e" if is_pg else "j.value"
         conn.exec_driver_sql(
             "INSERT INTO area_daily_usage (province, district, day, method, trust_level, checkins) "
@@ -246,7 +249,7 @@ class EventWriter(StoreBase):
             "rejected = type_daily_usage.rejected + excluded.rejected",
             (json.dumps([[f, d, c, r] for (f, d), (c, r) in per_day.items()]),),
         )
-        record_reads(conn, [(f, date.fromisoformat(d)) for f, d in per_day])  # covered facilities
+        record_reads(conn, new_days)  # covered facilities
         cursor = conn.exec_driver_sql(
             f"INSERT INTO daily_citizen (facility_code, day, citizen_pseudonym) "
             f"SELECT {col(0)}, {col(1, dt)}, {col(2)} {src} WHERE true ON CONFLICT DO NOTHING "

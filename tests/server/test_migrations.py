@@ -97,7 +97,7 @@ def test_0009_backfills_each_facilitys_weeks_months_quarters_and_years_from_its_
         got = {(k, p if isinstance(p, date) else date.fromisoformat(p), f) for k, p, f in
                conn.execute(text("SELECT kind, period_start, facility_code FROM facility_period"))}
     assert got == expected
-    assert ("week", date(2026, 12, 28), "A1") in got and ("quarter", date(2027, 1, 1), "B1") in got
+    assert ("week", date(2026, 12, 28), "A1") in got and ("month", date(2027, 1, 1), "B1") in got
     coverage: dict[tuple[str, date], int] = {}
     for k, p, _f in expected:
         coverage[(k, p)] = coverage.get((k, p), 0) + 1

@@ -13,6 +13,7 @@ import signal
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -57,7 +58,7 @@ def _publish(broker: ShippedBroker, n: int) -> list[str]:
 
 
 def _checkins(api: ServerProcess) -> int:
-    today = datetime.now(UTC).date()
+    today = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date()  # the server counts local days: 17:00 UTC is tomorrow
     days = {"from": (today.replace(day=1)).isoformat(), "to": today.isoformat()}
     body = api.get("/api/v1/usage", **days)
     return int(body["total_checkins"])
