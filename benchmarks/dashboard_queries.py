@@ -31,6 +31,7 @@ from contract.events import CheckInEvent, Method, new_event_id
 from contract.levels import TrustLevel
 from server.db import init_db, make_engine
 from server.exports import to_xlsx
+from server.fleet import fleet_page, parse_filter
 from server.fleet_metrics import FleetCollector
 from server.localformat import LocalFormat
 from server.officer import DashboardView, Scope, build_view, view_table
@@ -153,6 +154,10 @@ def queries(store: EventStore) -> dict[str, Callable[[], object]]:
     registry_metrics = CollectorRegistry()
     FleetCollector(store, offline_after=OFFLINE_AFTER, coverage_days=7).register(registry_metrics)
 
+    def fleet(**params: str) -> object:  # the technician's fleet view (and /api/v1/readers): one page
+        with store.engine.connect() as conn:
+            return fleet_page(conn, parse_filter(params), datetime.now(UTC) - OFFLINE_AFTER)
+
     def quarter() -> str:
         d = some_day()
         return f"{d.year}-Q{(d.month - 1) // 3 + 1}"
@@ -173,6 +178,9 @@ def queries(store: EventStore) -> dict[str, Callable[[], object]]:
         "report: district, month": lambda: report(f"{some_day():%Y-%m}", Area(province(4), district(4))),
         "report: all provinces, quarter": lambda: report(quarter(), Area()),
         "metrics: /metrics fleet collector": lambda: list(registry_metrics.collect()),
+        "fleet: offline readers, page 3": lambda: fleet(state="offline", offset="100"),
+        "fleet: a province, old version, outbox >= 1": lambda: fleet(
+            province=province(rng.randrange(PROVINCES)), version_not="1.4.0", min_outbox="1"),
         "api: /citizens country, 2 years by week": lambda: store.usage(
             None, START, LAST, group_by="week"),
         "api: /citizens province, custom 30 d by day": lambda: store.usage(
