@@ -113,10 +113,10 @@ def rebuild_coverage(conn: Connection) -> None:
     )
 
 
-def _months(start: date, end: date) -> list[date] | None:
+def whole_months(start: date, end: date) -> list[date] | None:
     """The first days of the whole months that ``start``..``end`` is made of, if it is (a month,
     a quarter, a year, or any run of whole months)."""
-    if start.day != 1 or calendar_period("month", end)[1] != end:
+    if start > end or start.day != 1 or calendar_period("month", end)[1] != end:
         return None
     months, first = [], start
     while first <= end:
@@ -133,7 +133,7 @@ def used_in(start: date, end: date) -> ColumnElement[bool]:
     events on PostgreSQL). Any other range: a probe of the facility's ``daily_usage`` days,
     which stops at the first."""
     fp = FACILITY_PERIOD
-    months = _months(start, end)
+    months = whole_months(start, end)
     if months is not None:
         return FACILITY.c.code.in_(select(fp.c.facility_code).where(fp.c.kind == "month",
                                                                     fp.c.period_start.in_(months)))

@@ -417,3 +417,16 @@ def test_covered_facilities_per_period_are_exact_against_a_brute_force_whatever_
                 for t in ("hospital", "health_station")}
     assert {r.label: r.checkins for r in q3.by_type if r.checkins} == {
         {"hospital": "Bệnh viện", "health_station": "Trạm y tế"}[t]: n for t, n in checkins.items() if n}
+
+
+def test_whole_months_are_read_from_their_month_rows_and_any_other_range_is_not():
+    """A quarter, a year or any run of whole months is its months (February of a leap year
+    included); a range cut inside a month, or reversed, is none."""
+    from server.store.periods import whole_months
+
+    assert whole_months(date(2028, 1, 1), date(2028, 3, 31)) == [date(2028, 1, 1), date(2028, 2, 1), date(2028, 3, 1)]
+    assert len(whole_months(date(2026, 1, 1), date(2026, 12, 31)) or []) == 12
+    assert whole_months(date(2028, 2, 1), date(2028, 2, 29)) == [date(2028, 2, 1)]
+    assert whole_months(date(2028, 2, 1), date(2028, 2, 28)) is None  # a day short of the leap month
+    assert whole_months(date(2026, 1, 2), date(2026, 1, 31)) is None
+    assert whole_months(date(2026, 3, 1), date(2026, 1, 31)) is None
