@@ -137,7 +137,7 @@ class ServerProcess(ServeProcess):
                  password: str | None = None, batch_size: int = 2000, offline_after: int = 900,
                  shared_group: str = "", members: int = 1, member: int = 1) -> None:
         super().__init__(work, "server", free_port())
-        self.read_token, admin_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        self.read_token, self.admin_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         auth = f'username = "{username}"\npassword = "{password}"\n' if username else ""
         self.write_config(
             f'database_url = "{database_url}"\n\n[mqtt]\nurl = "mqtt://127.0.0.1:{broker_port}"\n'
@@ -145,7 +145,7 @@ class ServerProcess(ServeProcess):
             + (f'shared_group = "{shared_group}"\nmembers = {members}\nmember = {member}\n' if shared_group else "")
             + "\n"
             f'[api]\nhost = "127.0.0.1"\nport = {self.port}\nread_tokens = ["{self.read_token}"]\n'
-            f'admin_tokens = ["{admin_token}"]\n\n[ingest]\nbatch_size = {batch_size}\n\n'
+            f'admin_tokens = ["{self.admin_token}"]\n\n[ingest]\nbatch_size = {batch_size}\n\n'
             f"[registry]\noffline_after_seconds = {offline_after}\n")
 
     def start(self, timeout: float = 60.0) -> ServerProcess:

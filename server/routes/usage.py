@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import Response
 
 from contract.topics import FACILITY_CODE_PATTERN
 from server.csvout import CSV_ANSWER, csv_response
 from server.deps import READ, AreaName, DateRange, Store
 from server.schemas import Breakdown, Citizens, CitizensPeriod, DistrictUsage, FacilityUsage, Format, GroupBy, Usage
+from server.store.queries import OverBudget
 
 router = APIRouter(tags=["usage"])
 CODE = rf"^{FACILITY_CODE_PATTERN}$"
@@ -35,7 +36,10 @@ def usage(
     """
     rows: list[FacilityUsage] | list[DistrictUsage] | None = None
     if breakdown == Breakdown.facility:
-        rows = store.usage_by_facility(dates.start, dates.end, district, province)
+        try:
+            rows = store.usage_by_facility(dates.start, dates.end, district, province)
+        except OverBudget as exc:  # every facility's days over ten years: not in a second
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     elif breakdown == Breakdown.district:
         rows = store.usage_by_district(dates.start, dates.end, province)
     if rows is not None and breakdown is not None and format == Format.csv:

@@ -41,6 +41,8 @@ KINDS: tuple[Kind, ...] = get_args(Kind)
 
 #: Seconds an exact count over a range that is not a calendar period may take (wall clock).
 EXACT_BUDGET_S = 0.4
+#: Seconds a per-facility breakdown (every facility's sum over the range) may take.
+BREAKDOWN_BUDGET_S = 0.6
 #: Why a distinct figure is missing (``None``): the API and the pages say it.
 OVER_BUDGET = ("too many citizen-days in this range to count distinct citizens exactly within the time budget: "
                "ask for a calendar day, week, month, quarter or year (counted as they arrive), or a smaller area")
@@ -250,7 +252,8 @@ def counter_series(conn: Connection, scope_name: str, kind: Kind, first: date, l
     return {as_date(p): int(n) for p, n in conn.execute(query)}
 
 
-def _interrupted(exc: OperationalError) -> bool:
+def interrupted(exc: OperationalError) -> bool:
+    """The statement was stopped by :func:`time_budget` (not another database error)."""
     orig = exc.orig
     if isinstance(orig, sqlite3.OperationalError):
         return "interrupted" in str(orig)
@@ -258,7 +261,7 @@ def _interrupted(exc: OperationalError) -> bool:
 
 
 @contextmanager
-def _budget(conn: Connection, seconds: float) -> Iterator[None]:
+def time_budget(conn: Connection, seconds: float) -> Iterator[None]:
     """Stop the statements inside after ``seconds``: SQLite's progress handler, PostgreSQL's
     ``statement_timeout`` set in a savepoint (rolled back after: the reads change nothing,
     and the timeout ends with it)."""
@@ -298,10 +301,10 @@ def bounded(conn: Connection, query: Executable, seconds: float | None = None) -
     else:
         remaining = seconds
     try:
-        with _budget(conn, remaining):
+        with time_budget(conn, remaining):
             return [(r[0], int(r[1] or 0)) for r in conn.execute(query)]
     except OperationalError as exc:
-        if _interrupted(exc):
+        if interrupted(exc):
             return None
         raise
 

@@ -310,14 +310,14 @@ def test_the_exact_counts_of_one_request_share_one_budget_so_a_costly_range_cann
     monkeypatch.setattr(distinct.time, "monotonic", lambda: clock[0])
     ran: list[float] = []
 
-    real_budget = distinct._budget
+    real_budget = distinct.time_budget
 
     def spending_budget(conn, seconds):  # each exact count takes all the time it is given
         ran.append(seconds)
         clock[0] += seconds
         return real_budget(conn, 0.0)
 
-    monkeypatch.setattr(distinct, "_budget", spending_budget)
+    monkeypatch.setattr(distinct, "time_budget", spending_budget)
     fleet.store([_event("34002", datetime(2026, 9, 10, 8, tzinfo=VN), 7)])
     usage = fleet.usage(None, date(2026, 9, 3), date(2026, 9, 22), group_by="week", province="Thái Bình")
     assert usage.distinct_citizens is None and usage.distinct_citizens_note == distinct.OVER_BUDGET
@@ -430,3 +430,28 @@ def test_whole_months_are_read_from_their_month_rows_and_any_other_range_is_not(
     assert whole_months(date(2028, 2, 1), date(2028, 2, 28)) is None  # a day short of the leap month
     assert whole_months(date(2026, 1, 2), date(2026, 1, 31)) is None
     assert whole_months(date(2026, 3, 1), date(2026, 1, 31)) is None
+
+
+def test_a_per_facility_breakdown_too_costly_for_its_budget_answers_422_with_the_reason(fleet, monkeypatch):
+    """About 21,000 facility-day rows to sum and no time to spare: /api/v1/usage?breakdown=facility answers 422
+    naming what to ask instead, never a 500 or seconds of CPU; with its budget the same request
+    lists every facility of the area (those without a read at 0) and the connection pool is fine."""
+    from server.store import queries
+
+    days = [date(2020, 1, 1) + timedelta(days=i) for i in range(2000)]
+    with fleet.engine.begin() as conn:
+        conn.execute(text("INSERT INTO daily_usage (facility_code, day, method, trust_level, checkins) "
+                          "VALUES (:f, :d, :m, 'chip_verified', 1)"),
+                     [{"f": f, "d": d, "m": m} for d in days for f in ("34001", "34002", "34003", "35001")
+                      for m in ("qr", "chip", "qr+chip") if (d.toordinal() + len(m)) % 2 or f != "34003"])
+    app = create_app(make_settings(str(fleet.engine.url.render_as_string(hide_password=False))), ingest=False)
+    query = {"from": "2020-01-01", "to": "2025-06-22", "breakdown": "facility"}
+    with TestClient(app) as client:
+        monkeypatch.setattr(queries, "BREAKDOWN_BUDGET_S", 0.0)
+        refused = client.get("/api/v1/usage", params=query, headers=auth())
+        monkeypatch.setattr(queries, "BREAKDOWN_BUDGET_S", 30.0)
+        served = client.get("/api/v1/usage", params=query | {"province": "Thái Bình"}, headers=auth())
+    assert refused.status_code == 422 and "province" in refused.json()["detail"]
+    assert served.status_code == 200
+    assert {b["code"] for b in served.json()["breakdown"]} == {"34001", "34002", "34003"}
+    assert all(b["checkins"] > 1000 for b in served.json()["breakdown"])
