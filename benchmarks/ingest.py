@@ -44,7 +44,7 @@ from server.db import init_db, make_engine
 from server.ingest import Ingestor
 from server.store import EventStore
 from server.store.periods import rebuild_coverage, rebuild_periods
-from server.store.writer import rebuild_type_usage
+from server.store.writer import rebuild_month_usage, rebuild_type_usage
 from simulators.services import Mosquitto, Postgres
 
 VN = timezone(timedelta(hours=7))
@@ -328,9 +328,10 @@ def _rebuild_rollups(store: EventStore) -> None:
             GROUP BY f.province, f.district, u.day, u.method, u.trust_level"""))
         conn.execute(text("""INSERT INTO daily_citizen (facility_code, day, citizen_pseudonym)
             SELECT DISTINCT facility_code, local_day, citizen_pseudonym FROM checkin_event"""))
-        rebuild_periods(conn)  # the covered facilities and the type rollup, as the writer keeps them
+        rebuild_periods(conn)  # the covered facilities, the type and month rollups, as the writer keeps them
         rebuild_coverage(conn)
         rebuild_type_usage(conn)
+        rebuild_month_usage(conn)
     if store.engine.dialect.name == "postgresql":
         with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE"))

@@ -214,6 +214,20 @@ class TypeDailyUsage(Base):
     __table_args__ = (Index("ix_type_daily_usage_day", "day"),)
 
 
+class FacilityMonthUsage(Base):
+    """Card reads (check-ins and rejected attempts, as the API's ``checkins``) per facility and
+    calendar month: a per-facility breakdown over months or years sums 12 rows a facility a year
+    instead of every day's (server/store/queries.py)."""
+
+    __tablename__ = "facility_month_usage"
+
+    facility_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    checkins: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (Index("ix_facility_month_usage_month", "month"), {"sqlite_with_rowid": False})
+
+
 class AreaCoverage(Base):
     """Covered facilities per district and calendar week, month, quarter or year: the number of
     ``facility_period`` rows of the district's facilities (the district each had when its first read

@@ -18,6 +18,7 @@ from server.db import (
     DailyUsage,
     DashboardSession,
     Facility,
+    FacilityMonthUsage,
     FacilityPeriod,
     FailedAuth,
     QuarantineRow,
@@ -43,6 +44,7 @@ CITIZEN = _table(DailyCitizen)
 REFUSED = _table(RefusedDaily)
 FACILITY = _table(Facility)
 FACILITY_PERIOD = _table(FacilityPeriod)
+FACILITY_MONTH = _table(FacilityMonthUsage)
 READER = _table(Reader)
 QUARANTINE = _table(QuarantineRow)
 SESSIONS = _table(DashboardSession)

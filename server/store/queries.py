@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import ColumnElement, Connection, Date, case, cast, func, literal, or_, select
+from sqlalchemy import ColumnElement, Connection, Date, case, cast, func, literal, or_, select, union_all
 from sqlalchemy.exc import OperationalError
 
 from contract.status import OFFLINE_STATUSES
@@ -36,6 +36,7 @@ from server.store.base import (
     CITIZEN,
     EVENTS,
     FACILITY,
+    FACILITY_MONTH,
     QUARANTINE,
     READER,
     REFUSED,
@@ -358,11 +359,27 @@ class Queries(StoreBase):
         """
         area = [FACILITY.c.province == province] if province else []
         area += [FACILITY.c.district == district] if district else []
-        sums = select(USAGE.c.facility_code, func.sum(USAGE.c.checkins).label("checkins")).where(
-            USAGE.c.day.between(start, end))  # every read, as the API's ``checkins`` (by_trust splits them)
-        if area:
-            sums = sums.where(USAGE.c.facility_code.in_(select(FACILITY.c.code).where(*area)))
-        per = sums.group_by(USAGE.c.facility_code).subquery()
+        # every read, as the API's ``checkins`` (by_trust splits them): the range's whole months from
+        # the monthly rollup, the days of a month cut at either end from the daily one
+        first = start if start.day == 1 else calendar_period("month", start)[1] + timedelta(days=1)
+        last = end if calendar_period("month", end)[1] == end else end.replace(day=1) - timedelta(days=1)
+        parts: list[tuple[ColumnElement[str], ColumnElement[int], ColumnElement[bool]]] = []
+        if first < last:
+            month = FACILITY_MONTH.c
+            parts.append((month.facility_code, month.checkins, month.month.between(first, last)))
+            days = [(start, first - timedelta(days=1)), (last + timedelta(days=1), end)]
+        else:
+            days = [(start, end)]
+        parts += [(USAGE.c.facility_code, USAGE.c.checkins, USAGE.c.day.between(a, b)) for a, b in days if a <= b]
+        selects = []
+        for code, checkins, in_range in parts:
+            part = select(code.label("facility_code"), checkins.label("checkins")).where(in_range)
+            if area:
+                part = part.where(code.in_(select(FACILITY.c.code).where(*area)))
+            selects.append(part)
+        rows_in = union_all(*selects).subquery()
+        per = (select(rows_in.c.facility_code, func.sum(rows_in.c.checkins).label("checkins"))
+               .group_by(rows_in.c.facility_code).subquery())
         query = (
             select(FACILITY.c.code, FACILITY.c.name, FACILITY.c.province, FACILITY.c.district,
                    func.coalesce(per.c.checkins, 0))

@@ -250,6 +250,16 @@ class EventWriter(StoreBase):
             (json.dumps([[f, d, c, r] for (f, d), (c, r) in per_day.items()]),),
         )
         record_reads(conn, new_days)  # covered facilities
+        per_month: Counter[tuple[str, str]] = Counter()
+        for (f, d), (c, r) in per_day.items():
+            per_month[(f, d[:8] + "01")] += c + r
+        conn.exec_driver_sql(
+            "INSERT INTO facility_month_usage (facility_code, month, checkins) "
+            f"SELECT {col(0)}, {col(1, dt)}, {col(2, num)} {src} WHERE true "
+            "ON CONFLICT (facility_code, month) DO UPDATE SET "
+            "checkins = facility_month_usage.checkins + excluded.checkins",
+            (json.dumps(sorted([f, m, n] for (f, m), n in per_month.items())),),
+        )
         cursor = conn.exec_driver_sql(
             f"INSERT INTO daily_citizen (facility_code, day, citizen_pseudonym) "
             f"SELECT {col(0)}, {col(1, dt)}, {col(2)} {src} WHERE true ON CONFLICT DO NOTHING "
@@ -357,4 +367,15 @@ def rebuild_type_usage(conn: Connection) -> None:
         f"SUM(CASE WHEN u.trust_level = '{TrustLevel.INVALID.value}' THEN 0 ELSE u.checkins END), "
         f"SUM(CASE WHEN u.trust_level = '{TrustLevel.INVALID.value}' THEN u.checkins ELSE 0 END) "
         "FROM daily_usage u JOIN facility f ON f.code = u.facility_code GROUP BY 1, 2, 3, 4"
+    )
+
+
+def rebuild_month_usage(conn: Connection) -> None:
+    """``facility_month_usage`` again from ``daily_usage`` (migration 0011's backfill; benchmarks)."""
+    month = ("date_trunc('month', day)::date" if conn.dialect.name == "postgresql"
+             else "date(day, 'start of month')")
+    conn.exec_driver_sql("DELETE FROM facility_month_usage")
+    conn.exec_driver_sql(
+        "INSERT INTO facility_month_usage (facility_code, month, checkins) "
+        f"SELECT facility_code, {month}, SUM(checkins) FROM daily_usage GROUP BY 1, 2"
     )

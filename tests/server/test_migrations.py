@@ -20,7 +20,7 @@ def test_upgrade_head_matches_the_models_and_is_idempotent(database_url):
     init_db(engine)  # a restart: nothing to do
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-        assert MigrationContext.configure(conn).get_current_revision() == "0010"
+        assert MigrationContext.configure(conn).get_current_revision() == "0011"
     assert diff == []
     assert {"facility", "reader", "checkin_event", "daily_usage", "area_daily_usage", "daily_citizen",
             "refused_daily", "quarantine", "area_distinct", "dashboard_session", "failed_auth", "reader_cert",
@@ -76,7 +76,8 @@ def test_0009_backfills_each_facilitys_weeks_months_quarters_and_years_from_its_
     of a facility missing from the registry: after the upgrade (0009, 0010) ``facility_period`` holds
     exactly the periods of each registered facility's days, as the writer's Python
     (``calendar_period``) computes them, ``area_coverage`` their count per district, and
-    ``type_daily_usage`` the check-ins and rejected attempts per type and day."""
+    ``type_daily_usage`` the check-ins and rejected attempts per type and day, and (0011)
+    ``facility_month_usage`` every read per facility and month."""
     from server.store.periods import PERIOD_KINDS
 
     engine = make_engine(database_url)
@@ -111,4 +112,11 @@ def test_0009_backfills_each_facilitys_weeks_months_quarters_and_years_from_its_
         typed = {(t, d if isinstance(d, date) else date.fromisoformat(d)): [c, r] for t, d, c, r in conn.execute(text(
             "SELECT facility_type, day, checkins, rejected FROM type_daily_usage"))}
     assert (counted, typed) == (coverage, by_type)
+    months: dict[tuple[str, date], int] = {}  # 0011: every read per facility and month
+    for r in rows:
+        key = (r["f"], r["d"].replace(day=1))
+        months[key] = months.get(key, 0) + r["n"]
+    with engine.connect() as conn:
+        assert {(f, m if isinstance(m, date) else date.fromisoformat(m)): n for f, m, n in conn.execute(text(
+            "SELECT facility_code, month, checkins FROM facility_month_usage"))} == months
     engine.dispose()
