@@ -30,10 +30,12 @@ QUARTER = {"from": "2025-04-01", "to": "2025-06-30"}
 CASES: list[tuple[str, str, dict[str, str], str]] = [
     ("usage, 10 years by day", "/api/v1/usage", {**TEN_YEARS, "group_by": "day"}, "read"),
     ("usage, 10 years by week, CSV", "/api/v1/usage", {**TEN_YEARS, "group_by": "week", "format": "csv"}, "read"),
-    ("usage, 10 years, per facility (40,000)", "/api/v1/usage", {**TEN_YEARS, "breakdown": "facility"}, "read"),
+    ("usage, 10 years, per facility, a province", "/api/v1/usage", {**TEN_YEARS, "breakdown": "facility",
+                                                                     "province": "Tỉnh 03"}, "read"),
     ("usage, 10 years, per district", "/api/v1/usage", {**TEN_YEARS, "breakdown": "district"}, "read"),
-    ("usage, a quarter, per facility, CSV", "/api/v1/usage", {**QUARTER, "breakdown": "facility",
-                                                               "format": "csv"}, "read"),
+    ("usage, a quarter, per facility, province, CSV", "/api/v1/usage", {**QUARTER, "breakdown": "facility",
+                                                                         "province": "Tỉnh 03", "format": "csv"},
+     "read"),
     ("citizens, 10 years by day", "/api/v1/citizens", {**TEN_YEARS, "group_by": "day"}, "read"),
     ("citizens, 10 years by week", "/api/v1/citizens", {**TEN_YEARS, "group_by": "week"}, "read"),
     ("citizens, custom 100 days", "/api/v1/citizens", {"from": "2025-03-03", "to": "2025-06-10"}, "read"),
@@ -57,6 +59,7 @@ CASES: list[tuple[str, str, dict[str, str], str]] = [
     ("refused: year 9999", "/api/v1/citizens", {"from": "9999-01-01", "to": "9999-12-31"}, "read"),
     ("refused: 5,000-character province", "/api/v1/usage", {**QUARTER, "province": "x" * 5000}, "read"),
     ("refused: page of 10^8", "/api/v1/fleet", {"limit": "100000000"}, "read"),
+    ("refused: per facility, the country (40,000)", "/api/v1/usage", {**QUARTER, "breakdown": "facility"}, "read"),
 ]
 
 

@@ -433,9 +433,10 @@ def test_whole_months_are_read_from_their_month_rows_and_any_other_range_is_not(
 
 
 def test_a_per_facility_breakdown_too_costly_for_its_budget_answers_422_with_the_reason(fleet, monkeypatch):
-    """20,000 more facilities to list and no time to spare: /api/v1/usage?breakdown=facility answers
-    422 naming what to ask instead, never a 500 or seconds of CPU; with its budget the same request
-    for one province lists every facility of it, its five years of days summed."""
+    """20,000 more facilities to list: /api/v1/usage?breakdown=facility answers 422 naming what to
+    ask instead (more than 10,000 facilities, or no time left to sum their days), never a 500 or
+    seconds of CPU; with its budget the same request for one province lists every facility of it,
+    its five years of days summed."""
     from server.store import queries
     from server.store.writer import rebuild_month_usage
 
@@ -452,11 +453,14 @@ def test_a_per_facility_breakdown_too_costly_for_its_budget_answers_422_with_the
     app = create_app(make_settings(str(fleet.engine.url.render_as_string(hide_password=False))), ingest=False)
     query = {"from": "2020-01-01", "to": "2025-06-22", "breakdown": "facility"}
     with TestClient(app) as client:
+        too_many = client.get("/api/v1/usage", params=query, headers=auth())  # 20,004 facilities listed
+        monkeypatch.setattr(queries, "MAX_BREAKDOWN_FACILITIES", 100_000)
         monkeypatch.setattr(queries, "BREAKDOWN_BUDGET_S", 0.0)
         refused = client.get("/api/v1/usage", params=query, headers=auth())
         monkeypatch.setattr(queries, "BREAKDOWN_BUDGET_S", 30.0)
         served = client.get("/api/v1/usage", params=query | {"province": "Thái Bình"}, headers=auth())
-    assert refused.status_code == 422 and "province" in refused.json()["detail"]
+    assert too_many.status_code == 422 and "20004 facilities" in too_many.json()["detail"]
+    assert refused.status_code == 422 and refused.json()["detail"] == queries.BREAKDOWN_OVER_BUDGET
     assert served.status_code == 200
     assert {b["code"]: b["checkins"] for b in served.json()["breakdown"]} == dict.fromkeys(("34001", "34002", "34003"),
                                                                                             3 * 2000)
