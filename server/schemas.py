@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from enum import Enum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 
 class Level(str, Enum):
@@ -53,6 +53,11 @@ class FacilityOut(Row):
     province: str
     district: str
     commune: str
+
+
+#: The registry as one list: validated and serialised in one call each (40,000 facilities: a
+#: third of the time of row by row, and no second validation by the route's response model).
+FACILITY_LIST = TypeAdapter(list[FacilityOut])
 
 
 class UncoveredFacility(FacilityOut):

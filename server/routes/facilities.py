@@ -8,7 +8,7 @@ from fastapi.responses import Response
 
 from server.csvout import CSV_ANSWER, csv_response
 from server.deps import ADMIN, READ, AreaName, Store
-from server.schemas import FacilityOut, Format, Imported
+from server.schemas import FACILITY_LIST, FacilityOut, Format, Imported
 from server.store import RegistryError
 
 router = APIRouter(prefix="/facilities", tags=["facilities"])
@@ -19,7 +19,9 @@ def facilities(
     store: Store, province: AreaName = None, district: AreaName = None, format: Format = Format.json
 ) -> list[FacilityOut] | Response:
     rows = store.facilities(province, district)
-    return csv_response(rows, "facilities") if format == Format.csv else rows
+    if format == Format.csv:
+        return csv_response(rows, "facilities")
+    return Response(FACILITY_LIST.dump_json(rows, by_alias=True), media_type="application/json")
 
 
 #: A national registry (13,000 facilities) is about 2 MB of CSV.
