@@ -90,7 +90,7 @@ class MissingFacility:
 def facility_counts(conn: Connection, area: Area, key: ColumnElement[str] | None, start: date,
                     end: date) -> dict[str, tuple[int, int]]:
     """(facilities, with a working reader) per key (district, type) or for the whole area (key None)."""
-    used = func.sum(case((used_in(start, end), 1), else_=0))
+    used = func.sum(case((used_in(start, end, few=bool(area.district or area.facility)), 1), else_=0))
     cols = [key.label("k")] if key is not None else []
     query = select(*cols, func.count(), used).select_from(FACILITY).where(*area.conditions())
     if key is not None:
@@ -209,7 +209,7 @@ def figures_by(conn: Connection, area: Area, key: ColumnElement[str] | None, sta
 def without_reader(conn: Connection, area: Area, start: date, end: date) -> tuple[list[MissingFacility], int]:
     readers = select(func.count()).where(READER.c.facility_code == FACILITY.c.code).scalar_subquery()
     heard = select(func.max(READER.c.last_seen_at)).where(READER.c.facility_code == FACILITY.c.code).scalar_subquery()
-    conds = [*area.conditions(), ~used_in(start, end)]
+    conds = [*area.conditions(), ~used_in(start, end, few=bool(area.district or area.facility))]
     total = int(conn.execute(select(func.count()).select_from(FACILITY).where(*conds)).scalar_one())
     query = (
         select(FACILITY.c.code, FACILITY.c.name, FACILITY.c.type, FACILITY.c.district, readers.label("readers"),

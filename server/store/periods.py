@@ -125,21 +125,26 @@ def whole_months(start: date, end: date) -> list[date] | None:
     return months
 
 
-def used_in(start: date, end: date) -> ColumnElement[bool]:
+def used_in(start: date, end: date, *, few: bool = False) -> ColumnElement[bool]:
     """The facility (of the enclosing query's ``facility`` row) stored a card read between the days.
 
-    An ISO week or whole months: their ``facility_period`` rows, read once into a hash (an
-    uncorrelated IN; a correlated probe per facility cost 90-140 ms country-wide at 10 M
-    events on PostgreSQL). Any other range: a probe of the facility's ``daily_usage`` days,
-    which stops at the first."""
+    An ISO week or whole months: their ``facility_period`` rows. For the country or a province,
+    read once into a hash (an uncorrelated IN: a correlated probe per facility cost 90-140 ms
+    country-wide at 10 M events on PostgreSQL); for ``few`` facilities (a district, one
+    facility), one key probe each, not the whole country's rows of the period. Any other
+    range: a probe of the facility's ``daily_usage`` days, which stops at the first."""
     fp = FACILITY_PERIOD
     months = whole_months(start, end)
     if months is not None:
-        return FACILITY.c.code.in_(select(fp.c.facility_code).where(fp.c.kind == "month",
-                                                                    fp.c.period_start.in_(months)))
-    if calendar_kind(start, end) == "week":
-        return FACILITY.c.code.in_(select(fp.c.facility_code).where(fp.c.kind == "week", fp.c.period_start == start))
-    return exists().where(USAGE.c.facility_code == FACILITY.c.code, USAGE.c.day.between(start, end))
+        kind, starts = "month", months
+    elif calendar_kind(start, end) == "week":
+        kind, starts = "week", [start]
+    else:
+        return exists().where(USAGE.c.facility_code == FACILITY.c.code, USAGE.c.day.between(start, end))
+    in_period = (fp.c.kind == kind, fp.c.period_start.in_(starts))
+    if few:
+        return exists().where(*in_period, fp.c.facility_code == FACILITY.c.code)
+    return FACILITY.c.code.in_(select(fp.c.facility_code).where(*in_period))
 
 
 def covered_weeks(conn: Connection, province: str | None, district: str | None, facility: str | None,

@@ -406,10 +406,15 @@ def test_covered_facilities_per_period_are_exact_against_a_brute_force_whatever_
             assert [w.used for w in coverage_series(conn, area, weeks)] == [used(codes, s, e) for s, e in weeks]
         q3 = build_report(conn, Period.parse("2026-Q3"), Area("Thái Bình"))
         october = build_report(conn, Period.parse("2026-10"), Area())
+        kx_q3 = build_report(conn, Period.parse("2026-Q3"), Area("Thái Bình", "Kiến Xương"))  # a probe each
         custom = figures_by(conn, Area("Thái Bình"), None, date(2026, 9, 20), date(2026, 10, 3))
     assert {r.label: r.with_reader for r in q3.by_district} == {
         d: used(_codes("Thái Bình", d), date(2026, 7, 1), date(2026, 9, 30)) for d in ("Vũ Thư", "Kiến Xương")}
     assert october.total.with_reader == used(set(FACILITIES), date(2026, 10, 1), date(2026, 10, 31))
+    assert kx_q3.total.with_reader == used(_codes("Thái Bình", "Kiến Xương"), date(2026, 7, 1), date(2026, 9, 30))
+    assert [m.code for m in kx_q3.without_reader] == sorted(
+        _codes("Thái Bình", "Kiến Xương") - {e.facility_code for e in registered
+                                             if e.occurred_at.astimezone(VN).date() <= date(2026, 9, 30)})
     assert custom[0].with_reader == used(_codes("Thái Bình"), date(2026, 9, 20), date(2026, 10, 3))
     checkins = {t: sum(1 for e in registered if e.trust_level != TrustLevel.INVALID
                        and FACILITIES[e.facility_code][0] == "Thái Bình" and FACILITIES[e.facility_code][2] == t
