@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 from datetime import UTC, date, datetime, time, timedelta, timezone
 
 import pytest
@@ -495,3 +496,44 @@ def test_the_per_facility_breakdown_equals_a_brute_force_count_for_any_range_who
     assert {r.code: r.checkins for r in fleet.usage_by_facility(start, end)} == expected
     assert {r.code: r.checkins for r in fleet.usage_by_facility(start, end, province="Thái Bình")} == {
         c: n for c, n in expected.items() if FACILITIES[c][0] == "Thái Bình"}
+
+
+def _store_at(start: threading.Barrier, writer: EventStore, batch: list[CheckInEvent],
+              failures: list[BaseException]) -> None:
+    start.wait()
+    try:
+        writer.store(batch)
+    except BaseException as exc:  # the test asserts none: a thread would swallow it
+        failures.append(exc)
+
+
+def test_two_writers_storing_the_same_facility_weeks_at_once_count_each_facility_once(fleet):
+    """Two writers (as two ingest members of a shared subscription) store reads of the same
+    facilities in the same weeks at the same moment, 12 times: each facility counts once per
+    week and month in ``area_coverage`` (the insert's RETURNING decides, not a read before it),
+    equal to a rebuild from the stored rows."""
+    from server.store.periods import rebuild_coverage, rebuild_periods
+
+    _wipe(fleet)
+    second = EventStore(make_engine(str(fleet.engine.url.render_as_string(hide_password=False))))
+    failures: list[BaseException] = []
+    for round_ in range(12):
+        day = WINDOW + timedelta(days=3 * round_)
+        batches = [[_event(code, datetime.combine(day, time(9 + w), tzinfo=VN), 100 * round_ + w)
+                    for code in sorted(FACILITIES)] for w in range(2)]
+        start = threading.Barrier(2)
+        threads = [threading.Thread(target=_store_at, args=(start, w, b, failures))
+                   for w, b in zip((fleet, second), batches, strict=True)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert not failures
+    kept = (_covered(fleet), _area_coverage(fleet))
+    with fleet.engine.begin() as conn:
+        rebuild_periods(conn)
+        rebuild_coverage(conn)
+    assert kept == (_covered(fleet), _area_coverage(fleet))
+    assert sum(n for (k, _p, _prov, _d), n in kept[1].items() if k == "week") == len(
+        {(k, p, f) for k, p, f in kept[0] if k == "week"})
+    second.engine.dispose()
