@@ -26,7 +26,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 
-from benchmarks.ingest import _rebuild_rollups
+from benchmarks.ingest import _p95, _rebuild_rollups
 from contract.events import CheckInEvent, Method, new_event_id
 from contract.levels import TrustLevel
 from server.db import init_db, make_engine
@@ -131,11 +131,6 @@ def last_checkins(store: EventStore) -> None:
     with store.engine.begin() as conn:
         conn.execute(text(f"UPDATE reader SET last_checkin_at = (SELECT {last} FROM daily_usage u "
                           "WHERE u.facility_code = reader.facility_code)"))
-
-
-def _p95(samples: list[float]) -> float:
-    samples = sorted(samples)
-    return samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))] * 1000
 
 
 def queries(store: EventStore) -> dict[str, Callable[[], object]]:

@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 
 from benchmarks.dashboard_queries import refresh_fleet
+from benchmarks.ingest import _p95
 from benchmarks.national import ServerProcess
 from server.db import make_engine
 from server.store import EventStore
@@ -64,11 +65,6 @@ CASES: list[tuple[str, str, dict[str, str], str]] = [
     ("refused: page of 10^8", "/api/v1/fleet", {"limit": "100000000"}, "read"),
     ("refused: per facility, the country (40,000)", "/api/v1/usage", {**QUARTER, "breakdown": "facility"}, "read"),
 ]
-
-
-def _p95(samples: list[float]) -> float:
-    samples = sorted(samples)
-    return samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))] * 1000
 
 
 def run(database_url: str, reps: int) -> list[tuple[str, int, float, int]]:

@@ -63,6 +63,14 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def json_rows(dialect: str) -> tuple[str, str]:
+    """A statement's rows as one JSON array parameter (the writer's one-statement-per-table batches):
+    the FROM item and the expression of one row, whose ``->>i`` is its i-th value as text."""
+    if dialect == "postgresql":
+        return "json_array_elements(%s::json) AS e", "e"
+    return "json_each(?) AS j", "j.value"
+
+
 def upsert(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
     """INSERT ... ON CONFLICT for the engine's dialect."""
     if conn.dialect.name == "postgresql":

@@ -34,7 +34,7 @@ from typing import Literal, get_args
 from sqlalchemy import Connection, Executable, select
 from sqlalchemy.exc import OperationalError
 
-from server.store.base import AREA_DISTINCT, CITIZEN, FACILITY
+from server.store.base import AREA_DISTINCT, CITIZEN, FACILITY, json_rows
 
 Kind = Literal["day", "week", "month", "quarter", "year"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
@@ -189,12 +189,11 @@ def add_to_counters(conn: Connection, increments: dict[tuple[str, str, date], in
     """One upsert statement for all of them, rows as a JSON array (as the writer's rollups)."""
     if not increments:
         return
-    if conn.dialect.name == "postgresql":
-        src, c = "FROM json_array_elements(%s::json) AS e", ("e->>0", "e->>1", "(e->>2)::date", "(e->>3)::int")
-    else:
-        src, c = "FROM json_each(?) AS j", ("j.value->>0", "j.value->>1", "j.value->>2", "j.value->>3")
+    rows, e = json_rows(conn.dialect.name)
+    date_cast, int_cast = ("::date", "::int") if conn.dialect.name == "postgresql" else ("", "")
+    c = (f"{e}->>0", f"{e}->>1", f"({e}->>2){date_cast}", f"({e}->>3){int_cast}")
     conn.exec_driver_sql(
-        f"INSERT INTO area_distinct (scope, kind, period_start, citizens) SELECT {', '.join(c)} {src} WHERE true "
+        f"INSERT INTO area_distinct (scope, kind, period_start, citizens) SELECT {', '.join(c)} FROM {rows} WHERE true "
         "ON CONFLICT (scope, kind, period_start) DO UPDATE SET citizens = area_distinct.citizens + excluded.citizens",
         (json.dumps([[s, k, p.isoformat(), n] for (s, k, p), n in increments.items()]),),
     )

@@ -28,20 +28,13 @@ from typing import Final
 
 from sqlalchemy import ColumnElement, Connection, exists, func, select
 
-from server.store.base import AREA_COVERAGE, FACILITY, FACILITY_PERIOD, USAGE
+from server.store.base import AREA_COVERAGE, FACILITY, FACILITY_PERIOD, USAGE, json_rows
 from server.store.distinct import as_date, calendar_kind, calendar_period
 
 #: The calendar periods kept per facility: a quarter or a year is its months (3 or 12 rows per
 #: facility, read once into a hash), a day one probe of ``daily_usage``'s key. Four kinds made the
 #: writer's insert twice as long (8,000 rows a batch of 2,000 events, mostly already there).
 PERIOD_KINDS: Final = ("week", "month")
-
-
-def _json_source(dialect: str) -> tuple[str, str]:
-    """A statement's rows as one JSON array parameter (as the writer's rollups): (FROM item, element)."""
-    if dialect == "postgresql":
-        return "json_array_elements(%s::json) AS e", "e"
-    return "json_each(?) AS j", "j.value"
 
 
 def record_reads(conn: Connection, reads: Iterable[tuple[str, date]]) -> None:
@@ -59,7 +52,7 @@ def record_reads(conn: Connection, reads: Iterable[tuple[str, date]]) -> None:
     if not rows:
         return
     pg = conn.dialect.name == "postgresql"
-    src, e = _json_source(conn.dialect.name)
+    src, e = json_rows(conn.dialect.name)
     day = f"({e}->>1)::date" if pg else f"({e}->>1)"
     added = conn.exec_driver_sql(  # the registry join: only registered facilities count
         f"INSERT INTO facility_period (kind, period_start, facility_code) SELECT {e}->>0, {day}, {e}->>2 "

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, bindparam, update
 from contract.events import CheckInEvent
 from contract.heartbeat import HeartbeatFigures
 from contract.levels import TrustLevel
-from server.store.base import QUARANTINE, READER, REFUSED, StoreBase, upsert, utcnow
+from server.store.base import QUARANTINE, READER, REFUSED, StoreBase, json_rows, upsert, utcnow
 from server.store.distinct import as_date, count_new_rows
 from server.store.periods import record_reads
 from server.store.registry import auto_register_reader
@@ -186,16 +186,11 @@ class EventWriter(StoreBase):
             rows.append((ev.event_id, ev.facility_code, ev.reader_id, ts(occurred.astimezone(UTC)),
                          day, ev.method.value, ev.trust_level.value, ev.citizen_pseudonym, received,
                          *((clock.offset_s, ts(clock.desk_occurred_at.astimezone(UTC))) if clock else (None, None))))
-        if is_pg:
-            src = "FROM json_array_elements(%s::json) AS e"
+        rows_from, j = json_rows(conn.dialect.name)
+        src = f"FROM {rows_from}"
 
-            def col(i: int, cast: str = "") -> str:
-                return f"(e->>{i}){cast}"
-        else:
-            src = "FROM json_each(?) AS j"
-
-            def col(i: int, cast: str = "") -> str:
-                return f"j.value->>{i}"
+        def col(i: int, cast: str = "") -> str:  # the casts are empty on SQLite
+            return f"({j}->>{i}){cast}"
         tstz, dt, num = ("::timestamptz", "::date", "::int") if is_pg else ("", "", "")
         real = "::float8" if is_pg else ""
         cursor = conn.exec_driver_sql(
@@ -228,7 +223,6 @@ class EventWriter(StoreBase):
         )
         # a row whose count is just this batch's was new: its facility-day may be new too
         new_days = {(f, as_date(d)) for f, d, m, t, n in upserted if n == usage[(f, as_date(d).isoformat(), m, t)]}
-        j = "e" if is_pg else "j.value"
         conn.exec_driver_sql(
             "INSERT INTO area_daily_usage (province, district, day, method, trust_level, checkins) "
             f"SELECT f.province, f.district, {col(1, dt)}, {col(2)}, {col(3)}, SUM({col(4, num)}) {src} "
