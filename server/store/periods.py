@@ -71,7 +71,7 @@ def record_reads(conn: Connection, reads: Iterable[tuple[str, date]]) -> None:
     )
 
 
-def _period_start_sql(dialect: str, kind: str) -> str:
+def period_start_sql(dialect: str, kind: str) -> str:
     """The first day of the period of ``kind`` holding ``day``, in SQL (the same as :func:`calendar_period`)."""
     if dialect == "postgresql":
         if kind == "week":  # ISO week, Monday first
@@ -90,7 +90,7 @@ def rebuild_periods(conn: Connection) -> None:
     for kind in PERIOD_KINDS:
         conn.exec_driver_sql(
             "INSERT INTO facility_period (kind, period_start, facility_code) "
-            f"SELECT DISTINCT '{kind}', {_period_start_sql(conn.dialect.name, kind)}, u.facility_code "
+            f"SELECT DISTINCT '{kind}', {period_start_sql(conn.dialect.name, kind)}, u.facility_code "
             "FROM daily_usage u JOIN facility f ON f.code = u.facility_code"
         )
 

@@ -12,7 +12,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Literal, NamedTuple
 
 from sqlalchemy import Connection, bindparam, update
@@ -21,8 +21,8 @@ from contract.events import CheckInEvent
 from contract.heartbeat import HeartbeatFigures
 from contract.levels import TrustLevel
 from server.store.base import QUARANTINE, READER, REFUSED, StoreBase, json_rows, upsert, utcnow
-from server.store.distinct import as_date, count_new_rows
-from server.store.periods import record_reads
+from server.store.distinct import as_date, calendar_period, count_new_rows
+from server.store.periods import period_start_sql, record_reads
 from server.store.registry import auto_register_reader
 
 
@@ -246,7 +246,7 @@ class EventWriter(StoreBase):
         record_reads(conn, new_days)  # covered facilities
         per_month: Counter[tuple[str, str]] = Counter()
         for (f, d), (c, r) in per_day.items():
-            per_month[(f, d[:8] + "01")] += c + r
+            per_month[(f, calendar_period("month", date.fromisoformat(d))[0].isoformat())] += c + r
         conn.exec_driver_sql(
             "INSERT INTO facility_month_usage (facility_code, month, checkins) "
             f"SELECT {col(0)}, {col(1, dt)}, {col(2, num)} {src} WHERE true "
@@ -366,8 +366,7 @@ def rebuild_type_usage(conn: Connection) -> None:
 
 def rebuild_month_usage(conn: Connection) -> None:
     """``facility_month_usage`` again from ``daily_usage`` (migration 0011's backfill; benchmarks)."""
-    month = ("date_trunc('month', day)::date" if conn.dialect.name == "postgresql"
-             else "date(day, 'start of month')")
+    month = period_start_sql(conn.dialect.name, "month")
     conn.exec_driver_sql("DELETE FROM facility_month_usage")
     conn.exec_driver_sql(
         "INSERT INTO facility_month_usage (facility_code, month, checkins) "
